@@ -1,0 +1,115 @@
+"""The application context: everything a command needs from its environment, built once.
+
+Core functions never see click; they receive the client, paths and callbacks this object
+hands out. The embedded sandbox (``--sandbox``) is started here on first need and stopped
+when the command ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from oneatlas_plan._secrets import redact
+from oneatlas_plan.errors import ConfigError
+
+if TYPE_CHECKING:
+    from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.profiles import EndpointProfile
+
+SANDBOX_DIR_NAME = ".oneatlas-sandbox"
+SANDBOX_LABEL = "sandbox"
+
+
+@dataclass
+class AppContext:
+    endpoint: str | None
+    use_sandbox: bool
+    state_path: Path
+    api_key_file: Path | None
+    verbose: int
+    environ: dict[str, str]
+    _sandbox: Any = field(default=None, repr=False)
+    _client: OneAtlasClient | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.use_sandbox and self.endpoint not in (None, SANDBOX_LABEL):
+            raise ConfigError("--sandbox and --endpoint cannot be used together")
+
+    @property
+    def endpoint_label(self) -> str:
+        """What plans and state record as the endpoint: stable across sandbox restarts."""
+        if self.use_sandbox or self.endpoint == SANDBOX_LABEL:
+            return SANDBOX_LABEL
+        return self.endpoint or "production"
+
+    @property
+    def sandbox_data_dir(self) -> Path:
+        return self.state_path.resolve().parent / SANDBOX_DIR_NAME
+
+    def client(self) -> OneAtlasClient:
+        """The one OneAtlas client of this command (created on first use)."""
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> OneAtlasClient:
+        from oneatlas_plan.api.auth import ApiKey, load_api_key
+        from oneatlas_plan.api.client import OneAtlasClient
+
+        if self.endpoint_label == SANDBOX_LABEL:
+            sandbox = self._start_sandbox()
+            profile = self._profile(sandbox.base_url)
+            api_key = ApiKey(sandbox.api_key)
+        else:
+            profile = self._profile(self.endpoint or "production")
+            api_key = load_api_key(self.environ, self.api_key_file)
+        return OneAtlasClient(profile, api_key)
+
+    @staticmethod
+    def _profile(endpoint: str) -> EndpointProfile:
+        from oneatlas_plan.api.profiles import resolve_endpoint
+
+        return resolve_endpoint(endpoint)
+
+    def _start_sandbox(self) -> Any:
+        if self._sandbox is None:
+            from oneatlas_plan.sandbox.embedded import start_embedded
+
+            self._sandbox = start_embedded(self.sandbox_data_dir)
+        return self._sandbox
+
+    def __enter__(self) -> AppContext:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._sandbox is not None:
+            self._sandbox.stop()
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(verbose: int) -> None:
+    """-v: info from the tool; -vv: debug, including the (redacted) HTTP request log."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logger = logging.getLogger("oneatlas_plan")
+    logger.setLevel(level)
+    if not any(getattr(h, "_oneatlas", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+        handler._oneatlas = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,81 @@
+"""Options shared by the commands that talk to OneAtlas or read the state.
+
+They are accepted after the command name (``oneatlas-plan plan specs/ --state s.json``) and
+converted once into an :class:`~oneatlas_plan.cli.context.AppContext`, passed to the command
+function as ``app``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from oneatlas_plan.cli.context import AppContext, configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_STATE = "oneatlas-state.json"
+
+
+def state_option(function: F) -> F:
+    return click.option(
+        "--state",
+        "state_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="ONEATLAS_STATE",
+        default=DEFAULT_STATE,
+        show_default=True,
+        help="State file (env ONEATLAS_STATE).",
+    )(function)
+
+
+def common_options(function: F) -> F:
+    """Add --endpoint/--sandbox/--state/--api-key-file/-v and pass ``app: AppContext``."""
+
+    @click.option(
+        "--endpoint",
+        envvar="ONEATLAS_ENDPOINT",
+        default=None,
+        help="'production' (default) or a base URL (env ONEATLAS_ENDPOINT).",
+    )
+    @click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Use the embedded local sandbox (no API key needed; data in .oneatlas-sandbox/).",
+    )
+    @state_option
+    @click.option(
+        "--api-key-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="File holding the API key (otherwise env ONEATLAS_API_KEY).",
+    )
+    @click.option("-v", "--verbose", count=True, help="More output (-vv: HTTP request log).")
+    @functools.wraps(function)
+    def wrapper(
+        *args: Any,
+        endpoint: str | None,
+        sandbox: bool,
+        state_path: Path,
+        api_key_file: Path | None,
+        verbose: int,
+        **kwargs: Any,
+    ) -> Any:
+        configure_logging(verbose)
+        app = AppContext(
+            endpoint=endpoint,
+            use_sandbox=sandbox,
+            state_path=state_path,
+            api_key_file=api_key_file,
+            verbose=verbose,
+            environ=dict(os.environ),
+        )
+        with app:
+            return function(*args, app=app, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
