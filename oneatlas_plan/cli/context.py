@@ -19,6 +19,7 @@ from oneatlas_plan.errors import ConfigError
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
     from oneatlas_plan.api.profiles import EndpointProfile
+    from oneatlas_plan.applying.session import Workspace
 
 SANDBOX_DIR_NAME = ".oneatlas-sandbox"
 SANDBOX_LABEL = "sandbox"
@@ -55,6 +56,20 @@ class AppContext:
         if self._client is None:
             self._client = self._make_client()
         return self._client
+
+    def workspace(self, lock_timeout: float = 30.0) -> Workspace:
+        """What the plan/apply use cases need from this context."""
+        import click
+
+        from oneatlas_plan.applying.session import Workspace
+
+        return Workspace(
+            endpoint=self.endpoint_label,
+            state_path=self.state_path,
+            client=self.client,
+            warn=lambda message: click.echo(redact(f"Warning: {message}"), err=True),
+            lock_timeout=lock_timeout,
+        )
 
     def _make_client(self) -> OneAtlasClient:
         from oneatlas_plan.api.auth import ApiKey, load_api_key

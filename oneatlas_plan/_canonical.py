@@ -1,0 +1,34 @@
+"""Canonical JSON: the one way plans, state and digests are serialised.
+
+Sorted keys, 2-space indent, UTF-8, trailing newline; digests are sha256 over the compact
+canonical form, so the same value always has the same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    """Pretty canonical JSON (for files people read and diff)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=_default) + "\n"
+
+
+def compact(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
+
+
+def digest(value: Any) -> str:
+    """sha256 hex digest of the compact canonical form."""
+    return hashlib.sha256(compact(value).encode("utf-8")).hexdigest()

@@ -1,0 +1,315 @@
+"""Apply a plan: write-ahead, never-retried order submission, every outcome recorded.
+
+For each order, in plan order:
+
+1. re-price it; refuse it if the price rose beyond the tolerance or breaks a budget;
+2. persist a ``pending`` record for every resource of the order (fsynced) *before* sending;
+3. POST the order once; record ``ordered``/``quoted``, ``rejected`` (a 4xx: nothing was
+   created) or ``unknown`` (the request may have reached Airbus: reconciled later by its
+   customerReference, never resubmitted blindly).
+
+The caller holds the state lock for the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from oneatlas_plan import _canonical
+from oneatlas_plan.errors import (
+    ApiError,
+    OutcomeUnknownError,
+    PlanError,
+    RateLimitedError,
+    RequestRejectedError,
+)
+from oneatlas_plan.planning.model import ORDERING_ACTIONS, OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.state.model import (
+    OrderRecord,
+    ResourceRecord,
+    SceneRef,
+    State,
+    utc_iso,
+)
+from oneatlas_plan.state.store import StateStore
+
+if TYPE_CHECKING:
+    from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.models import OrderResponse
+
+Event = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    accept_price_changes: bool = False
+    price_tolerance: Decimal = Decimal(0)  # accepted increase, in the order's currency
+    fail_fast: bool = False
+    now: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+
+
+@dataclass
+class OrderOutcome:
+    key: str
+    addresses: list[str]
+    status: str  # ordered | quoted | rejected | unknown | skipped
+    message: str = ""
+    order_id: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[OrderOutcome] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early
+
+    @property
+    def failed(self) -> bool:
+        return self.stopped is not None or any(
+            o.status in ("rejected", "unknown", "skipped") for o in self.outcomes
+        )
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+def check_fresh(plan: Plan, state: State, endpoint: str) -> None:
+    """Refuse a plan made for another endpoint or against another version of the state."""
+    if plan.endpoint != endpoint:
+        raise PlanError(
+            f"the plan was made for endpoint {plan.endpoint!r}, not {endpoint!r}; "
+            "plan again against this endpoint"
+        )
+    expected_lineage = state.lineage if state.serial else None
+    if plan.state.serial != state.serial or plan.state.lineage != expected_lineage:
+        raise PlanError(
+            "plan is stale: the state changed since it was made "
+            f"(plan: serial {plan.state.serial}, state: serial {state.serial}); run plan again"
+        )
+
+
+def apply_plan(
+    plan: Plan,
+    store: StateStore,
+    client: OneAtlasClient | None,
+    settings: ApplySettings,
+    on_event: Event | None = None,
+) -> ApplyResult:
+    emit = on_event or (lambda stage, done, total: None)
+    result = ApplyResult()
+    resources = {r.address: r for r in plan.resources}
+    to_order = [o for o in plan.orders if o.action in ORDERING_ACTIONS]
+    budgets = _BudgetTracker(plan)
+    for done, order in enumerate(to_order):
+        emit("order", done, len(to_order))
+        if settings.should_stop():
+            result.stopped = "interrupted: the remaining orders were not submitted"
+            break
+        assert client is not None, "orders to place need a client"
+        outcome = _apply_order(order, resources, store, client, settings, budgets)
+        result.outcomes.append(outcome)
+        if outcome.status == "rate-limited":
+            outcome.status = "rejected"
+            result.stopped = (
+                "Airbus rate limit reached (429): stopped to avoid a ban; "
+                "run apply again later to submit the remaining orders"
+            )
+            break
+        if outcome.status == "rejected" and settings.fail_fast:
+            result.stopped = "stopped at the first rejection (--fail-fast)"
+            break
+    emit("order", len(to_order), len(to_order))
+    if result.stopped is None:
+        for resource in plan.resources:
+            if resource.action == "forget" and store.get(resource.address) is not None:
+                store.remove(resource.address)
+                result.forgotten.append(resource.address)
+    return result
+
+
+class _BudgetTracker:
+    """Re-checks the plan's budgets with the prices obtained just before ordering."""
+
+    def __init__(self, plan: Plan) -> None:
+        self._limits = {(b.scope, b.name): b for b in plan.budgets}
+        self._spent: dict[tuple[str, str], Decimal] = {}
+
+    def violation(self, order: OrderPlan, spec: str, amount: Decimal) -> str | None:
+        for scope, name in (("order", order.key), ("spec", spec), ("total", "all specs")):
+            limit = self._limits.get((scope, name))
+            if limit is None:
+                continue
+            spent = Decimal(0) if scope == "order" else self._spent.get((scope, name), Decimal(0))
+            if spent + amount > limit.limit:
+                return (
+                    f"{scope} budget {limit.currency} {limit.limit:,.2f} would be exceeded "
+                    f"at the new price {amount:,.2f}"
+                )
+        return None
+
+    def spend(self, spec: str, amount: Decimal) -> None:
+        for key in (("spec", spec), ("total", "all specs")):
+            self._spent[key] = self._spent.get(key, Decimal(0)) + amount
+
+
+def _spec_name(order: OrderPlan) -> str:
+    return order.addresses[0].split(".", 1)[0]
+
+
+def _apply_order(
+    order: OrderPlan,
+    resources: dict[str, ResourcePlan],
+    store: StateStore,
+    client: OneAtlasClient,
+    settings: ApplySettings,
+    budgets: _BudgetTracker,
+) -> OrderOutcome:
+    outcome = OrderOutcome(key=order.key, addresses=list(order.addresses), status="skipped")
+    if _canonical.digest(order.body) != order.body_digest:
+        outcome.message = "order body does not match its digest"
+        return outcome
+    amount, problem = _reprice(order, client, settings)
+    if problem is None and amount is not None:
+        problem = budgets.violation(order, _spec_name(order), amount)
+    if problem is not None:
+        outcome.message = problem
+        return outcome
+    _write_ahead(order, resources, store, settings.now())
+    try:
+        response = client.order(order.body)
+    except OutcomeUnknownError as error:
+        _record_outcome(store, order, settings.now(), status="unknown", message=str(error))
+        outcome.status, outcome.message = "unknown", str(error)
+        return outcome
+    except RateLimitedError as error:
+        _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
+        outcome.status, outcome.message = "rate-limited", str(error)
+        return outcome
+    except ApiError as error:
+        # Every other error of `order()` proves the request created nothing (the client raises
+        # OutcomeUnknownError whenever the request may have reached Airbus).
+        _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
+        outcome.status, outcome.message = "rejected", str(error)
+        return outcome
+    status = _record_success(store, order, response, settings.now())
+    budgets.spend(_spec_name(order), amount or Decimal(0))
+    outcome.status = status
+    outcome.order_id = response.sales_order_id or response.quotation_id
+    outcome.amount = _decimal(response.total_amount)
+    outcome.currency = response.currency
+    return outcome
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _reprice(
+    order: OrderPlan, client: OneAtlasClient, settings: ApplySettings
+) -> tuple[Decimal | None, str | None]:
+    try:
+        price = client.price(order.body)
+    except RequestRejectedError as error:
+        return None, f"re-pricing refused by Airbus: {error}"
+    amount = _decimal(price.total_amount)
+    assert amount is not None
+    planned = order.price.amount if order.price is not None else None
+    if planned is None or settings.accept_price_changes:
+        return amount, None
+    if amount > planned + settings.price_tolerance:
+        return amount, (
+            f"price changed since the plan: {price.currency} {planned:,.2f} -> "
+            f"{amount:,.2f}; not ordered (plan again, or apply with --accept-price-changes)"
+        )
+    return amount, None
+
+
+def _scenes(resource: ResourcePlan) -> list[SceneRef]:
+    return [
+        SceneRef(
+            id=s.id,
+            archive_identifier=s.archive_identifier,
+            platform=s.platform,
+            acquisition_date=s.acquisition_date,
+        )
+        for s in resource.scenes
+    ]
+
+
+def _write_ahead(
+    order: OrderPlan, resources: dict[str, ResourcePlan], store: StateStore, now: datetime
+) -> None:
+    """Persist `pending` for every resource of the order, durably, before the request."""
+    for address in order.addresses:
+        resource = resources[address]
+        existing = store.get(address)
+        history = list(existing.orders) if existing is not None else []
+        pending = OrderRecord(
+            order_key=order.key,
+            customer_reference=order.customer_reference,
+            body_digest=order.body_digest,
+            status="pending",
+            submitted_at=utc_iso(now),
+            amount=order.price.amount if order.price else None,
+            currency=order.price.currency if order.price else None,
+            scenes=_scenes(resource),
+            addresses=list(order.addresses),
+        )
+        store.record(
+            ResourceRecord(
+                address=address,
+                config_digest=resource.config_digest,
+                spec_file=resource.spec_file,
+                orders=[*history, pending],
+            )
+        )
+
+
+def _update_current(
+    store: StateStore, addresses: Sequence[str], key: str, change: Callable[[OrderRecord], None]
+) -> None:
+    for address in addresses:
+
+        def apply(record: ResourceRecord) -> ResourceRecord:
+            current = record.orders[-1]
+            if current.order_key == key:
+                change(current)
+            return record
+
+        store.update(address, apply)
+
+
+def _record_outcome(
+    store: StateStore, order: OrderPlan, now: datetime, *, status: str, message: str
+) -> None:
+    def change(current: OrderRecord) -> None:
+        current.status = status  # type: ignore[assignment]
+        current.message = message
+        current.outcome_at = utc_iso(now)
+
+    _update_current(store, order.addresses, order.key, change)
+
+
+def _record_success(
+    store: StateStore, order: OrderPlan, response: OrderResponse, now: datetime
+) -> str:
+    status = "ordered" if response.sales_order_id else "quoted"
+
+    def change(current: OrderRecord) -> None:
+        current.status = status  # type: ignore[assignment]
+        current.sales_order_id = response.sales_order_id
+        current.quotation_id = response.quotation_id
+        current.amount = _decimal(response.total_amount)
+        current.currency = response.currency
+        current.outcome_at = utc_iso(now)
+        current.production_status = "ordered" if status == "ordered" else None
+
+    _update_current(store, order.addresses, order.key, change)
+    return status

@@ -1,0 +1,152 @@
+"""The plan and apply use cases around the state: lock, reconcile, plan, apply.
+
+Both start by reconciling records whose outcome is unknown (only when there are some: an
+unchanged, fully applied state costs no request).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oneatlas_plan.applying.apply import ApplyResult, ApplySettings, apply_plan, check_fresh
+from oneatlas_plan.applying.reconcile import ReconcileResult, reconcile, unsettled
+from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.planning.planfile import write_plan
+from oneatlas_plan.planning.planner import Event
+from oneatlas_plan.planning.run import plan_specs, previous_plan
+from oneatlas_plan.state.lock import LockInfo, StateLock
+from oneatlas_plan.state.model import State
+from oneatlas_plan.state.store import StateStore
+
+if TYPE_CHECKING:
+    from oneatlas_plan.api.client import OneAtlasClient
+
+ClientFactory = Callable[[], "OneAtlasClient"]
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the tool runs: the endpoint, the state file, how to get a client."""
+
+    endpoint: str
+    state_path: Path
+    client: ClientFactory
+    warn: Warn
+    lock_timeout: float = 30.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def locked_store(workspace: Workspace) -> Iterator[StateStore]:
+    def stale(info: LockInfo) -> None:
+        workspace.warn(f"took over a stale lock: {info.describe()}")
+
+    lock = StateLock(workspace.state_path)
+    lock.acquire(workspace.lock_timeout, on_stale=stale)
+    try:
+        with StateStore(workspace.state_path) as store:
+            store.load()
+            yield store
+    finally:
+        lock.release()
+
+
+def _reconcile_if_needed(
+    workspace: Workspace, state: State, contracts: dict[str, str]
+) -> ReconcileResult | None:
+    if not unsettled(state):
+        return None
+    with locked_store(workspace) as store:
+        result = reconcile(store, workspace.client(), contracts, _now)
+    for address, order_id in sorted(result.resolved.items()):
+        workspace.warn(f"reconciled {address}: Airbus has order {order_id}")
+    for address in result.unresolved:
+        workspace.warn(
+            f"{address}: the outcome of its order is still unknown (not found at Airbus yet); "
+            "it stays blocked"
+        )
+    return result
+
+
+def plan_with_state(
+    workspace: Workspace,
+    paths: Sequence[Path],
+    *,
+    out: Path | None,
+    targets: Sequence[str] = (),
+    on_event: Event | None = None,
+) -> Plan:
+    state = StateStore(workspace.state_path).load()
+    if unsettled(state):
+        from oneatlas_plan.planning.from_spec import desired_set
+        from oneatlas_plan.spec.loader import load_specs
+
+        desired = desired_set(load_specs(list(paths)))
+        contracts = {r.address: r.template.contract_id for r in desired.resources}
+        if _reconcile_if_needed(workspace, state, contracts) is not None:
+            state = StateStore(workspace.state_path).load()
+    plan = plan_specs(
+        paths,
+        state,
+        workspace.client,
+        endpoint=workspace.endpoint,
+        targets=targets,
+        previous=previous_plan(out),
+        on_event=on_event,
+    )
+    if out is not None:
+        write_plan(plan, out)
+    return plan
+
+
+class StopFlag:
+    """Ctrl-C during apply: let the in-flight order finish and be recorded, then stop."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._previous: Any = None
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self._event.set()
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def apply_with_state(
+    workspace: Workspace,
+    plan: Plan,
+    settings: ApplySettings,
+    on_event: Event | None = None,
+) -> ApplyResult:
+    """Apply exactly ``plan``: checked fresh under the lock, then submitted write-ahead."""
+    with locked_store(workspace) as store:
+        check_fresh(plan, store.state(), workspace.endpoint)
+        needs_client = any(o.action in ("create", "reorder") for o in plan.orders)
+        client = workspace.client() if needs_client else None
+        contracts = {a: o.contract_id for o in plan.orders for a in o.addresses}
+        if unsettled(store.state()) and client is not None:
+            reconcile(store, client, contracts, _now)
+        return apply_plan(plan, store, client, settings, on_event)

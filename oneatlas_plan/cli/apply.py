@@ -1,0 +1,104 @@
+"""`oneatlas-plan apply`: submit a reviewed plan (or plan specs and confirm) idempotently."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from oneatlas_plan.applying.apply import ApplyResult, ApplySettings
+from oneatlas_plan.cli.context import AppContext
+from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.plan import DEFAULT_SPECS
+from oneatlas_plan.cli.progress import StageProgress
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.render.apply_text import render_apply_result
+from oneatlas_plan.render.plan_text import render_plan_text
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        match = _DURATION.match(str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a duration such as 30s, 2m or 500ms", param, ctx)
+        return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _is_plan_file(paths: tuple[Path, ...]) -> bool:
+    return len(paths) == 1 and paths[0].is_file() and paths[0].suffix == ".json"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (spec paths).")
+@click.option(
+    "--lock-timeout",
+    type=Duration(),
+    default="30s",
+    show_default=True,
+    help="How long to wait for the state lock.",
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first rejected order.")
+@click.option("--accept-price-changes", is_flag=True, help="Order even if a price rose.")
+@common_options
+def apply(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    auto_approve: bool,
+    lock_timeout: float,
+    fail_fast: bool,
+    accept_price_changes: bool,
+) -> int:
+    """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation."""
+    from oneatlas_plan.applying.session import StopFlag, apply_with_state, plan_with_state
+    from oneatlas_plan.planning.planfile import read_plan
+
+    workspace = app.workspace(lock_timeout)
+    if _is_plan_file(paths):
+        plan = read_plan(paths[0])
+        click.echo(render_plan_text(plan))
+    else:
+        with StageProgress() as progress:
+            plan = plan_with_state(
+                workspace, list(paths) or [DEFAULT_SPECS], out=None, on_event=progress
+            )
+        click.echo(render_plan_text(plan))
+        if not _confirmed(plan, auto_approve):
+            click.echo("Apply cancelled.", err=True)
+            return ExitCode.ERROR
+    settings = ApplySettings(
+        accept_price_changes=accept_price_changes, fail_fast=fail_fast, price_tolerance=Decimal(0)
+    )
+    with StopFlag() as stop, StageProgress() as progress:
+        settings = ApplySettings(**{**settings.__dict__, "should_stop": stop})
+        result = apply_with_state(workspace, plan, settings, on_event=progress)
+    click.echo(render_apply_result(result))
+    return _exit_code(result)
+
+
+def _confirmed(plan: Plan, auto_approve: bool) -> bool:
+    if not plan.has_changes or auto_approve:
+        return True
+    answer = click.prompt(
+        "Do you want to place these orders? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+        err=True,
+    )
+    return str(answer).strip() == "yes"
+
+
+def _exit_code(result: ApplyResult) -> int:
+    return ExitCode.ERROR if result.failed else ExitCode.OK

@@ -1,0 +1,64 @@
+"""`oneatlas-plan plan`: specs -> a priced, reviewable plan (shown, or written with --out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from oneatlas_plan.cli.context import AppContext
+from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.progress import StageProgress
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.render.plans import render_plan
+
+DEFAULT_SPECS = Path("specs")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan file.")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text"
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
+@click.option("--refresh", is_flag=True, help="Check deliveries of ordered resources first.")
+@click.option("--target", "targets", multiple=True, help="Plan only this address (or prefix).")
+@click.option("--fail-on-unsatisfied", is_flag=True, help="Exit 1 when a resource is unsatisfied.")
+@common_options
+def plan(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    out: Path | None,
+    output_format: str,
+    detailed_exitcode: bool,
+    refresh: bool,
+    targets: tuple[str, ...],
+    fail_on_unsatisfied: bool,
+) -> int:
+    """Resolve the specs (search, select, price) into a plan. Shows it; --out writes it."""
+    from oneatlas_plan.applying.session import plan_with_state
+
+    with StageProgress() as progress:
+        result = plan_with_state(
+            app.workspace(),
+            list(paths) or [DEFAULT_SPECS],
+            out=out,
+            targets=targets,
+            on_event=progress,
+        )
+    click.echo(render_plan(result, output_format), nl=False)
+    if out is not None:
+        click.echo(f"\nPlan written to {out}. Apply it with: oneatlas-plan apply {out}", err=True)
+    return exit_code(
+        result, detailed_exitcode=detailed_exitcode, fail_on_unsatisfied=fail_on_unsatisfied
+    )
+
+
+def exit_code(result: Plan, *, detailed_exitcode: bool, fail_on_unsatisfied: bool) -> int:
+    if fail_on_unsatisfied and any(r.reason.startswith("unsatisfied") for r in result.resources):
+        return ExitCode.ERROR
+    if detailed_exitcode and result.has_changes:
+        return ExitCode.CHANGES
+    return ExitCode.OK

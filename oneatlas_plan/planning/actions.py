@@ -1,0 +1,96 @@
+"""What each resource needs, given the state (pure; no API call).
+
+A resource ordered (or quoted) with the same config digest is a no-op; with another digest
+it is reordered (the old order stays). A record whose outcome is unknown blocks the resource
+until it is reconciled or settled by a person. Resources in the state but not in the specs
+are forgotten (nothing is cancelled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from oneatlas_plan.planning.model import PreviousOrder
+from oneatlas_plan.state.model import ResourceRecord
+
+UNSETTLED = frozenset({"pending", "unknown"})
+HELD = frozenset({"ordered", "quoted"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # create | no-op | reorder | blocked | forget
+    reason: str
+    previous: PreviousOrder | None = None
+
+    @property
+    def needs_resolution(self) -> bool:
+        """Whether the resource must be searched, selected and priced."""
+        return self.action in ("create", "reorder")
+
+
+def previous_order(record: ResourceRecord) -> PreviousOrder | None:
+    current = record.current
+    if current is None:
+        return None
+    return PreviousOrder(
+        order_key=current.order_key,
+        status=current.status,
+        sales_order_id=current.sales_order_id,
+        quotation_id=current.quotation_id,
+        amount=current.amount,
+        currency=current.currency,
+    )
+
+
+def decide(config_digest: str, record: ResourceRecord | None) -> Decision:
+    if record is None:
+        return Decision("create", "new resource")
+    previous = previous_order(record)
+    if record.status in HELD:
+        if record.config_digest == config_digest:
+            return Decision("no-op", f"already {record.status}", previous)
+        return Decision(
+            "reorder", "the spec changed since it was ordered: a new order is needed", previous
+        )
+    if record.status in UNSETTLED:
+        key = previous.order_key if previous else "?"
+        return Decision(
+            "blocked",
+            f"outcome of order {key} is unknown ({record.status}): it is reconciled with "
+            f"Airbus at the next plan/apply, or settle it with "
+            f"`oneatlas-plan state resolve {record.address} --ordered ID | --not-ordered`",
+            previous,
+        )
+    message = ""
+    if previous is not None and record.current is not None and record.current.message:
+        message = f": {record.current.message}"
+    return Decision("create", f"previous order {record.status}{message}", previous)
+
+
+def forgotten(
+    state_resources: Mapping[str, ResourceRecord], desired_addresses: Iterable[str]
+) -> dict[str, Decision]:
+    """Records of resources that left the specs."""
+    desired = set(desired_addresses)
+    return {
+        address: _forget(record)
+        for address, record in sorted(state_resources.items())
+        if address not in desired
+    }
+
+
+def _forget(record: ResourceRecord) -> Decision:
+    if record.status in UNSETTLED:
+        return Decision(
+            "blocked",
+            "no longer in the specs, but the outcome of its order is unknown: it is "
+            "reconciled first (or settle it with `oneatlas-plan state resolve`)",
+            previous_order(record),
+        )
+    return Decision(
+        "forget",
+        "no longer in the specs: it leaves the state on apply; nothing is cancelled",
+        previous_order(record),
+    )

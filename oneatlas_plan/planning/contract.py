@@ -1,0 +1,128 @@
+"""What the contract offers, checked before pricing so Airbus never rejects an option late.
+
+Look-ups are cached for the run: contracts once, product types once per contract, production
+options once per (contract, product type, UTM zone) since only the projection default
+depends on where the AOI is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from oneatlas_plan.api.models import Contract, ProductionOption, ProductType
+from oneatlas_plan.errors import NotFoundError
+from oneatlas_plan.planning.orders import OrderTemplate
+
+if TYPE_CHECKING:
+    from oneatlas_plan.api.client import OneAtlasClient
+
+BACKEND_BY_CONSTELLATION = {"PHR": "legacy", "SPOT": "legacy", "PNEO": "neo"}
+
+
+def utm_zone(geometry: dict[str, Any]) -> tuple[int, bool]:
+    """(zone number, northern hemisphere) of the AOI's first vertex ring centre."""
+    ring = geometry["coordinates"][0]
+    lon = sum(p[0] for p in ring) / len(ring)
+    lat = sum(p[1] for p in ring) / len(ring)
+    return int(math.floor((lon + 180) / 6)) % 60 + 1, lat >= 0
+
+
+class ContractCatalog:
+    def __init__(self, client: OneAtlasClient) -> None:
+        self._client = client
+        self._contracts: dict[str, Contract] | None = None
+        self._product_types: dict[str, dict[str, ProductType]] = {}
+        self._options: dict[tuple[str, str, tuple[int, bool]], list[ProductionOption]] = {}
+
+    def contract(self, contract_id: str) -> Contract | None:
+        if self._contracts is None:
+            self._contracts = {c.contract_id: c for c in self._client.contracts()}
+        return self._contracts.get(contract_id)
+
+    def product_types(self, contract_id: str) -> dict[str, ProductType]:
+        if contract_id not in self._product_types:
+            try:
+                types = self._client.product_types(contract_id)
+            except NotFoundError:
+                types = []
+            self._product_types[contract_id] = {t.product_type_id: t for t in types}
+        return self._product_types[contract_id]
+
+    def options(self, template: OrderTemplate, aoi: dict[str, Any]) -> list[ProductionOption]:
+        key = (template.contract_id, template.product_type_id, utm_zone(aoi))
+        if key not in self._options:
+            self._options[key] = self._client.product_options(
+                template.contract_id, template.product_type_id, aoi
+            )
+        return self._options[key]
+
+    def check(
+        self, template: OrderTemplate, aoi: dict[str, Any], projection: str | None, dem: str | None
+    ) -> tuple[str | None, str | None]:
+        """(problem or None, the projection to send: "auto" resolved to the AOI's default)."""
+        problem = self._check_contract(template)
+        if problem is not None:
+            return problem, None
+        options = self.options(template, aoi)
+        if projection == "auto":
+            projection = projection_default(options)
+            if projection is None:
+                return f"{template.product_type_id} offers no projection for this AOI", None
+        return check_options(template, options, projection, dem), projection
+
+    def _check_contract(self, template: OrderTemplate) -> str | None:
+        contract = self.contract(template.contract_id)
+        if contract is None:
+            known = ", ".join(sorted(self._contracts or {})) or "none"
+            return f"contract {template.contract_id} is not on this account (available: {known})"
+        expected = BACKEND_BY_CONSTELLATION.get(template.constellation)
+        if expected and contract.backend_source and contract.backend_source != expected:
+            return (
+                f"contract {template.contract_id} is a {contract.backend_source} contract; "
+                f"{template.constellation} needs a {expected} contract"
+            )
+        types = self.product_types(template.contract_id)
+        if template.product_type_id not in types:
+            known = ", ".join(sorted(types)) or "none"
+            return (
+                f"product type {template.product_type_id} is not enabled on contract "
+                f"{template.contract_id} (available: {known})"
+            )
+        return None
+
+
+def projection_default(options: list[ProductionOption]) -> str | None:
+    for option in options:
+        if option.base_name == "projection":
+            return option.default_value
+    return None
+
+
+def check_options(
+    template: OrderTemplate,
+    options: list[ProductionOption],
+    projection: str | None,
+    dem: str | None,
+) -> str | None:
+    by_name = {option.base_name: option for option in options}
+    chosen: list[tuple[str, str]] = list(template.options)
+    if projection:
+        chosen.append(("projection", projection))
+    if dem:
+        chosen.append(("dem", dem))
+    for key, value in chosen:
+        option = by_name.get(key)
+        if option is None:
+            known = ", ".join(sorted(by_name))
+            return (
+                f"option {key} is not offered for {template.product_type_id} on contract "
+                f"{template.contract_id} (offered: {known})"
+            )
+        allowed = option.allowed_values
+        if allowed and value not in allowed:
+            return (
+                f"option {key}={value} is not allowed for {template.product_type_id} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+    return None

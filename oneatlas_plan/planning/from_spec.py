@@ -1,0 +1,185 @@
+"""From loaded specs to desired resources: addresses, config digests, queries, policies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+from oneatlas_plan import _canonical
+from oneatlas_plan.api.query import SearchQuery
+from oneatlas_plan.planning.budget import Limit
+from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
+from oneatlas_plan.planning.orders import OrderTemplate
+from oneatlas_plan.planning.selection import Criteria, Policy
+from oneatlas_plan.spec.loader import LoadedOrder, SpecSet
+from oneatlas_plan.spec.models import Money, OrderSpec, constellation_of
+
+END_OF_DAY = time(23, 59, 59, 999000)
+
+
+def relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def limit(money: Money | None) -> Limit | None:
+    return None if money is None else Limit(money.amount, money.currency)
+
+
+def desired_set(specs: SpecSet) -> DesiredSet:
+    resources: list[DesiredResource] = []
+    for loaded in specs.orders():
+        resources.extend(expand_order(loaded))
+    spec_budgets: dict[str, Limit] = {}
+    totals: list[Limit] = []
+    for spec in specs.files:
+        budget = spec.model.budget
+        if budget is None:
+            continue
+        if budget.per_spec is not None:
+            spec_budgets[spec.model.name] = Limit(budget.per_spec.amount, budget.per_spec.currency)
+        if budget.total is not None:
+            totals.append(Limit(budget.total.amount, budget.total.currency))
+    return DesiredSet(
+        resources=sorted(resources, key=lambda r: r.address),
+        spec_files={relative(spec.path): spec.digest for spec in specs.files},
+        spec_budgets=spec_budgets,
+        total_budget=min(totals, key=lambda t: t.amount) if totals else None,
+    )
+
+
+def search_query(order: OrderSpec) -> SearchQuery:
+    """The broad server-side query; cloud, incidence... are applied locally to explain."""
+    search = order.search
+    window = search.acquired
+    return SearchQuery(
+        workspace=order.workspace,
+        constellations=tuple(order.constellations),
+        platforms=tuple(search.platform or ()),
+        acquired_from=datetime.combine(window.from_, time(), UTC) if window else None,
+        acquired_to=datetime.combine(window.to, END_OF_DAY, UTC) if window else None,
+        processing_level=(search.processing_level,),
+        sort_by=tuple(search.sort_by),
+    )
+
+
+def criteria(order: OrderSpec) -> Criteria:
+    search = order.search
+    return Criteria(
+        cloud_cover_max=search.cloud_cover.max if search.cloud_cover else None,
+        incidence_angle_max=search.incidence_angle.max if search.incidence_angle else None,
+        snow_cover_max=search.snow_cover.max if search.snow_cover else None,
+        resolution_min=search.resolution.min if search.resolution else None,
+        resolution_max=search.resolution.max if search.resolution else None,
+        platforms=tuple(search.platform or ()),
+    )
+
+
+def policy(order: OrderSpec) -> Policy:
+    selection = order.selection
+    return Policy(
+        rank_by=tuple(selection.rank_by),
+        min_coverage=selection.coverage.min,
+        max_scenes=selection.coverage.max_scenes,
+    )
+
+
+def template(loaded: LoadedOrder) -> OrderTemplate:
+    order, meta = loaded.order, loaded.order.order
+    options = order.product.options.as_strings()
+    options.pop("projection", None)
+    options.pop("dem", None)
+    constellations = order.constellations
+    constellation = constellation_of(order.product.type) or (
+        constellations[0] if constellations else ""
+    )
+    return OrderTemplate(
+        spec_name=loaded.spec.model.name,
+        spec_file=relative(loaded.spec.path),
+        order_name=order.name,
+        contract_id=meta.contract,
+        product_type_id=order.product.type,
+        constellation=constellation,
+        options=tuple(options.items()),
+        primary_market=meta.primary_market,
+        secondary_market=meta.secondary_market,
+        customer_reference=meta.customer_reference,
+        program_reference=meta.program_reference,
+        order_group=meta.order_group,
+        end_users=tuple(
+            (("endUserName", user.name), ("country", user.country)) for user in meta.end_users
+        ),
+        notification_emails=tuple(meta.notification_emails),
+        delivery=_delivery(meta.delivery),
+        pairs_per_order=meta.pairs_per_order,
+    )
+
+
+def _delivery(delivery: Any) -> tuple[tuple[str, str], ...]:
+    pairs = [("type", delivery.type)]
+    if delivery.workspace:
+        pairs.append(("workspace", delivery.workspace))
+    pairs.append(("platformId", delivery.platform_id))
+    return tuple(pairs)
+
+
+def config_digest(
+    loaded: LoadedOrder, aoi: Any, index: int, projection: str | None, dem: str | None
+) -> str:
+    """Digest of everything that determines what would be ordered (not budgets or grouping)."""
+    order = loaded.order
+    material = {
+        "aoi": aoi.geometry,
+        "search": order.search.model_dump(mode="json", by_alias=True),
+        "workspace": order.workspace,
+        "constellations": order.constellations,
+        "selection": order.selection.model_dump(mode="json"),
+        "product": order.product.model_dump(mode="json"),
+        "projection": projection,
+        "dem": dem,
+        "order": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
+        "index": index,
+    }
+    return "sha256:" + _canonical.digest(material)
+
+
+def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
+    order = loaded.order
+    spec_name = loaded.spec.model.name
+    shared = {
+        "template": template(loaded),
+        "query": search_query(order),
+        "criteria": criteria(order),
+        "policy": policy(order),
+        "per_order_budget": limit(order.budget),
+        "accept_quotations_up_to": (
+            order.accept_quotations_up_to.amount if order.accept_quotations_up_to else None
+        ),
+    }
+    count = order.selection.scenes_per_aoi
+    resources = []
+    for aoi in loaded.aois:
+        projection = aoi.projection or order.product.options.projection
+        dem = aoi.dem or order.product.options.dem
+        base = f"{spec_name}.{order.name}.{aoi.name}"
+        for index in range(count):
+            resources.append(
+                DesiredResource(
+                    address=base if count == 1 else f"{base}[{index}]",
+                    spec_name=spec_name,
+                    spec_file=relative(loaded.spec.path),
+                    aoi_key=base,
+                    aoi_name=aoi.name,
+                    aoi_geometry=aoi.geometry,
+                    aoi_area_km2=aoi.area_km2,
+                    index=index,
+                    config_digest=config_digest(loaded, aoi, index, projection, dem),
+                    projection=projection,
+                    dem=dem,
+                    **shared,
+                )
+            )
+    return resources

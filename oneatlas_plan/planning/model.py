@@ -1,0 +1,165 @@
+"""The plan: a pure value, written as canonical JSON and reviewed before `apply`.
+
+Everything but ``meta`` is deterministic for the same specs, state and catalog, so two plans
+are byte-identical apart from ``meta``. ``checksum`` covers everything but ``meta`` and
+itself: `apply` refuses a plan whose checksum does not match (a hand-edited plan).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oneatlas_plan import _canonical
+
+FORMAT_VERSION = 1
+
+Action = Literal["create", "no-op", "reorder", "forget", "blocked"]
+ORDERING_ACTIONS: frozenset[str] = frozenset({"create", "reorder"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SceneSummary(_Model):
+    """One catalogue scene chosen for a resource."""
+
+    id: str = Field(description="Catalogue item id (used as catalogItemId).")
+    archive_identifier: str = Field(description="Datastrip / archive id (DS_… or ACQ_…).")
+    platform: str
+    constellation: str
+    acquisition_date: str
+    cloud_cover: float | None
+    incidence_angle: float | None
+    coverage: float = Field(description="Fraction of the AOI this scene covers (0..1).")
+    footprint: dict[str, Any] = Field(description="GeoJSON footprint of the scene.")
+
+
+class Candidates(_Model):
+    """What the search found for an AOI and what the policy removed (for explanations)."""
+
+    found: int = Field(description="Scenes intersecting the AOI in the date window.")
+    eligible: int = Field(description="Scenes left after every criterion.")
+    removed: dict[str, int] = Field(
+        default_factory=dict, description="Criterion -> number of scenes it removed."
+    )
+
+
+class PreviousOrder(_Model):
+    """The order already recorded in the state for a resource (no-op, reorder, forget)."""
+
+    order_key: str
+    status: str
+    sales_order_id: str | None = None
+    quotation_id: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+class ResourcePlan(_Model):
+    address: str = Field(description="spec.order.aoi, plus [i] when several scenes are chosen.")
+    action: Action
+    reason: str
+    spec_file: str | None
+    config_digest: str
+    aoi_name: str
+    aoi_geometry: dict[str, Any] | None
+    aoi_area_km2: float | None
+    scenes: list[SceneSummary] = Field(default_factory=list)
+    coverage: float | None = Field(default=None, description="Union coverage of the scenes.")
+    candidates: Candidates | None = None
+    order_key: str | None = Field(default=None, description="Key of the order it belongs to.")
+    previous: PreviousOrder | None = None
+
+
+class PriceSummary(_Model):
+    currency: str
+    amount: Decimal
+    requested_area_km2: float = Field(description="AOI ∩ footprints, geodesic.")
+    billable_area_km2: float = Field(description="Area Airbus bills (minimum applied).")
+    minimum_applied: bool
+
+
+class OrderPlan(_Model):
+    """One Airbus order (1..5 AOI/item pairs) with the exact body that will be sent."""
+
+    key: str = Field(description="Idempotency key; part of customerReference.")
+    action: Literal["create", "reorder", "blocked"]
+    reason: str
+    spec_file: str
+    addresses: list[str]
+    contract_id: str
+    product_type_id: str
+    constellation: str
+    customer_reference: str
+    body: dict[str, Any] = Field(description="Exact JSON body for /prices and /orders.")
+    body_digest: str
+    price: PriceSummary | None = None
+    accept_quotations_up_to: Decimal | None = None
+
+
+class BudgetCheck(_Model):
+    scope: Literal["order", "spec", "total"]
+    name: str
+    currency: str
+    limit: Decimal
+    planned: Decimal
+    ok: bool
+
+
+class StateRef(_Model):
+    lineage: str | None = Field(description="Lineage of the state the plan was made against.")
+    serial: int
+
+
+class PlanMeta(BaseModel):
+    """Volatile facts (not covered by the checksum)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    created_at: str
+    tool_version: str
+    host: str
+    priced_at: dict[str, str] = Field(default_factory=dict)
+    reused_prices: list[str] = Field(default_factory=list)
+    requests: dict[str, int] = Field(default_factory=dict)
+
+
+class Plan(_Model):
+    format_version: int = FORMAT_VERSION
+    endpoint: str
+    contracts: list[str]
+    spec_files: dict[str, str] = Field(description="Spec path -> sha256 of its bytes.")
+    state: StateRef
+    resources: list[ResourcePlan]
+    orders: list[OrderPlan]
+    totals: dict[str, Decimal] = Field(description="Currency -> amount of orders to place.")
+    budgets: list[BudgetCheck]
+    checksum: str = ""
+    meta: PlanMeta
+
+    def body_for_checksum(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"meta", "checksum"})
+        return data
+
+    def compute_checksum(self) -> str:
+        return "sha256:" + _canonical.digest(self.body_for_checksum())
+
+    def sealed(self) -> Plan:
+        return self.model_copy(update={"checksum": self.compute_checksum()})
+
+    def to_json(self) -> str:
+        return _canonical.dumps(self.model_dump(mode="json"))
+
+    @property
+    def has_changes(self) -> bool:
+        return any(r.action != "no-op" for r in self.resources)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for resource in self.resources:
+            counts[resource.action] = counts.get(resource.action, 0) + 1
+        return counts

@@ -1,0 +1,193 @@
+"""Grouping resources into Airbus orders and building their exact bodies (pure).
+
+Each order gets an idempotency key derived from its resources' addresses and config digests;
+it is appended to the user's customerReference so a dropped answer can be reconciled by
+searching Airbus for that reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from oneatlas_plan import _canonical
+from oneatlas_plan.api.orders import (
+    MAX_ITEMS_PER_ORDER,
+    Aoi,
+    OrderItem,
+    OrderRequest,
+    email_notification,
+)
+from oneatlas_plan.planning.selection import Candidate
+
+KEY_PREFIX = "oap-"
+NEO_CONSTELLATION = "PNEO"
+
+
+@dataclass(frozen=True)
+class OrderTemplate:
+    """What a spec order fixes for every Airbus order made from it."""
+
+    spec_name: str
+    spec_file: str
+    order_name: str
+    contract_id: str
+    product_type_id: str
+    constellation: str
+    options: tuple[tuple[str, str], ...]  # every option but projection and dem (per AOI)
+    primary_market: str
+    secondary_market: str
+    customer_reference: str  # template with {spec} {order} {aoi}
+    program_reference: str
+    order_group: str
+    end_users: tuple[tuple[tuple[str, str], ...], ...]
+    notification_emails: tuple[str, ...]
+    delivery: tuple[tuple[str, str], ...]
+    pairs_per_order: int = 1
+
+    @property
+    def is_neo(self) -> bool:
+        return self.constellation == NEO_CONSTELLATION
+
+
+@dataclass(frozen=True)
+class ResolvedResource:
+    address: str
+    config_digest: str
+    aoi_name: str
+    aoi_geometry: dict[str, Any]
+    template: OrderTemplate
+    scenes: tuple[Candidate, ...]
+    projection: str | None = None  # an EPSG-like code, or None
+    dem: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    key: str
+    template: OrderTemplate
+    resources: tuple[ResolvedResource, ...]
+    request: OrderRequest
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.request.to_body()
+
+    @property
+    def addresses(self) -> list[str]:
+        return [r.address for r in self.resources]
+
+
+def order_key(resources: Sequence[ResolvedResource]) -> str:
+    material = sorted((r.address, r.config_digest) for r in resources)
+    return KEY_PREFIX + _canonical.digest(material)[:12]
+
+
+def customer_reference(
+    template: OrderTemplate, resources: Sequence[ResolvedResource], key: str
+) -> str:
+    aoi = resources[0].aoi_name + (f"+{len(resources) - 1}" if len(resources) > 1 else "")
+    rendered = template.customer_reference.format(
+        spec=template.spec_name, order=template.order_name, aoi=aoi
+    ).strip()
+    return f"{rendered}~{key}" if rendered else key
+
+
+def group(resources: Sequence[ResolvedResource]) -> list[list[ResolvedResource]]:
+    """Chunk resources of the same spec order, in address order, up to pairs_per_order."""
+    chunks: list[list[ResolvedResource]] = []
+    for resource in sorted(resources, key=lambda r: r.address):
+        limit = min(resource.template.pairs_per_order, MAX_ITEMS_PER_ORDER)
+        last = chunks[-1] if chunks else None
+        if (
+            last is not None
+            and last[0].template == resource.template
+            and (resource.template.is_neo or last[0].dem == resource.dem)  # legacy: one `dem`
+            and sum(len(r.scenes) for r in last) + len(resource.scenes) <= limit
+        ):
+            last.append(resource)
+        else:
+            chunks.append([resource])
+    return chunks
+
+
+def build_orders(resources: Sequence[ResolvedResource]) -> list[OrderDraft]:
+    drafts = []
+    for chunk in group(resources):
+        key = order_key(chunk)
+        drafts.append(
+            OrderDraft(
+                key=key,
+                template=chunk[0].template,
+                resources=tuple(chunk),
+                request=build_request(chunk, key),
+            )
+        )
+    return drafts
+
+
+def _options(template: OrderTemplate, chunk: Sequence[ResolvedResource]) -> dict[str, str]:
+    """Common options, then projection_<aoi id> and dem (legacy) or dem_<aoi id> (neo)."""
+    options = dict(template.options)
+    for aoi_id, resource in enumerate(chunk, start=1):
+        if resource.projection:
+            options[f"projection_{aoi_id}"] = resource.projection
+        if resource.dem and template.is_neo:
+            options[f"dem_{aoi_id}"] = resource.dem
+    dem = chunk[0].dem
+    if dem and not template.is_neo:
+        options["dem"] = dem
+    return options
+
+
+def _items(template: OrderTemplate, aoi_id: int, scenes: Sequence[Candidate]) -> list[OrderItem]:
+    items = []
+    for scene in scenes:
+        if template.is_neo:
+            items.append(
+                OrderItem(
+                    product_type_id=template.product_type_id,
+                    aoi_id=aoi_id,
+                    data_source_ids=(scene.id,),
+                )
+            )
+        else:
+            items.append(
+                OrderItem(
+                    product_type_id=template.product_type_id,
+                    aoi_id=aoi_id,
+                    data_source_ids=(scene.id,),
+                    datastrip_ids=(scene.archive_identifier,),
+                    segment_key=scene.id,
+                )
+            )
+    return items
+
+
+def build_request(chunk: Sequence[ResolvedResource], key: str) -> OrderRequest:
+    template = chunk[0].template
+    aois = tuple(
+        Aoi(id=i, name=r.aoi_name, geometry=r.aoi_geometry) for i, r in enumerate(chunk, start=1)
+    )
+    items = tuple(
+        item for i, r in enumerate(chunk, start=1) for item in _items(template, i, r.scenes)
+    )
+    notifications: tuple[dict[str, Any], ...] = ()
+    if template.notification_emails and not template.is_neo:
+        notifications = (email_notification(template.notification_emails),)
+    return OrderRequest(
+        contract_id=template.contract_id,
+        aois=aois,
+        items=items,
+        primary_market=template.primary_market,
+        customer_reference=customer_reference(template, chunk, key),
+        secondary_market=template.secondary_market,
+        program_reference=template.program_reference,
+        order_group=template.order_group,
+        options={template.product_type_id: _options(template, chunk)},
+        end_users=tuple(dict(user) for user in template.end_users),
+        delivery=dict(template.delivery),
+        notification_emails=template.notification_emails,
+        notifications=notifications,
+    )

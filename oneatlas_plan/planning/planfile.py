@@ -1,0 +1,80 @@
+"""Reading and writing plan files: atomic writes, checksum and version checks on read."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from oneatlas_plan.errors import InputError, PlanError
+from oneatlas_plan.planning.model import FORMAT_VERSION, Plan
+
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    """Write atomically: a temp file in the same directory, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(plan.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def read_plan(path: Path, *, verify: bool = True) -> Plan:
+    """Load a plan file; refuse unreadable, unsupported or hand-edited plans."""
+    data = _read_json(path)
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != FORMAT_VERSION:
+        raise PlanError(
+            f"{path}: unsupported plan format_version {version!r} "
+            f"(this oneatlas-plan reads version {FORMAT_VERSION})"
+        )
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(f"{path}: not a valid plan file: {where}: {first['msg']}") from None
+    if verify and plan.checksum != plan.compute_checksum():
+        raise PlanError(
+            f"{path}: checksum mismatch: the plan was modified after it was made; "
+            "run `oneatlas-plan plan --out` again instead of editing it"
+        )
+    return plan
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise InputError(f"{path}: {size} bytes is too large for a plan file")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such plan file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a plan file") from None
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not a plan file (not UTF-8 text at byte {error.start})"
+        ) from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{path}:{error.lineno}:{error.colno}: not a plan file: invalid JSON ({error.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a plan file: expected a JSON object")
+    return data

@@ -1,0 +1,420 @@
+"""Make a plan: decide per resource against the state, then resolve what needs ordering.
+
+The only I/O goes through the ``OneAtlasClient`` handed in; a plan with nothing to resolve
+never asks for a client, so re-planning an unchanged, fully applied spec set costs no request.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from oneatlas_plan import __version__, _canonical
+from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
+from oneatlas_plan.planning import budget as budgets
+from oneatlas_plan.planning.actions import Decision, decide, forgotten
+from oneatlas_plan.planning.contract import ContractCatalog
+from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
+from oneatlas_plan.planning.model import (
+    Candidates,
+    OrderPlan,
+    Plan,
+    PlanMeta,
+    PriceSummary,
+    ResourcePlan,
+    SceneSummary,
+    StateRef,
+)
+from oneatlas_plan.planning.orders import OrderDraft, ResolvedResource, build_orders
+from oneatlas_plan.planning.search import SearchNeed, run_searches
+from oneatlas_plan.planning.selection import Candidate, Selection, geodesic_area_km2, select
+from oneatlas_plan.state.model import State
+
+if TYPE_CHECKING:
+    from oneatlas_plan.api.client import OneAtlasClient
+
+Event = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    endpoint: str
+    targets: tuple[str, ...] = ()
+    previous: Plan | None = None
+    price_ttl_seconds: float = 3600.0
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def _targeted(address: str, targets: Sequence[str]) -> bool:
+    if not targets:
+        return True
+    return any(
+        address == t or address.startswith(t + ".") or address.startswith(t + "[") for t in targets
+    )
+
+
+@dataclass
+class _Outcome:
+    """What resolving one resource produced."""
+
+    desired: DesiredResource
+    decision: Decision
+    selection: Selection | None = None
+    blocked: str | None = None
+    projection: str | None = None
+
+
+def make_plan(
+    desired: DesiredSet,
+    state: State,
+    client_factory: Callable[[], OneAtlasClient],
+    settings: PlanSettings,
+    on_event: Event | None = None,
+) -> Plan:
+    emit = on_event or (lambda stage, done, total: None)
+    resources = [r for r in desired.resources if _targeted(r.address, settings.targets)]
+    outcomes = {
+        r.address: _Outcome(r, decide(r.config_digest, state.resources.get(r.address)))
+        for r in resources
+    }
+    gone = {
+        address: decision
+        for address, decision in forgotten(
+            state.resources, [r.address for r in desired.resources]
+        ).items()
+        if _targeted(address, settings.targets)
+    }
+    to_resolve = [o for o in outcomes.values() if o.decision.needs_resolution]
+    drafts: list[OrderDraft] = []
+    prices: dict[str, PriceSummary | str] = {}
+    meta_requests: dict[str, int] = {}
+    reused: list[str] = []
+    priced_at: dict[str, str] = {}
+    if to_resolve:
+        client = client_factory()
+        _select_scenes(client, to_resolve, emit)
+        catalog = ContractCatalog(client)
+        _check_contracts(catalog, to_resolve)
+        drafts = build_orders([_resolved(o) for o in to_resolve if o.blocked is None])
+        prices, reused, priced_at = _price(client, drafts, settings, emit)
+        meta_requests = dict(client.stats.as_dict()["requests"])
+    return _assemble(
+        desired,
+        state,
+        settings,
+        outcomes,
+        gone,
+        drafts,
+        prices,
+        PlanMeta(
+            created_at=settings.now().isoformat(timespec="seconds"),
+            tool_version=__version__,
+            host=socket.gethostname(),
+            priced_at=priced_at,
+            reused_prices=reused,
+            requests=meta_requests,
+        ),
+    )
+
+
+def _select_scenes(client: OneAtlasClient, outcomes: Sequence[_Outcome], emit: Event) -> None:
+    needs = []
+    seen: set[str] = set()
+    for outcome in outcomes:
+        resource = outcome.desired
+        if resource.aoi_key in seen:
+            continue
+        seen.add(resource.aoi_key)
+        from shapely.geometry import shape
+
+        bounds = shape(resource.aoi_geometry).bounds
+        needs.append(SearchNeed(key=resource.aoi_key, query=resource.query, bounds=bounds))
+    emit("search", 0, len(needs))
+    candidates, _ = run_searches(needs, client.search_many)
+    emit("search", len(needs), len(needs))
+    used: dict[str, frozenset[str]] = {}
+    for outcome in sorted(outcomes, key=lambda o: (o.desired.aoi_key, o.desired.index)):
+        _select_one(outcome, candidates.get(outcome.desired.aoi_key, []), used)
+
+
+def _select_one(
+    outcome: _Outcome, candidates: list[Candidate], used: dict[str, frozenset[str]]
+) -> None:
+    from shapely.geometry import shape
+
+    resource = outcome.desired
+    exclude = used.get(resource.aoi_key, frozenset())
+    selection = select(
+        shape(resource.aoi_geometry),
+        candidates,
+        resource.criteria,
+        resource.policy,
+        exclude=exclude,
+    )
+    outcome.selection = selection
+    if not selection.satisfied:
+        outcome.blocked = f"unsatisfied: {selection.unsatisfied}"
+        return
+    used[resource.aoi_key] = exclude | {c.id for c, _ in selection.scenes}
+
+
+def _check_contracts(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome.blocked is not None:
+            continue
+        resource = outcome.desired
+        problem, projection = catalog.check(
+            resource.template, resource.aoi_geometry, resource.projection, resource.dem
+        )
+        if problem is not None:
+            outcome.blocked = problem
+        outcome.projection = projection
+
+
+def _resolved(outcome: _Outcome) -> ResolvedResource:
+    assert outcome.selection is not None
+    resource = outcome.desired
+    return ResolvedResource(
+        address=resource.address,
+        config_digest=resource.config_digest,
+        aoi_name=resource.aoi_name,
+        aoi_geometry=resource.aoi_geometry,
+        template=resource.template,
+        scenes=tuple(c for c, _ in outcome.selection.scenes),
+        projection=outcome.projection,
+        dem=resource.dem,
+    )
+
+
+def _previous_prices(previous: Plan | None) -> dict[str, tuple[PriceSummary, str]]:
+    if previous is None:
+        return {}
+    found = {}
+    for order in previous.orders:
+        when = previous.meta.priced_at.get(order.key)
+        if order.price is not None and when:
+            found[order.body_digest] = (order.price, when)
+    return found
+
+
+def _price(
+    client: OneAtlasClient, drafts: Sequence[OrderDraft], settings: PlanSettings, emit: Event
+) -> tuple[dict[str, PriceSummary | str], list[str], dict[str, str]]:
+    """Price every order (serialised by the client); reuse young prices of identical bodies."""
+    reusable = _previous_prices(settings.previous)
+    prices: dict[str, PriceSummary | str] = {}
+    reused: list[str] = []
+    priced_at: dict[str, str] = {}
+    now = settings.now()
+    for done, draft in enumerate(drafts):
+        emit("price", done, len(drafts))
+        digest = _canonical.digest(draft.body)
+        cached = reusable.get(digest)
+        if cached is not None and _young(cached[1], now, settings.price_ttl_seconds):
+            prices[draft.key], priced_at[draft.key] = cached
+            reused.append(draft.key)
+            continue
+        try:
+            response = client.price(draft.body)
+        except (OutcomeUnknownError, RateLimitedError):
+            raise
+        except ApiError as error:
+            prices[draft.key] = f"price refused by Airbus: {error}"
+            continue
+        prices[draft.key] = _summary(draft, response)
+        priced_at[draft.key] = now.isoformat(timespec="seconds")
+    emit("price", len(drafts), len(drafts))
+    return prices, reused, priced_at
+
+
+def _young(when: str, now: datetime, ttl: float) -> bool:
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return 0 <= (now - moment).total_seconds() <= ttl
+
+
+def _summary(draft: OrderDraft, response: Any) -> PriceSummary:
+    from shapely.geometry import shape
+
+    requested = 0.0
+    for resource in draft.resources:
+        aoi = shape(resource.aoi_geometry)
+        for scene in resource.scenes:
+            requested += geodesic_area_km2(aoi.intersection(scene.footprint_shape))
+    areas = [pt.area_km2 for pt in response.product_types if pt.area_km2 is not None]
+    billable = float(sum(areas)) if areas else requested
+    return PriceSummary(
+        currency=response.currency or "EUR",
+        amount=Decimal(str(response.total_amount)).quantize(Decimal("0.01")),
+        requested_area_km2=round(requested, 2),
+        billable_area_km2=round(billable, 2),
+        minimum_applied=billable > requested + 0.01,
+    )
+
+
+def _assemble(
+    desired: DesiredSet,
+    state: State,
+    settings: PlanSettings,
+    outcomes: dict[str, _Outcome],
+    gone: dict[str, Decision],
+    drafts: Sequence[OrderDraft],
+    prices: dict[str, PriceSummary | str],
+    meta: PlanMeta,
+) -> Plan:
+    by_address = {r.address: d for d in drafts for r in d.resources}
+    budget_result = _budgets(desired, drafts, prices)
+    order_plans = [
+        _order_plan(
+            draft,
+            prices.get(draft.key),
+            budget_result.blocked.get(draft.key),
+            reorder=any(outcomes[r.address].decision.action == "reorder" for r in draft.resources),
+        )
+        for draft in drafts
+    ]
+    order_by_key = {o.key: o for o in order_plans}
+    resource_plans = [
+        _resource_plan(outcome, by_address.get(address), order_by_key)
+        for address, outcome in outcomes.items()
+    ]
+    resource_plans += [
+        ResourcePlan(
+            address=address,
+            action="blocked" if decision.action == "blocked" else "forget",
+            reason=decision.reason,
+            spec_file=state.resources[address].spec_file,
+            config_digest=state.resources[address].config_digest,
+            aoi_name=address.rsplit(".", 1)[-1],
+            aoi_geometry=None,
+            aoi_area_km2=None,
+            previous=decision.previous,
+        )
+        for address, decision in gone.items()
+    ]
+    resource_plans.sort(key=lambda r: r.address)
+    totals: dict[str, Decimal] = {}
+    for order in order_plans:
+        if order.action != "blocked" and order.price is not None:
+            currency = order.price.currency
+            totals[currency] = totals.get(currency, Decimal(0)) + order.price.amount
+    contracts = sorted({r.template.contract_id for r in desired.resources})
+    plan = Plan(
+        endpoint=settings.endpoint,
+        contracts=contracts,
+        spec_files=dict(sorted(desired.spec_files.items())),
+        state=StateRef(lineage=state.lineage if state.serial else None, serial=state.serial),
+        resources=resource_plans,
+        orders=sorted(order_plans, key=lambda o: o.addresses[0]),
+        totals=dict(sorted(totals.items())),
+        budgets=budget_result.checks,
+        meta=meta,
+    )
+    return plan.sealed()
+
+
+def _budgets(
+    desired: DesiredSet, drafts: Sequence[OrderDraft], prices: dict[str, PriceSummary | str]
+) -> budgets.BudgetResult:
+    per_order = {r.address: r.per_order_budget for r in desired.resources}
+    priced = []
+    for draft in drafts:
+        price = prices.get(draft.key)
+        if isinstance(price, PriceSummary):
+            priced.append(
+                budgets.PricedOrder(
+                    key=draft.key,
+                    spec=draft.template.spec_name,
+                    amount=price.amount,
+                    currency=price.currency,
+                    per_order_limit=per_order.get(draft.resources[0].address),
+                )
+            )
+    return budgets.check_budgets(priced, desired.spec_budgets, desired.total_budget)
+
+
+def _order_plan(
+    draft: OrderDraft,
+    price: PriceSummary | str | None,
+    budget_reason: str | None,
+    *,
+    reorder: bool,
+) -> OrderPlan:
+    action, reason = ("reorder", "a spec changed") if reorder else ("create", "new order")
+    summary = price if isinstance(price, PriceSummary) else None
+    if isinstance(price, str):
+        action, reason = "blocked", price
+    elif price is None:
+        action, reason = "blocked", "not priced"
+    elif budget_reason is not None:
+        action, reason = "blocked", budget_reason
+    first = draft.resources[0]
+    return OrderPlan(
+        key=draft.key,
+        action=action,  # type: ignore[arg-type]
+        reason=reason,
+        spec_file=first.template.spec_file,
+        addresses=draft.addresses,
+        contract_id=draft.template.contract_id,
+        product_type_id=draft.template.product_type_id,
+        constellation=draft.template.constellation,
+        customer_reference=draft.request.customer_reference,
+        body=draft.body,
+        body_digest=_canonical.digest(draft.body),
+        price=summary,
+    )
+
+
+def _resource_plan(
+    outcome: _Outcome, draft: OrderDraft | None, orders: dict[str, OrderPlan]
+) -> ResourcePlan:
+    resource = outcome.desired
+    action, reason = outcome.decision.action, outcome.decision.reason
+    order = orders.get(draft.key) if draft is not None else None
+    if outcome.blocked is not None:
+        action, reason = "blocked", outcome.blocked
+    elif order is not None and order.action == "blocked":
+        action, reason = "blocked", order.reason
+    selection = outcome.selection
+    scenes = [] if selection is None else [_scene(c, coverage) for c, coverage in selection.scenes]
+    return ResourcePlan(
+        address=resource.address,
+        action=action,  # type: ignore[arg-type]
+        reason=reason,
+        spec_file=resource.spec_file,
+        config_digest=resource.config_digest,
+        aoi_name=resource.aoi_name,
+        aoi_geometry=resource.aoi_geometry,
+        aoi_area_km2=round(resource.aoi_area_km2, 3),
+        scenes=scenes,
+        coverage=None if selection is None or not scenes else round(selection.coverage, 4),
+        candidates=None
+        if selection is None
+        else Candidates(
+            found=selection.found, eligible=selection.eligible, removed=selection.removed
+        ),
+        order_key=draft.key if draft is not None else None,
+        previous=outcome.decision.previous,
+    )
+
+
+def _scene(candidate: Candidate, coverage: float) -> SceneSummary:
+    return SceneSummary(
+        id=candidate.id,
+        archive_identifier=candidate.archive_identifier,
+        platform=candidate.platform,
+        constellation=candidate.constellation,
+        acquisition_date=candidate.acquisition_date,
+        cloud_cover=candidate.cloud_cover,
+        incidence_angle=candidate.incidence_angle,
+        coverage=round(coverage, 4),
+        footprint=candidate.footprint,
+    )

@@ -1,0 +1,231 @@
+"""Scene selection: filter candidates (recording why each was removed), rank, then cover.
+
+Coverage is AOI ∩ footprint, measured geodesically on the WGS84 ellipsoid. When one scene
+is not enough, a greedy set cover adds the scene that covers the most still-uncovered area,
+up to the policy's ``max_scenes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyproj import Geod
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+_GEOD = Geod(ellps="WGS84")
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    archive_identifier: str
+    platform: str
+    constellation: str
+    acquisition_date: str
+    cloud_cover: float | None
+    incidence_angle: float | None
+    snow_cover: float | None
+    resolution: float | None
+    footprint: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def footprint_shape(self) -> BaseGeometry:
+        return _shape(self)
+
+
+_SHAPES: dict[str, BaseGeometry] = {}
+
+
+def _shape(candidate: Candidate) -> BaseGeometry:
+    cached = _SHAPES.get(candidate.id)
+    if cached is None:
+        cached = shape(candidate.footprint).buffer(0)
+        if len(_SHAPES) > 200_000:
+            _SHAPES.clear()
+        _SHAPES[candidate.id] = cached
+    return cached
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Criteria re-applied locally so that every removal can be explained."""
+
+    cloud_cover_max: float | None = None
+    incidence_angle_max: float | None = None
+    snow_cover_max: float | None = None
+    resolution_min: float | None = None
+    resolution_max: float | None = None
+    platforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    rank_by: tuple[str, ...] = ("cloud_cover", "-acquisition_date")
+    min_coverage: float = 0.95
+    max_scenes: int = 1
+
+
+@dataclass(frozen=True)
+class Selection:
+    scenes: tuple[tuple[Candidate, float], ...]  # (scene, its own coverage of the AOI)
+    coverage: float  # union coverage
+    found: int
+    eligible: int
+    removed: dict[str, int]
+    unsatisfied: str | None
+
+    @property
+    def satisfied(self) -> bool:
+        return self.unsatisfied is None
+
+
+def geodesic_area_km2(geometry: BaseGeometry) -> float:
+    if geometry.is_empty:
+        return 0.0
+    area, _ = _GEOD.geometry_area_perimeter(geometry)
+    return abs(area) / 1e6
+
+
+def _failed_criterion(candidate: Candidate, criteria: Criteria) -> str | None:
+    checks: list[tuple[str, float | None, float | None, bool]] = [
+        ("cloud_cover", candidate.cloud_cover, criteria.cloud_cover_max, True),
+        ("incidence_angle", candidate.incidence_angle, criteria.incidence_angle_max, True),
+        ("snow_cover", candidate.snow_cover, criteria.snow_cover_max, True),
+        ("resolution", candidate.resolution, criteria.resolution_max, True),
+        ("resolution", candidate.resolution, criteria.resolution_min, False),
+    ]
+    for name, value, bound, is_max in checks:
+        if bound is None or value is None:
+            continue
+        if (is_max and value > bound) or (not is_max and value < bound):
+            return name
+    if criteria.platforms and candidate.platform not in criteria.platforms:
+        return "platform"
+    return None
+
+
+def filter_candidates(
+    candidates: Iterable[Candidate], criteria: Criteria
+) -> tuple[list[Candidate], dict[str, int]]:
+    """Keep the candidates meeting every criterion; count removals per first failed one."""
+    eligible: list[Candidate] = []
+    removed: dict[str, int] = {}
+    for candidate in candidates:
+        failed = _failed_criterion(candidate, criteria)
+        if failed is None:
+            eligible.append(candidate)
+        else:
+            removed[failed] = removed.get(failed, 0) + 1
+    return eligible, removed
+
+
+def _rank_key(candidate: Candidate, rank_by: Sequence[str]) -> tuple[Any, ...]:
+    key: list[Any] = []
+    for criterion in rank_by:
+        descending = criterion.startswith("-")
+        name = criterion.lstrip("-")
+        value: Any = getattr(candidate, name)
+        if value is None:
+            key.append((1, 0))
+            continue
+        if isinstance(value, str):
+            # ISO dates sort lexicographically; invert character codes for descending order
+            key.append((0, tuple(-ord(c) for c in value) if descending else value))
+        else:
+            key.append((0, -value if descending else value))
+    key.append((0, candidate.id))  # total order: ties broken by id
+    return tuple(key)
+
+
+def rank(candidates: Iterable[Candidate], rank_by: Sequence[str]) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: _rank_key(c, rank_by))
+
+
+def select(
+    aoi: BaseGeometry,
+    candidates: Sequence[Candidate],
+    criteria: Criteria,
+    policy: Policy,
+    *,
+    exclude: frozenset[str] = frozenset(),
+) -> Selection:
+    """Choose the scene(s) for one AOI according to the policy."""
+    touching = [c for c in candidates if c.id not in exclude and _shape(c).intersects(aoi)]
+    eligible, removed = filter_candidates(touching, criteria)
+    aoi_area = geodesic_area_km2(aoi)
+    ranked = rank(eligible, policy.rank_by)
+    coverages = {c.id: _coverage(aoi, aoi_area, _shape(c)) for c in ranked}
+    ranked = [c for c in ranked if coverages[c.id] > _EPSILON]
+
+    def result(scenes: list[Candidate], union: float, why: str | None) -> Selection:
+        return Selection(
+            scenes=tuple((c, coverages[c.id]) for c in scenes),
+            coverage=union,
+            found=len(touching),
+            eligible=len(eligible),
+            removed=removed,
+            unsatisfied=why,
+        )
+
+    if not ranked:
+        return result([], 0.0, _nothing_eligible(len(touching), removed))
+    for candidate in ranked:
+        if coverages[candidate.id] + _EPSILON >= policy.min_coverage:
+            return result([candidate], coverages[candidate.id], None)
+    if policy.max_scenes <= 1:
+        best = max(coverages[c.id] for c in ranked)
+        return result(
+            [],
+            0.0,
+            f"no single scene covers {policy.min_coverage:.0%} of the AOI "
+            f"(best: {best:.1%}); allow more scenes with selection.coverage.max_scenes",
+        )
+    chosen, union = _greedy_cover(aoi, aoi_area, ranked, policy)
+    if union + _EPSILON >= policy.min_coverage:
+        return result(chosen, union, None)
+    return result(
+        [],
+        0.0,
+        f"{len(chosen)} scene(s) reach only {union:.1%} coverage of the AOI "
+        f"(required {policy.min_coverage:.0%}, max_scenes {policy.max_scenes})",
+    )
+
+
+def _coverage(aoi: BaseGeometry, aoi_area: float, footprint: BaseGeometry) -> float:
+    if aoi_area <= 0:
+        return 0.0
+    return min(1.0, geodesic_area_km2(aoi.intersection(footprint)) / aoi_area)
+
+
+def _greedy_cover(
+    aoi: BaseGeometry, aoi_area: float, ranked: Sequence[Candidate], policy: Policy
+) -> tuple[list[Candidate], float]:
+    chosen: list[Candidate] = []
+    uncovered = aoi
+    covered_fraction = 0.0
+    while len(chosen) < policy.max_scenes and covered_fraction + _EPSILON < policy.min_coverage:
+        best: Candidate | None = None
+        best_gain = 0.0
+        for candidate in ranked:
+            if candidate in chosen:
+                continue
+            gain = geodesic_area_km2(uncovered.intersection(_shape(candidate)))
+            if gain > best_gain * (1 + 1e-9) + _EPSILON:
+                best, best_gain = candidate, gain
+        if best is None:
+            break
+        chosen.append(best)
+        uncovered = uncovered.difference(_shape(best))
+        covered_fraction = 1.0 - geodesic_area_km2(uncovered) / aoi_area
+    return chosen, max(0.0, min(1.0, covered_fraction))
+
+
+def _nothing_eligible(found: int, removed: dict[str, int]) -> str:
+    if found == 0:
+        return "no scene in the archive intersects the AOI within the search window"
+    reasons = ", ".join(f"{name}: {count}" for name, count in sorted(removed.items()))
+    return f"{found} scene(s) intersect the AOI but none qualifies (removed by {reasons})"

@@ -1,0 +1,42 @@
+"""ApplyResult -> text (pure)."""
+
+from __future__ import annotations
+
+from oneatlas_plan.applying.apply import ApplyResult
+
+STATUS_WORDS = {
+    "ordered": "ordered",
+    "quoted": "quoted (Pléiades Neo: accept with `oneatlas-plan quotations accept`)",
+    "rejected": "REJECTED",
+    "unknown": "OUTCOME UNKNOWN (reconciled at the next plan/apply)",
+    "skipped": "not submitted",
+}
+
+
+def render_apply_result(result: ApplyResult) -> str:
+    lines = []
+    for outcome in result.outcomes:
+        what = STATUS_WORDS.get(outcome.status, outcome.status)
+        order_id = f" {outcome.order_id}" if outcome.order_id else ""
+        amount = (
+            f" ({outcome.currency} {outcome.amount:,.2f})"
+            if outcome.amount is not None and outcome.currency
+            else ""
+        )
+        lines.append(f"{', '.join(outcome.addresses)}: {what}{order_id}{amount}")
+        if outcome.message and outcome.status != "ordered":
+            lines.append(f"    {outcome.message}")
+    for address in result.forgotten:
+        lines.append(f"{address}: forgotten (nothing was cancelled)")
+    counts = [
+        f"{result.count('ordered')} ordered",
+        f"{result.count('quoted')} quoted",
+        f"{result.count('rejected')} rejected",
+        f"{result.count('unknown')} unknown",
+        f"{result.count('skipped')} not submitted",
+        f"{len(result.forgotten)} forgotten",
+    ]
+    lines.append("Apply: " + ", ".join(counts))
+    if result.stopped:
+        lines.append(f"Stopped: {result.stopped}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,117 @@
+"""The human summary of a plan, in the spirit of ``terraform plan`` (pure: Plan -> str)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
+
+SYMBOLS = {"create": "+", "reorder": "-/+", "forget": "-", "blocked": "!", "no-op": " "}
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount:,.2f}"
+
+
+def format_totals(totals: dict[str, Decimal]) -> str:
+    if not totals:
+        return "nothing"
+    return ", ".join(format_money(totals[c], c) for c in sorted(totals))
+
+
+def _scene_text(resource: ResourcePlan) -> str:
+    if not resource.scenes:
+        return "-"
+    first = resource.scenes[0]
+    extra = f" +{len(resource.scenes) - 1}" if len(resource.scenes) > 1 else ""
+    cloud = "?" if first.cloud_cover is None else f"{first.cloud_cover:.1f}%"
+    return f"{first.platform} {first.acquisition_date[:10]}{extra}  cloud {cloud}"
+
+
+def _price_text(order: OrderPlan | None) -> str:
+    if order is None or order.price is None:
+        return ""
+    price = order.price
+    marker = "*" if price.minimum_applied else ""
+    shared = f" (order of {len(order.addresses)})" if len(order.addresses) > 1 else ""
+    return (
+        f"{price.billable_area_km2:,.2f} km²{marker}  "
+        f"{format_money(price.amount, price.currency)}{shared}"
+    )
+
+
+def resource_line(resource: ResourcePlan, order: OrderPlan | None) -> str:
+    symbol = SYMBOLS[resource.action]
+    parts = [f"{symbol:>3} {resource.address}"]
+    if resource.action in ("create", "reorder", "blocked") and resource.scenes:
+        coverage = "" if resource.coverage is None else f"  cov {resource.coverage:.0%}"
+        parts.append(f"{_scene_text(resource)}{coverage}")
+        price = _price_text(order)
+        if price:
+            parts.append(price)
+    return "  ".join(parts)
+
+
+def _detail_lines(resource: ResourcePlan) -> list[str]:
+    lines: list[str] = []
+    if resource.action in ("blocked", "forget", "reorder"):
+        lines.append(f"      {resource.reason}")
+    if resource.action == "reorder" and resource.previous is not None:
+        previous = resource.previous
+        order_id = previous.sales_order_id or previous.quotation_id or previous.order_key
+        lines.append(f"      previous order {order_id} stays ({previous.status})")
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    per_action = _totals_by_action(plan)
+    parts = [
+        f"{counts.get('create', 0)} to order ({format_totals(per_action.get('create', {}))})",
+        f"{counts.get('reorder', 0)} to reorder ({format_totals(per_action.get('reorder', {}))})",
+        f"{counts.get('no-op', 0)} unchanged",
+        f"{counts.get('forget', 0)} to forget",
+        f"{counts.get('blocked', 0)} blocked",
+    ]
+    return "Plan: " + ", ".join(parts)
+
+
+def _totals_by_action(plan: Plan) -> dict[str, dict[str, Decimal]]:
+    totals: dict[str, dict[str, Decimal]] = {}
+    for order in plan.orders:
+        if order.price is None or order.action == "blocked":
+            continue
+        bucket = totals.setdefault(order.action, {})
+        currency = order.price.currency
+        bucket[currency] = bucket.get(currency, Decimal(0)) + order.price.amount
+    return totals
+
+
+def _budget_lines(plan: Plan) -> Iterable[str]:
+    for check in plan.budgets:
+        state = "ok" if check.ok else "EXCEEDED"
+        yield (
+            f"  budget {check.scope} {check.name}: "
+            f"{format_money(check.planned, check.currency)} of "
+            f"{format_money(check.limit, check.currency)} ({state})"
+        )
+
+
+def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
+    orders = {order.key: order for order in plan.orders}
+    lines = [f"Endpoint: {plan.endpoint}    State serial: {plan.state.serial}", ""]
+    changed = [r for r in plan.resources if r.action != "no-op" or show_unchanged]
+    if not changed:
+        lines.append("No changes. Every resource matches the state.")
+    for resource in changed:
+        order = orders.get(resource.order_key) if resource.order_key else None
+        lines.append(resource_line(resource, order))
+        lines.extend(_detail_lines(resource))
+    budget_lines = list(_budget_lines(plan))
+    if budget_lines:
+        lines += ["", "Budgets:", *budget_lines]
+    if any(o.price is not None and o.price.minimum_applied for o in plan.orders):
+        lines += ["", "* billed at the product's minimum order area"]
+    lines += ["", summary_line(plan)]
+    return "\n".join(lines) + "\n"

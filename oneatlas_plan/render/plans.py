@@ -1,0 +1,15 @@
+"""Plan -> text | json | markdown (pure)."""
+
+from __future__ import annotations
+
+from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.render.plan_markdown import render_plan_markdown
+from oneatlas_plan.render.plan_text import render_plan_text
+
+
+def render_plan(plan: Plan, output_format: str) -> str:
+    if output_format == "json":
+        return plan.to_json()
+    if output_format == "markdown":
+        return render_plan_markdown(plan)
+    return render_plan_text(plan)
