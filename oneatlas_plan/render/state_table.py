@@ -1,0 +1,210 @@
+"""The state as text and JSON for `state list` / `state show` (pure: State -> str | dict)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
+
+COLUMNS = ("ADDRESS", "#", "STATUS", "ORDER ID", "AMOUNT", "SUBMITTED", "DELIVERED", "DOWNLOADED")
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount:,.2f}"
+
+
+def format_totals(totals: dict[str, Decimal]) -> str:
+    if not totals:
+        return "nothing"
+    return ", ".join(format_money(totals[c], c) for c in sorted(totals))
+
+
+EMPTY_ROW_KEYS = (
+    "production_status",
+    "sales_order_id",
+    "quotation_id",
+    "amount",
+    "currency",
+    "submitted_at",
+    "outcome_at",
+    "order_key",
+)
+
+
+def order_rows(state: State) -> list[dict[str, Any]]:
+    """One row per order of every resource (history included, newest last), by address."""
+    rows = []
+    for address in sorted(state.resources):
+        record = state.resources[address]
+        for number, order in enumerate(record.orders, start=1):
+            rows.append(_row(record, number, order))
+        if not record.orders:
+            rows.append(
+                dict.fromkeys(EMPTY_ROW_KEYS)
+                | {
+                    "address": address,
+                    "order": 0,
+                    "current": True,
+                    "status": record.status,
+                    "delivered_items": 0,
+                    "downloaded": 0,
+                    "shared_with": [],
+                }
+            )
+    return rows
+
+
+def _row(record: ResourceRecord, number: int, order: OrderRecord) -> dict[str, Any]:
+    return {
+        "address": record.address,
+        "order": number,
+        "current": number == len(record.orders),
+        "status": order.status,
+        "production_status": order.production_status,
+        "sales_order_id": order.sales_order_id,
+        "quotation_id": order.quotation_id,
+        "amount": None if order.amount is None else str(order.amount),
+        "currency": order.currency,
+        "submitted_at": order.submitted_at,
+        "outcome_at": order.outcome_at,
+        "delivered_items": len(order.deliveries),
+        "downloaded": len(order.downloads),
+        "shared_with": [a for a in order.addresses if a != record.address],
+        "order_key": order.order_key,
+    }
+
+
+def _unknown(state: State) -> tuple[int, dict[str, Decimal]]:
+    orders = [o for o in state.distinct_orders() if o.status in ("unknown", "pending")]
+    upper: dict[str, Decimal] = {}
+    for order in orders:
+        if order.amount is not None and order.currency:
+            upper[order.currency] = upper.get(order.currency, Decimal(0)) + order.amount
+    return len(orders), upper
+
+
+def state_list_json(state: State) -> dict[str, Any]:
+    count, upper = _unknown(state)
+    return {
+        "version": state.version,
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "orders": order_rows(state),
+        "spent": {currency: str(amount) for currency, amount in sorted(state.spent().items())},
+        "unsettled": {
+            "orders": count,
+            "up_to": {currency: str(amount) for currency, amount in sorted(upper.items())},
+        },
+    }
+
+
+def _cells(row: dict[str, Any]) -> tuple[str, ...]:
+    if row["order"] == 0:
+        return (row["address"], "-", row["status"], "-", "-", "-", "-", "-")
+    status = row["status"]
+    if row["production_status"]:
+        status += f"/{row['production_status']}"
+    order_id = row["sales_order_id"] or (
+        f"quotation {row['quotation_id']}" if row["quotation_id"] else "-"
+    )
+    amount = "-"
+    if row["amount"] is not None:
+        amount = format_money(Decimal(row["amount"]), row["currency"] or "?")
+        amount += " *" if row["shared_with"] else ""
+    delivered = str(row["delivered_items"]) if row["delivered_items"] else "-"
+    downloaded = f"{row['downloaded']}/{row['delivered_items']}" if row["delivered_items"] else "-"
+    return (
+        row["address"],
+        str(row["order"]),
+        status,
+        order_id,
+        amount,
+        row["submitted_at"] or "-",
+        delivered,
+        downloaded,
+    )
+
+
+def render_state_table(state: State) -> str:
+    """The whole life of every order, with the total spent per currency."""
+    header = f"State {state.lineage}, serial {state.serial}"
+    rows = order_rows(state)
+    if not rows:
+        return f"{header}: no resources.\n"
+    table = [COLUMNS, *(_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table
+    ]
+    orders = state.distinct_orders()
+    lines += [
+        "",
+        f"{header}: {len(state.resources)} resources, {len(orders)} orders.",
+        f"Spent: {format_totals(state.spent())} (orders placed; each Airbus order once).",
+    ]
+    count, upper = _unknown(state)
+    if count:
+        lines.append(
+            f"Unsettled: {count} order{'s' if count != 1 else ''} pending or of unknown outcome "
+            f"(up to {format_totals(upper)}); reconcile with Airbus, or settle with "
+            "`oneatlas-plan state resolve`."
+        )
+    if any(row.get("shared_with") for row in rows):
+        lines.append("* one Airbus order shared by several resources (its full amount shown).")
+    return "\n".join(lines) + "\n"
+
+
+def _order_lines(number: int, total: int, order: OrderRecord) -> list[str]:
+    title = f"order {number}/{total}" + (" (current)" if number == total else "")
+    lines = [f"  {title}:"]
+    fields: list[tuple[str, object]] = [
+        ("status", order.status),
+        ("production status", order.production_status),
+        ("order key", order.order_key),
+        ("customer reference", order.customer_reference),
+        ("body digest", order.body_digest),
+        ("sales order id", order.sales_order_id),
+        ("quotation id", order.quotation_id),
+        ("quotation valid until", order.quotation_valid_until),
+        (
+            "amount",
+            None if order.amount is None else format_money(order.amount, order.currency or "?"),
+        ),
+        ("submitted at", order.submitted_at),
+        ("outcome at", order.outcome_at),
+        ("resolved by", order.resolved_by),
+        ("resolved at", order.resolved_at),
+        ("message", order.message),
+        ("shared with", ", ".join(order.addresses) if len(order.addresses) > 1 else None),
+    ]
+    lines += [f"    {name}: {value}" for name, value in fields if value is not None]
+    for label, items in (
+        ("scenes", [_scene(s.id, s.platform, s.acquisition_date) for s in order.scenes]),
+        ("deliveries", [f"{d.item_id} {d.download_href or ''}".rstrip() for d in order.deliveries]),
+        ("downloads", [f"{d.path} ({d.size} bytes, md5 {d.md5}, {d.at})" for d in order.downloads]),
+    ):
+        if items:
+            lines.append(f"    {label}:")
+            lines += [f"      - {item}" for item in items]
+    return lines
+
+
+def _scene(scene_id: str, platform: str | None, date: str | None) -> str:
+    details = ", ".join(x for x in (platform, date) if x)
+    return f"{scene_id} ({details})" if details else scene_id
+
+
+def render_resource(record: ResourceRecord) -> str:
+    """Everything the state knows about one resource (`state show`)."""
+    lines = [
+        f"{record.address}:",
+        f"  status: {record.status}",
+        f"  config digest: {record.config_digest}",
+        f"  spec file: {record.spec_file or '-'}",
+    ]
+    if not record.orders:
+        lines.append("  no order submitted")
+    for number, order in enumerate(record.orders, start=1):
+        lines += _order_lines(number, len(record.orders), order)
+    return "\n".join(lines) + "\n"

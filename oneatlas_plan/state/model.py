@@ -1,0 +1,202 @@
+"""The state file's models: what is known about every order placed (pydantic, no I/O).
+
+The state is written as canonical JSON (sorted keys, 2-space indent, trailing newline) so
+that it reads well in a diff. It never holds a secret. ``schemas/state.schema.json`` is
+generated from :class:`State`.
+
+A resource's ``status`` is, by definition, the status of its latest order mapped by
+:func:`record_status`; it is re-derived whenever a record is validated, so it can never
+disagree with ``orders[-1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+STATE_VERSION = 2
+
+RecordStatus = Literal["pending", "ordered", "quoted", "unknown", "rejected", "not_ordered"]
+OrderStatus = Literal[
+    "pending", "ordered", "quoted", "accepted", "refused", "unknown", "rejected", "not_ordered"
+]
+ProductionStatus = Literal["ordered", "in_production", "delivered", "failed", "cancelled"]
+
+# order status -> resource status (the status of a resource is that of its latest order)
+RECORD_STATUS: dict[str, RecordStatus] = {
+    "pending": "pending",  # written ahead of the request; outcome not yet known
+    "ordered": "ordered",
+    "accepted": "ordered",  # a quotation accepted becomes an order
+    "quoted": "quoted",
+    "unknown": "unknown",  # the request may have reached Airbus: reconcile before reordering
+    "rejected": "rejected",  # Airbus refused the request: nothing was created
+    "refused": "not_ordered",  # we refused Airbus's quotation
+    "not_ordered": "not_ordered",  # settled by a person with `state resolve --not-ordered`
+}
+
+# Statuses whose amount was (or may have been) spent.
+SPENT_STATUSES: frozenset[str] = frozenset({"ordered", "accepted"})
+
+UtcTimestamp = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"),
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_iso(moment: datetime) -> str:
+    """``2026-11-23T20:00:00Z``: the one timestamp format of the state file."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: state timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_lineage() -> str:
+    return str(uuid.uuid4())
+
+
+def record_status(order_status: str) -> RecordStatus:
+    return RECORD_STATUS[order_status]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SceneRef(_Model):
+    id: str = Field(description="Catalogue item id (catalogItemId).")
+    archive_identifier: str | None = Field(default=None, description="DS_… / ACQ_… id.")
+    platform: str | None = None
+    acquisition_date: str | None = None
+
+
+class Delivery(_Model):
+    """One delivered item of a sales order (from the data API)."""
+
+    item_id: str
+    download_href: str | None = None
+    resource_id: str | None = None
+    publication_date: str | None = None
+    checksum: str | None = None
+
+
+class Download(_Model):
+    """One file downloaded to disk."""
+
+    path: str
+    md5: str | None = None
+    size: int | None = None
+    at: UtcTimestamp
+
+
+class OrderRecord(_Model):
+    """One Airbus order (or quotation) for a resource; shared by up to 5 resources."""
+
+    order_key: str = Field(description="Idempotency key (part of customerReference).")
+    customer_reference: str
+    body_digest: str
+    status: OrderStatus
+    submitted_at: UtcTimestamp | None = None
+    outcome_at: UtcTimestamp | None = None
+    sales_order_id: str | None = None
+    quotation_id: str | None = None
+    quotation_valid_until: str | None = None
+    amount: Decimal | None = Field(
+        default=None,
+        description="Price of the whole Airbus order (the same in every record sharing it).",
+    )
+    currency: str | None = None
+    scenes: list[SceneRef] = Field(default_factory=list)
+    addresses: list[str] = Field(
+        default_factory=list, description="Every resource sharing this Airbus order."
+    )
+    message: str | None = Field(default=None, description="Airbus's message (rejections).")
+    production_status: ProductionStatus | None = None
+    deliveries: list[Delivery] = Field(default_factory=list)
+    downloads: list[Download] = Field(default_factory=list)
+    resolved_by: str | None = Field(
+        default=None, description="user@host who settled the outcome with `state resolve`."
+    )
+    resolved_at: UtcTimestamp | None = None
+
+
+class ResourceRecord(_Model):
+    address: str
+    config_digest: str
+    spec_file: str | None = None
+    status: RecordStatus = Field(
+        default="pending", description="Status of the latest order (derived from it)."
+    )
+    orders: list[OrderRecord] = Field(
+        default_factory=list, description="Every order for this resource, newest last."
+    )
+
+    @model_validator(mode="after")
+    def _derive_status(self) -> ResourceRecord:
+        if self.orders:
+            derived = record_status(self.orders[-1].status)
+            if self.status != derived:
+                object.__setattr__(self, "status", derived)
+        return self
+
+    @property
+    def current(self) -> OrderRecord | None:
+        """The latest order, or None when nothing was submitted yet."""
+        return self.orders[-1] if self.orders else None
+
+
+class State(_Model):
+    version: int = Field(default=STATE_VERSION, description="State format version.")
+    lineage: str = Field(description="UUID made when the state was created; never changes.")
+    serial: int = Field(default=0, ge=0, description="+1 on every change.")
+    resources: dict[str, ResourceRecord] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> State:
+        if self.version != STATE_VERSION:
+            raise ValueError(f"version must be {STATE_VERSION} (migrate older states first)")
+        for address, record in self.resources.items():
+            if record.address != address:
+                raise ValueError(f"resources[{address!r}] holds the record of {record.address!r}")
+        return self
+
+    @classmethod
+    def new(cls) -> State:
+        return cls(version=STATE_VERSION, lineage=new_lineage(), serial=0, resources={})
+
+    def to_json(self) -> str:
+        return dumps(self.model_dump(mode="json"))
+
+    def distinct_orders(self) -> list[OrderRecord]:
+        """Every order once (an Airbus order shared by several resources appears in each)."""
+        seen: dict[str, OrderRecord] = {}
+        for record in self.resources.values():
+            for order in record.orders:
+                seen.setdefault(order.order_key, order)
+        return list(seen.values())
+
+    def spent(self) -> dict[str, Decimal]:
+        """Currency -> amount of the orders placed (ordered or accepted), each counted once."""
+        totals: dict[str, Decimal] = {}
+        for order in self.distinct_orders():
+            if order.status in SPENT_STATUSES and order.amount is not None and order.currency:
+                totals[order.currency] = totals.get(order.currency, Decimal(0)) + order.amount
+        return totals
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON: sorted keys, 2-space indent, UTF-8 kept, trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def dumps_line(data: Any) -> str:
+    """One compact canonical JSON line (the journal's format)."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"

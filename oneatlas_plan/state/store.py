@@ -1,0 +1,430 @@
+"""The state store: an atomically replaced JSON file plus an append-only journal.
+
+Files next to the state ``S``:
+
+* ``S`` — the state as canonical JSON; always complete (replaced with temp file + fsync +
+  rename + directory fsync), never written in place.
+* ``S.backup`` — the previous version of ``S`` (kept by every checkpoint).
+* ``S.journal`` — one JSON line per change made since the last checkpoint, each fsynced
+  before the call returns: ``{"lineage", "serial", "op": "put"|"remove", "address",
+  "record"}``. Persisting one record costs one short line, not a rewrite of ``S``.
+* ``S.lock`` — see :mod:`oneatlas_plan.state.lock`.
+
+:meth:`StateStore.load` reads ``S`` and replays the journal in memory (lines whose serial is
+not above the file's were already folded; a torn last line, from a crash in the middle of
+an append, is ignored). Loading never writes, so ``state list`` can read while ``apply``
+runs. The first change made by a store folds a journal left over from a crashed run into
+``S``; :meth:`StateStore.checkpoint` and :meth:`StateStore.close` fold the journal.
+
+Writers must hold the state lock. A store is meant for one thread at a time; its methods
+are serialized by an internal lock, so a stray call from another thread cannot interleave
+journal lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import ValidationError
+
+from oneatlas_plan.errors import StateError
+from oneatlas_plan.state.lock import lock_path_for
+from oneatlas_plan.state.migrations import migrate
+from oneatlas_plan.state.model import (
+    ResourceRecord,
+    State,
+    dumps_line,
+    utc_iso,
+    utc_now,
+)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def format_validation_error(error: ValidationError, limit: int = 5) -> str:
+    problems = [f"{_location(e['loc'])}: {e['msg']}" for e in error.errors()]
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+@dataclass
+class _Journal:
+    lines: list[dict[str, Any]]
+    torn_tail: bool
+
+
+class StateStore:
+    """Load and durably change one state file. See the module docstring for the files."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        fsync: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = lock_path_for(self.path)
+        self._clock = clock
+        self._fsync = fsync
+        self._mutex = threading.RLock()
+        self._state: State | None = None
+        self._journal_fd: int | None = None
+        self._folded_serial: int | None = None  # serial of S on disk; None: no S yet
+        self._leftover_journal = False  # a journal from an earlier run is on disk
+        self._broken: str | None = None
+
+    # ----------------------------------------------------------------------------- reading
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> State:
+        """Read the state (file + journal) from disk; a copy the caller may modify.
+
+        A missing file gives a new empty state (fresh lineage, serial 0) that is not written
+        until the first change. Raises :class:`StateError` naming the file and its backup
+        when the file or journal is corrupt, or of an unknown version.
+        """
+        with self._mutex:
+            if self._journal_fd is not None:
+                raise StateError(f"{self.path}: load() after changes; use state() instead")
+            state = self._read_file()
+            journal = self._read_journal(state) if self._folded_serial is not None else None
+            if journal is not None:
+                state = self._replay(state, journal)
+            self._leftover_journal = journal is not None
+            self._state = state
+            return state.model_copy(deep=True)
+
+    def state(self) -> State:
+        """A copy of the in-memory state (loading it first if needed)."""
+        with self._mutex:
+            return self._loaded().model_copy(deep=True)
+
+    def get(self, address: str) -> ResourceRecord | None:
+        with self._mutex:
+            record = self._loaded().resources.get(address)
+            return None if record is None else record.model_copy(deep=True)
+
+    def _loaded(self) -> State:
+        if self._state is None:
+            self.load()
+        assert self._state is not None
+        return self._state
+
+    def _corrupt(self, problem: str, where: Path | None = None) -> StateError:
+        label = "state file" if where is None else "state journal"
+        where = where or self.path
+        if self.backup_path.exists():
+            hint = (
+                f"the previous version is kept in {self.backup_path}: inspect it and, if it "
+                f"is right, restore it with: cp {self.backup_path} {self.path}"
+            )
+        else:
+            hint = f"there is no backup ({self.backup_path} does not exist)"
+        return StateError(
+            f"{label} {where} {problem}; it was not changed. Nothing will be ordered "
+            f"until this is fixed: {hint}"
+        )
+
+    def _read_file(self) -> State:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            self._folded_serial = None
+            self._refuse_orphans()
+            return State.new()
+        except OSError as error:
+            raise StateError(f"cannot read state file {self.path}: {error}") from error
+        if not raw.strip():
+            raise self._corrupt("is empty (truncated?)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise self._corrupt(
+                f"is not UTF-8 text (byte {error.start}: binary or damaged?)"
+            ) from error
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise self._corrupt(
+                f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}; "
+                "truncated?)"
+            ) from error
+        if not isinstance(data, dict):
+            raise self._corrupt(f"is not a state file (a JSON {type(data).__name__})")
+        try:
+            data = migrate(data)
+        except StateError as error:
+            raise self._corrupt(f"cannot be read: {error}") from error
+        try:
+            state = State.model_validate(data)
+        except ValidationError as error:
+            raise self._corrupt(f"is invalid: {format_validation_error(error)}") from error
+        self._folded_serial = state.serial
+        return state
+
+    def _refuse_orphans(self) -> None:
+        for orphan in (self.journal_path, self.backup_path):
+            if orphan.exists():
+                raise StateError(
+                    f"state file {self.path} is missing but {orphan} exists: refusing to start "
+                    f"a new empty state (which would order everything again). Restore the state "
+                    f"(cp {self.backup_path} {self.path}), or, if starting afresh is really "
+                    f"intended, delete {orphan}"
+                )
+
+    def _read_journal(self, state: State) -> _Journal | None:
+        try:
+            raw = self.journal_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StateError(f"cannot read journal {self.journal_path}: {error}") from error
+        numbered = [(n, c) for n, c in enumerate(raw.split(b"\n"), start=1) if c.strip()]
+        lines: list[dict[str, Any]] = []
+        torn = False
+        for index, (number, chunk) in enumerate(numbered):
+            try:
+                entry = json.loads(chunk.decode("utf-8"))
+                if not isinstance(entry, dict):
+                    raise ValueError("not an object")
+            except ValueError as error:
+                if index == len(numbered) - 1:  # a crash in the middle of the last append
+                    torn = True
+                    continue
+                raise self._corrupt(
+                    f"has a corrupt line {number} ({error})", self.journal_path
+                ) from error
+            if entry.get("lineage") != state.lineage:
+                raise self._corrupt(
+                    f"belongs to another state (lineage {entry.get('lineage')}, the state file "
+                    f"has {state.lineage})",
+                    self.journal_path,
+                )
+            entry["_line"] = number
+            lines.append(entry)
+        return _Journal(lines=lines, torn_tail=torn)
+
+    def _replay(self, state: State, journal: _Journal) -> State:
+        serial = state.serial
+        for entry in journal.lines:
+            line_serial = entry.get("serial")
+            if not isinstance(line_serial, int) or line_serial <= state.serial:
+                continue  # folded already (crash between writing S and removing the journal)
+            if line_serial != serial + 1:
+                raise self._corrupt(
+                    f"has a gap at line {entry['_line']} (serial {line_serial} after {serial})",
+                    self.journal_path,
+                )
+            try:
+                self._apply(state, entry)
+            except (ValidationError, KeyError) as error:
+                detail = (
+                    format_validation_error(error)
+                    if isinstance(error, ValidationError)
+                    else f"missing {error}"
+                )
+                raise self._corrupt(
+                    f"has an invalid change at line {entry['_line']}: {detail}", self.journal_path
+                ) from error
+            serial = line_serial
+            state.serial = serial
+        return state
+
+    @staticmethod
+    def _apply(state: State, entry: dict[str, Any]) -> None:
+        if entry["op"] == "put":
+            record = ResourceRecord.model_validate(entry["record"])
+            state.resources[record.address] = record
+        elif entry["op"] == "remove":
+            state.resources.pop(entry["address"], None)
+        else:
+            raise KeyError(f"op {entry['op']!r}")
+
+    # ----------------------------------------------------------------------------- writing
+    def record(self, record: ResourceRecord) -> ResourceRecord:
+        """Insert or replace a resource's record durably (journal + fsync); serial +1.
+
+        Recording a record identical to the stored one changes nothing (serial unchanged).
+        Returns the stored copy (validated; ``status`` re-derived from the latest order).
+        """
+        stored = ResourceRecord.model_validate(record.model_dump())
+        with self._mutex:
+            if self._loaded().resources.get(stored.address) == stored:
+                return stored  # unchanged: no journal line, no new serial
+            self._change(
+                {"op": "put", "address": stored.address, "record": stored.model_dump(mode="json")},
+                stored,
+            )
+        return stored.model_copy(deep=True)
+
+    def update(
+        self, address: str, fn: Callable[[ResourceRecord], ResourceRecord]
+    ) -> ResourceRecord:
+        """Replace a record by ``fn(copy of it)``; ``fn`` may mutate its argument and return it."""
+        with self._mutex:
+            current = self.get(address)
+            if current is None:
+                raise StateError(f"no resource {address!r} in state {self.path}")
+            new = fn(current)
+            if new.address != address:
+                raise StateError(f"update of {address!r} returned the record of {new.address!r}")
+            return self.record(new)
+
+    def remove(self, address: str) -> ResourceRecord:
+        """Forget a resource (nothing is cancelled at Airbus); serial +1. Returns it."""
+        with self._mutex:
+            current = self.get(address)
+            if current is None:
+                raise StateError(f"no resource {address!r} in state {self.path}")
+            self._change({"op": "remove", "address": address}, None)
+            return current
+
+    def _change(self, entry: dict[str, Any], stored: ResourceRecord | None) -> None:
+        with self._mutex:
+            if self._broken is not None:
+                raise StateError(self._broken)
+            state = self._loaded()
+            fd = self._open_journal(state)
+            serial = state.serial + 1
+            line = dumps_line(
+                {"lineage": state.lineage, "serial": serial, "at": utc_iso(self._clock())} | entry
+            ).encode("utf-8")
+            position = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                os.write(fd, line)  # O_APPEND: one write of one line
+                if self._fsync:
+                    os.fsync(fd)
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, position)
+                self._broken = (
+                    f"writing the journal {self.journal_path} failed ({error}); the changes "
+                    "made before are safe and will be folded on the next run"
+                )
+                raise StateError(self._broken) from error
+            if stored is None:
+                state.resources.pop(entry["address"], None)
+            else:
+                state.resources[stored.address] = stored.model_copy(deep=True)
+            state.serial = serial
+
+    def _open_journal(self, state: State) -> int:
+        if self._journal_fd is not None:
+            return self._journal_fd
+        if self._folded_serial is None or self._leftover_journal:
+            self._write_file(state)  # a first file, or folding a crashed run's journal
+        created = not self.journal_path.exists()
+        self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if created and self._fsync:
+            _fsync_dir(self.path.parent)
+        return self._journal_fd
+
+    def checkpoint(self) -> None:
+        """Fold the journal into the state file (atomically, keeping ``.backup``)."""
+        with self._mutex:
+            if self._state is None:
+                return
+            pending = self._journal_fd is not None or self._leftover_journal
+            if pending and self._broken is None:
+                self._write_file(self._state)
+
+    def _write_file(self, state: State) -> None:
+        """Replace S by ``state`` (temp + fsync + rename + dir fsync), then drop the journal."""
+        if self._broken is not None:
+            raise StateError(self._broken)
+        data = state.to_json().encode("utf-8")
+        directory = self.path.parent
+        fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        temp = Path(temp_name)
+        try:
+            try:
+                os.write(fd, data)
+                if self.path.exists():
+                    os.fchmod(fd, self.path.stat().st_mode & 0o777)
+                else:
+                    os.fchmod(fd, 0o644)
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if self.path.exists():
+                self._keep_backup()
+            os.replace(temp, self.path)
+            if self._fsync:
+                _fsync_dir(directory)
+        except OSError as error:
+            temp.unlink(missing_ok=True)
+            raise StateError(f"cannot write state file {self.path}: {error}") from error
+        self._folded_serial = state.serial
+        self._drop_journal()
+
+    def _keep_backup(self) -> None:
+        temp = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.tmp")
+        temp.unlink(missing_ok=True)
+        try:
+            os.link(self.path, temp)  # O(1); the state file itself is never absent
+        except OSError:
+            shutil.copyfile(self.path, temp)
+            if self._fsync:
+                with open(temp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+        os.replace(temp, self.backup_path)
+
+    def _drop_journal(self) -> None:
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+        if self.journal_path.exists():
+            self.journal_path.unlink()
+            if self._fsync:
+                _fsync_dir(self.path.parent)
+        self._leftover_journal = False
+
+    def close(self) -> None:
+        """Checkpoint and release the journal. The store can be loaded again afterwards."""
+        with self._mutex:
+            try:
+                self.checkpoint()
+            finally:
+                if self._journal_fd is not None:
+                    os.close(self._journal_fd)
+                    self._journal_fd = None
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
