@@ -1,0 +1,287 @@
+"""Rate limits and bans, fault knobs, token expiry, persistence, CLI and curl."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from oneatlas_plan.sandbox.cli import sandbox as sandbox_group
+from oneatlas_plan.sandbox.embedded import start_embedded
+
+from .conftest import LEGACY_WS, Client, legacy_body, toulouse_scene
+
+
+def test_config_endpoint_reports_scaled_limits(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=20.0) as sb:
+        config = requests.get(sb.base_url + "/sandbox/v1/config").json()
+    assert config["limits"]["ordering_rps"] == 20.0
+    assert config["limits"]["ordering_concurrency"] == 1
+    assert config["limits"]["search_rps"] == 2000.0
+    assert config["limits"]["ban_seconds"] == 30.0
+    assert config["time_scale"] == 20.0 and config["api_key_hint"].startswith("sandbox-")
+
+
+def test_ordering_rate_limit_bans_then_recovers(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=20.0, ban_seconds=16.0) as sb:  # ban 0.8 s
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client))
+        first = client.post("/api/v1/prices", body)
+        second = client.post("/api/v1/prices", body)
+        assert (first.status_code, second.status_code) == (201, 429)
+        assert second.json()["message"] == "Too many requests"
+        time.sleep(0.1)  # rate respected now, but the key is banned
+        assert client.post("/api/v1/prices", body).status_code == 429
+        stats = client.control("stats")
+        assert stats["bans"] == 1 and stats["too_many_requests"] == 2
+        time.sleep(0.8)
+        assert client.post("/api/v1/prices", body).status_code == 201
+
+
+def test_parallel_ordering_requests_are_refused(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=20.0, ban_seconds=2.0, order_delay_ms=400) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client))
+        results: list[int] = []
+        first = threading.Thread(
+            target=lambda: results.append(client.post("/api/v1/orders", body).status_code)
+        )
+        first.start()
+        time.sleep(0.15)
+        second = requests.post(
+            client.url("/api/v1/orders"), json=body, headers=client.session.headers
+        )
+        first.join()
+        assert results == [201] and second.status_code == 429
+        stats = client.control("stats")
+        assert stats["max_concurrent_ordering"] == 2
+        assert [e["status"] for e in stats["ordering_requests"]] == [201, 429]
+
+
+def test_paced_client_stats_prove_limits_honoured(client: Client) -> None:
+    client.control("reset-stats", {})
+    scene = toulouse_scene(client)
+    for _ in range(4):
+        assert client.ordering("POST", "/api/v1/prices", legacy_body(scene)).status_code == 201
+    stats = client.control("stats")
+    entries = stats["ordering_requests"]
+    assert stats["max_concurrent_ordering"] == 1 and len(entries) == 4
+    interval = 1.0 / client.control("config")["limits"]["ordering_rps"]
+    for previous, current in itertools.pairwise(entries):
+        assert current["arrived"] >= previous["completed"]
+        assert current["arrived"] - previous["arrived"] >= interval * 0.98
+
+
+def test_search_rate_limit(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=0.05) as sb:  # 5 searches per second
+        client = Client(sb)
+        codes = [
+            client.post(
+                "/api/v2/opensearch", {"itemsPerPage": 1, "bbox": "1,43,1.1,43.1"}
+            ).status_code
+            for _ in range(7)
+        ]
+    assert codes[:5] == [200] * 5 and 429 in codes[5:]
+
+
+def test_error_rate_fails_before_side_effects(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client))
+        client.control("faults", {"error_rate": 1.0})
+        responses = [client.ordering("POST", "/api/v1/orders", body) for _ in range(6)]
+        assert {r.status_code for r in responses} <= {500, 502, 503}
+        for r in responses:
+            assert (
+                r.json() == {"code": "UNEXPECTED_SERVER_ERROR"}
+                if r.status_code == 500
+                else "message" in r.json() and "correlationId" in r.json()
+            )
+        search = client.post("/api/v2/opensearch", {})
+        assert search.status_code in (500, 502, 503) and "message" in search.json()
+        assert client.control("ledger") == []
+        client.control("faults", {"error_rate": 0.0})
+        assert client.ordering("POST", "/api/v1/orders", body).status_code == 201
+
+
+def test_latency_and_jitter(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, latency_ms=150, jitter_ms=20) as sb:
+        client = Client(sb)
+        started = time.perf_counter()
+        client.get("/api/v1/contracts")
+        assert time.perf_counter() - started >= 0.12
+
+
+def test_token_expiry_bodies(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, token_ttl=0.3) as sb:
+        client = Client(sb)
+        assert client.get("/api/v1/contracts").status_code == 200
+        time.sleep(0.4)
+        order = client.post("/api/v1/prices", {})
+        assert order.status_code == 401
+        assert order.json() == {"message": "Authentication failed (cause: Token expired)"}
+        search = client.post("/api/v2/opensearch", {})
+        assert search.status_code == 401
+        assert {"correlationId", "message", "timestamp"} <= set(search.json())
+        client.refresh()
+        assert client.post("/api/v2/opensearch", {"itemsPerPage": 1}).status_code == 200
+
+
+def test_token_endpoint_errors(client: Client) -> None:
+    url = client.url("/auth/realms/IDP/protocol/openid-connect/token")
+    bad_key = requests.post(
+        url, data={"apikey": "nope", "grant_type": "api_key", "client_id": "IDP"}
+    )
+    assert bad_key.status_code == 403 and "message" in bad_key.json()
+    assert (
+        requests.post(
+            url, data={"apikey": "sandbox-key", "grant_type": "password", "client_id": "IDP"}
+        ).status_code
+        == 400
+    )
+    assert requests.get(client.url("/api/v1/contracts")).status_code == 401
+
+
+def test_commit_then_drop(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0, drop_next_orders=1) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client), reference_text="dropped-1")
+        with pytest.raises(requests.ConnectionError):
+            client.ordering("POST", "/api/v1/orders", body)
+        ledger = client.control("ledger")
+        assert [o["customerReference"] for o in ledger] == ["dropped-1"]
+        assert ledger[0]["salesOrderId"].startswith("SAL")
+        assert client.ordering("POST", "/api/v1/orders", body).status_code == 201
+        client.control("faults", {"drop_probability": 1.0})
+        with pytest.raises(requests.ConnectionError):
+            client.ordering("POST", "/api/v1/orders", body)
+        assert len(client.control("ledger")) == 3
+        assert client.control("stats")["dropped_connections"] == 2
+
+
+def test_order_delay_lets_a_client_die_after_commit(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0, order_delay_ms=600) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client), reference_text="slow-1")
+        with pytest.raises(requests.Timeout):
+            client.ordering("POST", "/api/v1/orders", body, timeout=0.2)
+        assert [o["customerReference"] for o in client.control("ledger")] == ["slow-1"]
+
+
+def test_faults_endpoint_validates(client: Client) -> None:
+    current = client.control("faults")
+    assert set(current) >= {
+        "error_rate",
+        "latency_ms",
+        "jitter_ms",
+        "token_ttl",
+        "drop_next_orders",
+        "drop_probability",
+        "order_delay_ms",
+        "delivery_delay_s",
+    }
+    bad = requests.post(client.url("/sandbox/v1/faults"), json={"nope": 1})
+    assert bad.status_code == 400
+
+
+def test_persistence_across_restarts_and_ledger_cli(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
+        client = Client(sb)
+        first = client.ordering(
+            "POST",
+            "/api/v1/orders",
+            legacy_body(toulouse_scene(client), reference_text="persist-1"),
+        )
+        first_id = first.json()["salesOrderId"]
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
+        client = Client(sb)
+        delivered = client.search(workspace=LEGACY_WS, customerReference="persist-1")
+        assert [f["properties"]["internalReference"] for f in delivered["features"]] == [first_id]
+        second = client.ordering(
+            "POST",
+            "/api/v1/orders",
+            legacy_body(toulouse_scene(client), reference_text="persist-2"),
+        )
+        assert int(second.json()["salesOrderId"][3:]) == int(first_id[3:]) + 1
+    result = CliRunner().invoke(sandbox_group, ["ledger", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    ledger = json.loads(result.output)
+    assert [o["customerReference"] for o in ledger] == ["persist-1", "persist-2"]
+    assert ledger[0]["body"]["customerReference"] == "persist-1"
+
+
+def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    code = "from oneatlas_plan.sandbox.cli import sandbox; sandbox()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", "0", "--data-dir", str(tmp_path), *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    second = proc.stdout.readline()
+    assert second.strip() == "API key: sandbox-key"
+    return proc, first.strip().rsplit(" ", 1)[-1]
+
+
+def test_serve_command_and_curl(tmp_path: Path) -> None:
+    proc, base = _serve(tmp_path, "--time-scale", "20")
+    try:
+        assert base.startswith("http://127.0.0.1:")
+        assert requests.get(base + "/sandbox/v1/config").json()["limits"]["ordering_rps"] == 20.0
+        if shutil.which("curl") is None:
+            pytest.skip("curl not installed")
+        token = json.loads(
+            subprocess.run(
+                [
+                    "curl",
+                    "-sS",
+                    "-X",
+                    "POST",
+                    base + "/auth/realms/IDP/protocol/openid-connect/token",
+                    "-d",
+                    "apikey=sandbox-key",
+                    "-d",
+                    "grant_type=api_key",
+                    "-d",
+                    "client_id=IDP",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )["access_token"]
+        answer: dict[str, Any] = json.loads(
+            subprocess.run(
+                [
+                    "curl",
+                    "-sS",
+                    "-X",
+                    "POST",
+                    base + "/api/v2/opensearch",
+                    "-H",
+                    f"Authorization: Bearer {token}",
+                    "-H",
+                    "Content-Type: application/json",
+                    "-d",
+                    json.dumps({"itemsPerPage": 10, "startPage": 1, "workspace": "public"}),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        assert len(answer["features"]) == 10 and answer["totalResults"] == 10_000
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
