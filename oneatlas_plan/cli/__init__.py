@@ -7,6 +7,7 @@ Commands live in one module each and are imported only when invoked, so that
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 from typing import Any
