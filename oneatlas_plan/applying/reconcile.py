@@ -74,7 +74,7 @@ def find_order(
     key = order.order_key
     lines = client.search_orders(orders_search_q(contract_id=contract_id, customer_reference=key))
     matches: list[OrderLine] = [
-        l for l in lines if l.customer_reference == order.customer_reference
+        line for line in lines if line.customer_reference == order.customer_reference
     ]
     for line in matches:
         if line.sales_order_id or line.quotation_id:

@@ -20,7 +20,10 @@ DEFAULT_SPECS = Path("specs")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan file.")
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text"
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown", "geojson"]),
+    default="text",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
 @click.option("--refresh", is_flag=True, help="Check deliveries of ordered resources first.")

@@ -22,6 +22,7 @@ def write_plan(plan: Plan, path: Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(plan.to_json())
+            os.fchmod(handle.fileno(), 0o644)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)

@@ -11,7 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
-from oneatlas_plan.render.plan_text import format_money, format_totals, summary_line
+from oneatlas_plan.render.plan_text import (
+    budget_descriptions,
+    format_money,
+    format_totals,
+    summary_line,
+)
 
 GITHUB_COMMENT_LIMIT = 65_536
 SAFETY_MARGIN = 1_536
@@ -26,14 +31,7 @@ def _summary(plan: Plan) -> list[str]:
     lines = ["## oneatlas-plan", "", f"**{summary_line(plan)}**", ""]
     lines.append(f"- Endpoint: `{plan.endpoint}`; contracts: {', '.join(plan.contracts) or '-'}")
     lines.append(f"- Total to spend: **{format_totals(plan.totals)}**")
-    for check in plan.budgets:
-        left = check.limit - check.planned
-        status = "✅" if check.ok else "❌ exceeded"
-        lines.append(
-            f"- Budget {check.scope} `{check.name}`: {format_money(check.planned, check.currency)}"
-            f" of {format_money(check.limit, check.currency)} "
-            f"(left {format_money(left, check.currency)}) {status}"
-        )
+    lines += [f"- Budget {line}" for line in budget_descriptions(plan)]
     blocked = [r for r in plan.resources if r.action == "blocked"]
     if blocked:
         lines += ["", f"**{len(blocked)} blocked:**", ""]

@@ -88,14 +88,36 @@ def _totals_by_action(plan: Plan) -> dict[str, dict[str, Decimal]]:
     return totals
 
 
-def _budget_lines(plan: Plan) -> Iterable[str]:
-    for check in plan.budgets:
-        state = "ok" if check.ok else "EXCEEDED"
-        yield (
-            f"  budget {check.scope} {check.name}: "
-            f"{format_money(check.planned, check.currency)} of "
-            f"{format_money(check.limit, check.currency)} ({state})"
+def budget_descriptions(plan: Plan) -> list[str]:
+    """Spec and total budgets one by one; per-order budgets summarised, failures listed."""
+    lines = []
+    per_order = [c for c in plan.budgets if c.scope == "order"]
+    if per_order:
+        exceeded = [c for c in per_order if not c.ok]
+        lines.append(
+            f"per-order budgets: {len(per_order) - len(exceeded)} of {len(per_order)} orders within"
         )
+        lines += [
+            f"order {c.name}: {format_money(c.planned, c.currency)} exceeds "
+            f"{format_money(c.limit, c.currency)}"
+            for c in exceeded
+        ]
+    for check in plan.budgets:
+        if check.scope == "order":
+            continue
+        left = check.limit - check.planned
+        state = "ok" if check.ok else "EXCEEDED: orders blocked"
+        lines.append(
+            f"{check.scope} {check.name}: {format_money(check.planned, check.currency)} of "
+            f"{format_money(check.limit, check.currency)}, "
+            f"{format_money(left, check.currency)} left ({state})"
+        )
+    return lines
+
+
+def _budget_lines(plan: Plan) -> Iterable[str]:
+    for line in budget_descriptions(plan):
+        yield f"  budget {line}"
 
 
 def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:

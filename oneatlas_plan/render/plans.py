@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.render.plan_geojson import render_geojson
 from oneatlas_plan.render.plan_markdown import render_plan_markdown
 from oneatlas_plan.render.plan_text import render_plan_text
 
@@ -12,4 +13,6 @@ def render_plan(plan: Plan, output_format: str) -> str:
         return plan.to_json()
     if output_format == "markdown":
         return render_plan_markdown(plan)
+    if output_format == "geojson":
+        return render_geojson(plan)
     return render_plan_text(plan)

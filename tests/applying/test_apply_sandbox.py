@@ -1,0 +1,92 @@
+"""apply against the sandbox over real HTTP, counting real orders in its ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from oneatlas_plan.cli import run
+from oneatlas_plan.errors import ExitCode
+from tests.applying.conftest import World
+
+SPEC_COUNT = 3  # orders in the shipped specs/
+
+
+def test_apply_then_reapply_never_orders_twice(world: World) -> None:
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    assert len(world.ledger()) == SPEC_COUNT
+    assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
+    assert world.cli("plan", "specs", "--detailed-exitcode") == ExitCode.OK
+    assert len(world.ledger()) == SPEC_COUNT
+    statuses = {a: r["status"] for a, r in world.state()["resources"].items()}
+    assert statuses == {
+        "tanzania-spot.malagarasi.malagarasi-west": "ordered",
+        "toulouse.city-centre.polygon-1": "ordered",
+        "xinjiang-pneo.hejing-west.hejing-west": "quoted",
+    }
+
+
+def test_plan_with_changes_exits_2_with_detailed_exitcode(world: World) -> None:
+    assert world.cli("plan", "specs", "--detailed-exitcode") == ExitCode.CHANGES
+    assert world.ledger() == []
+
+
+def test_tampered_plan_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    plan = json.loads(Path("plan.json").read_text())
+    plan["orders"][0]["body"]["items"][0]["datastripIds"] = ["DS_SOMETHING_ELSE"]
+    Path("plan.json").write_text(json.dumps(plan))
+    capsys.readouterr()
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    assert "checksum mismatch" in capsys.readouterr().err
+    assert world.ledger() == []
+
+
+def test_stale_plan_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert world.cli("plan", "specs", "--out", "old.json") == ExitCode.OK
+    assert world.cli("plan", "specs", "--out", "new.json") == ExitCode.OK
+    assert world.cli("apply", "new.json") == ExitCode.OK
+    capsys.readouterr()
+    assert world.cli("apply", "old.json") == ExitCode.ERROR
+    assert "plan is stale: the state changed since it was made" in capsys.readouterr().err
+    assert len(world.ledger()) == SPEC_COUNT
+
+
+def test_plan_for_another_endpoint_is_refused(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    capsys.readouterr()
+    assert run(["apply", "plan.json", "--endpoint", "http://127.0.0.2:1"]) == ExitCode.ERROR
+    assert "the plan was made for endpoint" in capsys.readouterr().err
+
+
+def test_commit_then_drop_becomes_unknown_then_reconciled_without_a_second_order(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.faults(drop_next_orders=1)
+    assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    record = world.state()["resources"]["toulouse.city-centre.polygon-1"]
+    assert record["status"] == "unknown"
+    assert len(world.orders_for("toulouse")) == 1, "Airbus committed the order"
+    capsys.readouterr()
+    # The next plan reconciles it by customerReference and sees nothing left to do.
+    assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--detailed-exitcode") == ExitCode.OK
+    assert "reconciled toulouse.city-centre.polygon-1" in capsys.readouterr().err
+    assert world.cli("apply", "specs/toulouse-pleiades.yaml", "--auto-approve") == ExitCode.OK
+    assert len(world.orders_for("toulouse")) == 1
+    record = world.state()["resources"]["toulouse.city-centre.polygon-1"]
+    assert record["status"] == "ordered"
+    assert record["orders"][-1]["sales_order_id"] == world.orders_for("toulouse")[0]["salesOrderId"]
+
+
+def test_a_removed_spec_is_forgotten_without_cancelling(world: World) -> None:
+    assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
+    Path("specs/tanzania-spot.yaml").unlink()
+    assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
+    assert "tanzania-spot.malagarasi.malagarasi-west" not in world.state()["resources"]
+    assert len(world.ledger()) == SPEC_COUNT
