@@ -1,0 +1,837 @@
+"""The OneAtlas client: the one object that owns the HTTP session and every network concern.
+
+Auth (shared token, renewal), retries, rate limits, the status → exception mapping, request
+counting and redacted request logging all live here. Request bodies come from the pure builders
+in :mod:`oneatlas_plan.api.query` and :mod:`oneatlas_plan.api.orders`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from oneatlas_plan._secrets import register_secret
+from oneatlas_plan.api.auth import TOKEN_PATH, ApiKey, TokenCache
+from oneatlas_plan.api.events import ApiEvent, EventKind
+from oneatlas_plan.api.failures import (
+    ErrorBody,
+    describe,
+    error_for_status,
+    parse_error_body,
+    scrub,
+)
+from oneatlas_plan.api.models import (
+    Contract,
+    DeliveryType,
+    Feature,
+    Market,
+    Me,
+    OrderLine,
+    OrderResponse,
+    PriceResponse,
+    ProductionOption,
+    ProductType,
+    SearchPage,
+    Token,
+)
+from oneatlas_plan.api.orders import options_body, orders_search_body
+from oneatlas_plan.api.profiles import (
+    EndpointProfile,
+    Limits,
+    Service,
+    limits_from_config,
+    origin_of,
+)
+from oneatlas_plan.api.query import RESULT_WINDOW, SearchQuery, newest_first, split_acquisition
+from oneatlas_plan.api.ratelimit import RateLimiter, Unlimited, shared_limiter
+from oneatlas_plan.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_wait
+from oneatlas_plan.errors import (
+    ApiError,
+    AuthenticationError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    ServerError,
+)
+
+log = logging.getLogger("oneatlas_plan.api")
+
+Limiter = Literal["ordering", "search", "none"]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+EventCallback = Callable[[ApiEvent], None]
+Timeout = float | tuple[float, float]
+
+CORRELATION_HEADER = "X-Ads-Correlation-Id"
+CHECKSUM_HEADER = "X-Ads-Checksum-Value"
+LOG_BODY_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One kind of call: ``name`` keys :attr:`OneAtlasClient.stats`, ``label`` starts messages.
+
+    Non-idempotent endpoints are never retried once the request may have been sent.
+    """
+
+    name: str
+    label: str
+    service: Service
+    limiter: Limiter
+    idempotent: bool = True
+
+
+TOKEN = Endpoint("token", "authentication", "auth", "none")
+SEARCH = Endpoint("search", "search", "search", "search")
+CONTRACTS = Endpoint("contracts", "contract list", "order", "ordering")
+PRODUCT_TYPES = Endpoint("product_types", "product types", "order", "ordering")
+PRODUCT_OPTIONS = Endpoint("product_options", "production options", "order", "ordering")
+MARKETS = Endpoint("markets", "markets", "order", "ordering")
+DELIVERY_TYPES = Endpoint("delivery_types", "delivery types", "order", "ordering")
+ME = Endpoint("me", "account (/me)", "data", "none")
+PRICES = Endpoint("prices", "price", "order", "ordering")
+ORDERS = Endpoint("orders", "order", "order", "ordering", idempotent=False)
+QUOTATIONS = Endpoint("quotations", "quotation", "order", "ordering", idempotent=False)
+ACCEPT = Endpoint("accept_quotation", "quotation acceptance", "order", "ordering", False)
+REFUSE = Endpoint("refuse_quotation", "quotation refusal", "order", "ordering", False)
+ORDERS_SEARCH = Endpoint("orders_search", "order tracking", "order", "ordering")
+DOWNLOAD = Endpoint("download", "download", "access", "none")
+SANDBOX_CONFIG = Endpoint("sandbox_config", "sandbox config", "order", "none")
+
+
+@dataclass
+class ClientStats:
+    """Requests sent per endpoint name (every attempt counts), retries, 429s, token fetches."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    rate_limited: int = 0
+    token_fetches: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, endpoint: str, *, retry: bool = False, status: int | None = None) -> None:
+        with self._lock:
+            if endpoint:
+                self.requests[endpoint] += 1
+            if retry:
+                self.retries += 1
+            if status == 429:
+                self.rate_limited += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": dict(sorted(self.requests.items())),
+                "total": sum(self.requests.values()),
+                "retries": self.retries,
+                "rate_limited": self.rate_limited,
+                "token_fetches": self.token_fetches,
+            }
+
+
+class Download(AbstractContextManager["Download"]):
+    """An open streaming download: headers now, bytes through :meth:`iter_chunks`.
+
+    ``offset`` is where the body starts in the file: the requested offset after a
+    ``206 Partial Content``, 0 when the server ignored the ``Range`` header.
+    """
+
+    def __init__(self, response: requests.Response, requested_offset: int) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.headers: dict[str, str] = dict(response.headers)
+        self.offset = requested_offset if response.status_code == 206 else 0
+        self.bytes_read = 0
+
+    @property
+    def checksum(self) -> str | None:
+        """``X-Ads-Checksum-Value`` (an MD5 hex digest per ``X-Ads-Checksum-Method``)."""
+        return self._response.headers.get(CHECKSUM_HEADER)
+
+    @property
+    def checksum_method(self) -> str | None:
+        return self._response.headers.get("X-Ads-Checksum-Method")
+
+    @property
+    def content_length(self) -> int | None:
+        """Length of this response's body."""
+        value = self._response.headers.get("Content-Length")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def total_size(self) -> int | None:
+        """Size of the whole file (from ``Content-Range`` or ``offset + Content-Length``)."""
+        content_range = self._response.headers.get("Content-Range", "")
+        total = content_range.rpartition("/")[2]
+        if total.isdigit():
+            return int(total)
+        length = self.content_length
+        return self.offset + length if length is not None else None
+
+    def iter_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The body in chunks; a broken stream raises :class:`ServerError` (resume later)."""
+        try:
+            for chunk in self._response.iter_content(chunk_size=chunk_size):
+                if chunk:
+                    self.bytes_read += len(chunk)
+                    yield chunk
+        except (requests.RequestException, OSError) as error:
+            raise ServerError(
+                f"download interrupted after {self.offset + self.bytes_read} bytes "
+                f"({type(error).__name__}); it can be resumed",
+                status=self.status,
+            ) from None
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _request_not_sent(error: requests.RequestException) -> bool:
+    """Whether a transport failure proves the request never left (refused, DNS, connect
+    timeout): only then may a non-idempotent request be sent again."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if not isinstance(error, requests.ConnectionError):
+        return False
+    if isinstance(error, requests.exceptions.SSLError):
+        return False
+    reason: object = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+def _transport_reason(error: requests.RequestException) -> str:
+    if _request_not_sent(error):
+        return "could not connect"
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    if isinstance(error, requests.ConnectionError):
+        return "connection dropped"
+    return type(error).__name__
+
+
+def _new_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "oneatlas-plan"
+    return session
+
+
+def _path(*parts: str) -> str:
+    return "".join("/" + quote(part, safe="") for part in parts)
+
+
+class OneAtlasClient:
+    """Talks to OneAtlas for one endpoint profile with one API key.
+
+    Thread-safe: searches may run concurrently (:meth:`search_many`); ordering calls are
+    serialised by the ordering rate limiter. ``sleep`` and ``clock`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        profile: EndpointProfile,
+        api_key: ApiKey,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        on_event: EventCallback | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: Timeout = (10.0, 120.0),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._profile = profile
+        self._api_key = api_key
+        register_secret(api_key.reveal())
+        self._owns_session = session is None
+        self._session = session if session is not None else _new_session(32)
+        self._sleep = sleep
+        self._clock = clock
+        self._on_event = on_event
+        self._retry = retry or RetryPolicy()
+        self._timeout = timeout
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._tokens = TokenCache(self._fetch_token, clock)
+        self._setup_lock = threading.Lock()
+        self._limiters: dict[Limiter, RateLimiter | Unlimited] | None = None
+        self.stats = ClientStats()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def profile(self) -> EndpointProfile:
+        """The profile, with sandbox limits once they have been read."""
+        self._ensure_ready()
+        return self._profile
+
+    @property
+    def limits(self) -> Limits:
+        return self.profile.limits
+
+    def close(self) -> None:
+        """Close the HTTP session (when the client created it)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> OneAtlasClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OneAtlasClient(profile={self._profile.name!r})"
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, query: SearchQuery) -> list[Feature]:
+        """Every feature matching ``query``: all pages, and above Airbus's 10,000-result window
+        the acquisition range is split and the parts merged (de-duplicated by id)."""
+        return _unique(self._search_all(query))
+
+    def search_many(self, queries: Sequence[SearchQuery]) -> list[list[Feature]]:
+        """:meth:`search` for each query, concurrently within the search limits."""
+        if not queries:
+            return []
+        workers = min(self.limits.search_concurrency, len(queries))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oneatlas-search") as pool:
+            return list(pool.map(self.search, queries))
+
+    def search_page(self, query: SearchQuery, start_page: int = 1) -> SearchPage:
+        """One raw page of results."""
+        response = self._send(SEARCH, "POST", self._url("search", "/api/v2/opensearch"),
+                              json_body=query.to_body(start_page))
+        page = self._model(SEARCH, response, SearchPage)
+        self._emit("search_page", SEARCH, f"page {start_page}", data={
+            "page": start_page, "features": len(page.features), "total": page.total_results})
+        return page
+
+    def find_delivered(
+        self,
+        workspace_id: str,
+        customer_reference: str | None = None,
+        internal_reference: str | None = None,
+    ) -> list[Feature]:
+        """Delivered products in the private workspace, by customer and/or internal reference
+        (the salesOrderId)."""
+        query = SearchQuery(
+            workspace=workspace_id,
+            customer_reference=customer_reference,
+            internal_reference=internal_reference,
+        )
+        return self.search(query)
+
+    def _search_all(self, query: SearchQuery) -> list[Feature]:
+        first = self.search_page(query, 1)
+        if first.total_results >= RESULT_WINDOW:
+            return self._search_split(query, first.total_results)
+        features = list(first.features)
+        size = query.items_per_page
+        if len(first.features) < size:
+            return features
+        total = first.total_results
+        if not total:  # no count given: read page by page until a short page
+            return features + self._pages_until_short(query, 2)
+        numbers = range(2, math.ceil(total / size) + 1)
+        workers = min(self.limits.search_concurrency, len(numbers))
+        if workers <= 1:
+            return features + [f for n in numbers for f in self.search_page(query, n).features]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oneatlas-page") as pool:
+            pages = list(pool.map(lambda number: self.search_page(query, number), numbers))
+        return features + [feature for page in pages for feature in page.features]
+
+    def _pages_until_short(self, query: SearchQuery, start: int) -> list[Feature]:
+        features: list[Feature] = []
+        for number in range(start, RESULT_WINDOW // query.items_per_page + 1):
+            page = self.search_page(query, number)
+            features.extend(page.features)
+            if len(page.features) < query.items_per_page:
+                break
+        return features
+
+    def _search_split(self, query: SearchQuery, total: int) -> list[Feature]:
+        halves = split_acquisition(query, datetime.now(UTC))
+        if halves is None:
+            raise ApiError(
+                f"search has {total}+ results acquired within one millisecond; OneAtlas returns "
+                "at most 10,000 per query: narrow it (area, cloud cover, platforms)"
+            )
+        older, newer = halves
+        self._emit("search_split", SEARCH, f"{total}+ results: splitting the acquisition range",
+                   data={"total": total})
+        ordered = (newer, older) if newest_first(query) else (older, newer)
+        return [feature for half in ordered for feature in self._search_all(half)]
+
+    # ------------------------------------------------------------------ contract look-ups
+
+    def contracts(self) -> list[Contract]:
+        data = self._get_json(CONTRACTS, "order", "/api/v1/contracts")
+        return self._list(CONTRACTS, data, "contracts", Contract)
+
+    def product_types(self, contract_id: str) -> list[ProductType]:
+        path = "/api/v1/contracts" + _path(contract_id, "productTypes")
+        data = self._get_json(PRODUCT_TYPES, "order", path)
+        return self._list(PRODUCT_TYPES, data, "productTypes", ProductType)
+
+    def product_options(
+        self,
+        contract_id: str,
+        product_type_id: str,
+        aoi_geometry: Mapping[str, Any],
+        *,
+        polygon_id: int = 1,
+    ) -> list[ProductionOption]:
+        """Options for one product type and AOI (projection defaults depend on the AOI)."""
+        path = "/api/v1/contracts" + _path(contract_id, "productTypes", product_type_id, "options")
+        response = self._send(PRODUCT_OPTIONS, "POST", self._url("order", path),
+                              json_body=options_body(aoi_geometry, polygon_id))
+        data = self._json(PRODUCT_OPTIONS, response)
+        return self._list(PRODUCT_OPTIONS, data, "availableOptions", ProductionOption)
+
+    def markets(self, contract_id: str) -> list[Market]:
+        data = self._get_json(MARKETS, "order", "/api/v1" + _path(contract_id, "properties"))
+        return self._list(MARKETS, data, "markets", Market)
+
+    def delivery_types(self, contract_id: str) -> list[DeliveryType]:
+        path = "/api/v1" + _path(contract_id, "deliveryTypes")
+        data = self._get_json(DELIVERY_TYPES, "order", path)
+        return self._list(DELIVERY_TYPES, data, "deliveryTypes", DeliveryType)
+
+    def me(self) -> Me:
+        response = self._send(ME, "GET", self._url("data", "/api/v1/me"))
+        return self._model(ME, response, Me)
+
+    # ------------------------------------------------------------------ price / order
+
+    def price(self, body: Mapping[str, Any]) -> PriceResponse:
+        """``POST /api/v1/prices`` (idempotent: retried)."""
+        response = self._send(PRICES, "POST", self._url("order", "/api/v1/prices"),
+                              json_body=body)
+        return self._model(PRICES, response, PriceResponse)
+
+    def order(self, body: Mapping[str, Any]) -> OrderResponse:
+        """``POST /api/v1/orders``. Never re-sent once it may have reached Airbus: a lost answer
+        raises :class:`OutcomeUnknownError` carrying ``body["customerReference"]``."""
+        return self._create(ORDERS, "/api/v1/orders", body)
+
+    def quotation(self, body: Mapping[str, Any]) -> OrderResponse:
+        """``POST /api/v1/quotations`` (Pléiades Neo); same guarantees as :meth:`order`."""
+        return self._create(QUOTATIONS, "/api/v1/quotations", body)
+
+    def accept_quotation(
+        self, contract_id: str, quotation_id: str, *, customer_reference: str = ""
+    ) -> None:
+        path = "/api/v1/contracts" + _path(contract_id, "quotations", quotation_id, "accept")
+        self._send(ACCEPT, "PUT", self._url("order", path),
+                   customer_reference=customer_reference).close()
+
+    def refuse_quotation(
+        self, contract_id: str, quotation_id: str, *, customer_reference: str = ""
+    ) -> None:
+        path = "/api/v1/contracts" + _path(contract_id, "quotations", quotation_id, "refuse")
+        self._send(REFUSE, "PUT", self._url("order", path),
+                   customer_reference=customer_reference).close()
+
+    def search_orders(self, q: str, *, items_per_page: int = 100) -> list[OrderLine]:
+        """Every order line matching ``q`` (see :func:`orders.orders_search_q`)."""
+        lines: list[OrderLine] = []
+        url = self._url("order", "/api/v2/orders/search")
+        while True:
+            body = orders_search_body(q, start_index=len(lines), items_per_page=items_per_page)
+            data = self._json(ORDERS_SEARCH, self._send(ORDERS_SEARCH, "POST", url, json_body=body))
+            key = next((k for k in ("features", "contracts", "items") if k in data), "features")
+            page = self._list(ORDERS_SEARCH, data, key, OrderLine)
+            lines.extend(page)
+            total = (data.get("paging") or {}).get("totalResults")
+            done = not isinstance(total, int) or len(lines) >= total
+            if len(page) < items_per_page or done:
+                return lines
+
+    def _create(self, endpoint: Endpoint, path: str, body: Mapping[str, Any]) -> OrderResponse:
+        reference = str(body.get("customerReference", ""))
+        response = self._send(endpoint, "POST", self._url("order", path), json_body=body,
+                              customer_reference=reference)
+        correlation = response.request.headers.get(CORRELATION_HEADER, "")
+        try:
+            return OrderResponse.model_validate(response.json())
+        except (ValueError, ValidationError):
+            raise OutcomeUnknownError(
+                f"{endpoint.label} answered {response.status_code} with an unreadable body; it "
+                f"may exist: reconcile by customer reference {reference!r} "
+                f"[correlation {correlation}]",
+                customer_reference=reference,
+                status=response.status_code,
+                correlation_id=correlation,
+            ) from None
+
+    # ------------------------------------------------------------------ download
+
+    def open_download(self, href: str, offset: int = 0) -> Download:
+        """Open a ``_links.download`` href as a stream, from byte ``offset`` (``Range``).
+
+        The token is only ever sent to the profile's own hosts: another host is refused.
+        """
+        if origin_of(href) not in self._profile.origins():
+            raise ApiError(
+                f"refusing to download from {origin_of(href)}: not a host of endpoint "
+                f"{self._profile.name!r}, and the access token must not be sent elsewhere"
+            )
+        headers = {"Range": f"bytes={offset}-"} if offset > 0 else {}
+        response = self._send(DOWNLOAD, "GET", href, headers=headers, stream=True,
+                              accept="*/*")
+        return Download(response, offset)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _url(self, service: Service, path: str) -> str:
+        return self._profile.url(service, path)
+
+    def _ensure_ready(self) -> dict[Limiter, RateLimiter | Unlimited]:
+        limiters = self._limiters
+        if limiters is not None:
+            return limiters
+        with self._setup_lock:
+            if self._limiters is None:
+                if self._profile.discover_limits:
+                    self._profile = self._profile.with_limits(self._discover_limits())
+                limits = self._profile.limits
+                scope = (origin_of(self._profile.order), self._key_fingerprint())
+                self._limiters = {
+                    # one interval of grace first: another process may have just ordered
+                    "ordering": shared_limiter(
+                        (*scope, "ordering"), limits.ordering_interval,
+                        limits.ordering_concurrency, clock=self._clock, sleep=self._sleep,
+                        after_completion=True, start_after=limits.ordering_interval),
+                    "search": shared_limiter(
+                        (origin_of(self._profile.search), scope[1], "search"),
+                        limits.search_interval, limits.search_concurrency,
+                        clock=self._clock, sleep=self._sleep),
+                    "none": Unlimited(),
+                }
+            return self._limiters
+
+    def _key_fingerprint(self) -> str:
+        return hashlib.sha256(self._api_key.reveal().encode()).hexdigest()[:16]
+
+    def _discover_limits(self) -> Limits:
+        """Read ``{base}/sandbox/v1/config`` once; anything unexpected → production limits."""
+        self.stats.record(SANDBOX_CONFIG.name)
+        try:
+            response = self._session.get(self._profile.config_url, timeout=self._timeout,
+                                         headers={"Accept": "application/json"})
+            config = response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            config = None
+        limits = limits_from_config(config)
+        log.debug("limits for %s: %s", self._profile.name, limits)
+        return limits
+
+    def _fetch_token(self) -> Token:
+        form = {"apikey": self._api_key.reveal(), "grant_type": "api_key", "client_id": "IDP"}
+        response = self._send(TOKEN, "POST", self._url("auth", TOKEN_PATH), form=form,
+                              authenticated=False)
+        token = self._model(TOKEN, response, Token)
+        register_secret(token.access_token.get_secret_value())
+        with self.stats._lock:
+            self.stats.token_fetches += 1
+        self._emit("token", TOKEN, f"access token valid {token.expires_in:.0f} s")
+        return token
+
+    def _get_json(self, endpoint: Endpoint, service: Service, path: str) -> Any:
+        return self._json(endpoint, self._send(endpoint, "GET", self._url(service, path)))
+
+    def _send(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        url: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        accept: str = "application/json",
+        authenticated: bool = True,
+        customer_reference: str = "",
+    ) -> requests.Response:
+        """Send with auth, limits and retries; returns a 2xx response or raises ApiError."""
+        limiters = self._ensure_ready()
+        attempt = 0
+        renewed = False
+        while True:
+            token = self._tokens.get() if authenticated else None
+            correlation = str(uuid.uuid4())
+            request_headers = {"Accept": accept, CORRELATION_HEADER: correlation, **(headers or {})}
+            if token:
+                request_headers["Authorization"] = f"Bearer {token}"
+            try:
+                with limiters[endpoint.limiter].slot():
+                    self.stats.record(endpoint.name, retry=attempt > 0)
+                    self._log_request(method, url, request_headers, json_body, form, attempt)
+                    started = time.perf_counter()
+                    response = self._session.request(
+                        method, url, json=json_body, data=form, headers=request_headers,
+                        timeout=self._timeout, stream=stream,
+                    )
+            except requests.RequestException as error:
+                wait = self._transport_failure(endpoint, error, attempt, correlation,
+                                               customer_reference)
+                self._wait(endpoint, attempt, wait, _transport_reason(error))
+                attempt += 1
+                continue
+            log.debug("<- %s %s %s %.3fs [correlation %s]", response.status_code, method, url,
+                      time.perf_counter() - started, correlation)
+            if response.status_code < 300:
+                return response
+            if response.status_code == 401 and token and not renewed:
+                response.close()
+                self._tokens.invalidate(token)
+                renewed = True
+                self._emit("token_rejected", endpoint, "401: renewing the access token")
+                continue
+            wait = self._status_failure(endpoint, response, attempt, correlation,
+                                        customer_reference)
+            self._wait(endpoint, attempt, wait, f"HTTP {response.status_code}")
+            attempt += 1
+
+    def _wait(self, endpoint: Endpoint, attempt: int, wait: float, reason: str) -> None:
+        self._emit("retry", endpoint, f"{reason}; retrying in {wait:.1f} s", attempt=attempt + 1,
+                   wait=wait)
+        log.info("%s: %s; retry %d in %.1f s", endpoint.label, reason, attempt + 1, wait)
+        self._sleep(wait)
+
+    def _fraction(self) -> float:
+        with self._rng_lock:
+            return self._rng.random()
+
+    def _transport_failure(
+        self,
+        endpoint: Endpoint,
+        error: requests.RequestException,
+        attempt: int,
+        correlation: str,
+        customer_reference: str,
+    ) -> float:
+        """Seconds to wait before retrying, or raise."""
+        reason = _transport_reason(error)
+        if not endpoint.idempotent and not _request_not_sent(error):
+            raise OutcomeUnknownError(
+                f"{endpoint.label} outcome unknown: {reason} after the request was sent; it "
+                f"may have been created. Do not resend: reconcile by customer reference "
+                f"{customer_reference!r} [correlation {correlation}]",
+                customer_reference=customer_reference,
+                correlation_id=correlation,
+            ) from None
+        if attempt >= self._retry.retries:
+            raise ServerError(
+                f"{endpoint.label} failed: {reason} ({origin_of(self._url(endpoint.service, ''))}) "
+                f"after {attempt + 1} attempts [correlation {correlation}]",
+                correlation_id=correlation,
+            ) from None
+        return retry_wait(attempt, self._retry, self._fraction(), None)
+
+    def _status_failure(
+        self,
+        endpoint: Endpoint,
+        response: requests.Response,
+        attempt: int,
+        correlation: str,
+        customer_reference: str,
+    ) -> float:
+        """Seconds to wait before retrying, or raise the mapped exception."""
+        status = response.status_code
+        body = parse_error_body(self._scrub(response.text))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        response.close()
+        self.stats.record("", status=status)
+        if endpoint is TOKEN and status in (400, 401, 403):
+            raise AuthenticationError(
+                describe("OneAtlas API key", status, body, correlation, verb="refused") +
+                "\nCheck ONEATLAS_API_KEY or --api-key-file (the key may be revoked).",
+                status=status, error_code=body.code, server_message=body.message,
+                correlation_id=correlation,
+            )
+        if status == 401:
+            raise AuthenticationError(
+                describe(endpoint.label, status, body, correlation) +
+                "\nA fresh access token was refused too; check the API key.",
+                status=status, error_code=body.code, server_message=body.message,
+                correlation_id=correlation,
+            )
+        if not endpoint.idempotent:
+            self._non_idempotent_failure(endpoint, status, body, correlation, customer_reference)
+        if status in RETRY_STATUSES and attempt < self._retry.retries:
+            if retry_after is not None and retry_after > self._retry.max_retry_after:
+                raise self._rate_limited(endpoint, status, body, correlation, retry_after)
+            return retry_wait(attempt, self._retry, self._fraction(), retry_after)
+        if status == 429:
+            raise self._rate_limited(endpoint, status, body, correlation, retry_after)
+        raise error_for_status(endpoint.label, status, body, correlation)
+
+    def _non_idempotent_failure(
+        self, endpoint: Endpoint, status: int, body: ErrorBody, correlation: str, reference: str
+    ) -> None:
+        if status == 429:
+            raise self._rate_limited(endpoint, status, body, correlation, None)
+        if status >= 500 or status == 408:
+            raise OutcomeUnknownError(
+                describe(endpoint.label, status, body, correlation, verb="outcome unknown") +
+                f"\nIt may have been created: do not resend; reconcile by customer reference "
+                f"{reference!r}.",
+                customer_reference=reference, status=status, error_code=body.code,
+                server_message=body.message, correlation_id=correlation,
+            )
+        raise error_for_status(endpoint.label, status, body, correlation)
+
+    def _rate_limited(
+        self,
+        endpoint: Endpoint,
+        status: int,
+        body: ErrorBody,
+        correlation: str,
+        retry_after: float | None,
+    ) -> RateLimitedError:
+        ban = self._profile.limits.ban_seconds
+        later = f"retry after {retry_after:.0f} s" if retry_after else f"wait {ban / 60:.0f} min"
+        scope = "ordering API" if endpoint.limiter == "ordering" else endpoint.label
+        return RateLimitedError(
+            describe(endpoint.label, status, body, correlation) +
+            f"\nOneAtlas is rate-limiting this API key on the {scope} (a ban can last "
+            f"{ban / 60:.0f} min); nothing more was sent. {later.capitalize()} and run the "
+            "command again: it resumes where it stopped.",
+            status=status, error_code=body.code, server_message=body.message,
+            correlation_id=correlation,
+        )
+
+    def _json(self, endpoint: Endpoint, response: requests.Response) -> Any:
+        correlation = response.request.headers.get(CORRELATION_HEADER, "")
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerError(
+                f"{endpoint.label} answered {response.status_code} with a body that is not JSON "
+                f"[correlation {correlation}]",
+                status=response.status_code, correlation_id=correlation,
+            ) from None
+
+    def _model(
+        self, endpoint: Endpoint, response: requests.Response, model: type[ModelT]
+    ) -> ModelT:
+        data = self._json(endpoint, response)
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise self._shape_error(endpoint, response, error) from None
+
+    def _list(
+        self, endpoint: Endpoint, data: Any, key: str, model: type[ModelT]
+    ) -> list[ModelT]:
+        raw = data.get(key, []) if isinstance(data, dict) else data
+        try:
+            return [model.model_validate(entry) for entry in raw or []]
+        except (ValidationError, TypeError) as error:
+            raise ServerError(
+                f"{endpoint.label}: unexpected response shape under {key!r}: "
+                f"{_first_problem(error)}"
+            ) from None
+
+    def _shape_error(
+        self, endpoint: Endpoint, response: requests.Response, error: ValidationError
+    ) -> ServerError:
+        correlation = response.request.headers.get(CORRELATION_HEADER, "")
+        return ServerError(
+            f"{endpoint.label}: unexpected response shape: {_first_problem(error)} "
+            f"[correlation {correlation}]",
+            status=response.status_code, correlation_id=correlation,
+        )
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, [self._api_key.reveal(), *self._tokens.secrets()])
+
+    def _emit(self, kind: EventKind, endpoint: Endpoint, message: str, *, attempt: int = 0,
+              wait: float = 0.0, data: dict[str, Any] | None = None) -> None:
+        if self._on_event is not None:
+            self._on_event(ApiEvent(kind, endpoint.name, message, attempt, wait, data or {}))
+
+    def _log_request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        json_body: Mapping[str, Any] | None,
+        form: Mapping[str, str] | None,
+        attempt: int,
+    ) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        shown = {k: ("***" if k.lower() == "authorization" else v) for k, v in headers.items()}
+        if form is not None:
+            body = "&".join(f"{k}={'***' if k == 'apikey' else v}" for k, v in form.items())
+        elif json_body is not None:
+            body = json.dumps(json_body, sort_keys=True)[:LOG_BODY_LIMIT]
+        else:
+            body = ""
+        log.debug("-> %s %s attempt=%d headers=%s body=%s", method, url, attempt + 1, shown,
+                  self._scrub(body))
+
+
+def _first_problem(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first.get("loc", ()))
+        return f"{location}: {first.get('msg')}"
+    return str(error)
+
+
+def _unique(features: Sequence[Feature]) -> list[Feature]:
+    seen: set[str] = set()
+    result: list[Feature] = []
+    for feature in features:
+        if feature.id not in seen:
+            seen.add(feature.id)
+            result.append(feature)
+    return result
+
+
+__all__ = [
+    "ApiEvent",
+    "ClientStats",
+    "Download",
+    "Endpoint",
+    "OneAtlasClient",
+]
