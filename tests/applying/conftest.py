@@ -1,55 +1,7 @@
+"""The `world` fixture (sandbox + project dir) lives in tests/conftest.py."""
+
 from __future__ import annotations
 
-import json
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from tests.conftest import World
 
-import pytest
-import requests
-
-from oneatlas_plan.cli import run
-from oneatlas_plan.sandbox.embedded import start_embedded
-
-ROOT = Path(__file__).resolve().parents[2]
-API_KEY = "sandbox-key-for-tests-7c1f"
-
-
-@dataclass
-class World:
-    """A sandbox on loopback plus a project directory holding the shipped specs."""
-
-    base_url: str
-    project: Path
-
-    def cli(self, *args: str) -> int:
-        return run([*args, "--endpoint", self.base_url])
-
-    def ledger(self) -> list[dict[str, Any]]:
-        response = requests.get(f"{self.base_url}/sandbox/v1/ledger", timeout=10)
-        response.raise_for_status()
-        return list(response.json())
-
-    def orders_for(self, fragment: str) -> list[dict[str, Any]]:
-        return [o for o in self.ledger() if fragment in (o.get("customerReference") or "")]
-
-    def faults(self, **knobs: Any) -> None:
-        response = requests.post(f"{self.base_url}/sandbox/v1/faults", json=knobs, timeout=10)
-        response.raise_for_status()
-
-    def state(self) -> dict[str, Any]:
-        return dict(json.loads((self.project / "oneatlas-state.json").read_text()))
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    project = tmp_path / "project"
-    shutil.copytree(ROOT / "specs", project / "specs")
-    monkeypatch.chdir(project)
-    monkeypatch.setenv("ONEATLAS_API_KEY", API_KEY)
-    monkeypatch.delenv("ONEATLAS_ENDPOINT", raising=False)
-    monkeypatch.delenv("ONEATLAS_STATE", raising=False)
-    with start_embedded(tmp_path / "sandbox-data", api_key=API_KEY, time_scale=50) as sandbox:
-        yield World(base_url=sandbox.base_url, project=project)
+__all__ = ["World"]

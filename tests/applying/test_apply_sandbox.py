@@ -9,7 +9,7 @@ import pytest
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
-from tests.applying.conftest import World
+from tests.conftest import World
 
 SPEC_COUNT = 3  # orders in the shipped specs/
 
