@@ -6,6 +6,7 @@ unchanged, fully applied state costs no request).
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -135,6 +136,24 @@ class StopFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
+def changed_spec_files(plan: Plan) -> list[str]:
+    """Spec files edited (or gone) since the plan was made: the plan still applies as reviewed."""
+    messages = []
+    for name, digest in sorted(plan.spec_files.items()):
+        path = Path(name)
+        try:
+            current = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            messages.append(f"{name} is gone since the plan was made (applying the plan as made)")
+            continue
+        if current != digest:
+            messages.append(
+                f"{name} changed since the plan was made: applying the plan as reviewed; "
+                "plan again to include the change"
+            )
+    return messages
+
+
 def apply_with_state(
     workspace: Workspace,
     plan: Plan,
@@ -142,6 +161,8 @@ def apply_with_state(
     on_event: Event | None = None,
 ) -> ApplyResult:
     """Apply exactly ``plan``: checked fresh under the lock, then submitted write-ahead."""
+    for message in changed_spec_files(plan):
+        workspace.warn(message)
     with locked_store(workspace) as store:
         check_fresh(plan, store.state(), workspace.endpoint)
         needs_client = any(o.action in ("create", "reorder") for o in plan.orders)

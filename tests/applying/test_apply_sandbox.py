@@ -90,3 +90,53 @@ def test_a_removed_spec_is_forgotten_without_cancelling(world: World) -> None:
     assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
     assert "tanzania-spot.malagarasi.malagarasi-west" not in world.state()["resources"]
     assert len(world.ledger()) == SPEC_COUNT
+
+
+def test_spec_edited_after_the_plan_is_reported(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == ExitCode.OK
+    spec = Path("specs/toulouse-pleiades.yaml")
+    spec.write_text(spec.read_text() + "\n# edited after review\n")
+    capsys.readouterr()
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    assert (
+        "specs/toulouse-pleiades.yaml changed since the plan was made: applying the plan as "
+        "reviewed" in capsys.readouterr().err
+    )
+    assert len(world.orders_for("toulouse")) == 1
+
+
+def test_ctrl_c_lets_the_in_flight_order_finish_and_be_recorded(world: World) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    world.faults(order_delay_ms=1500)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oneatlas_plan", "apply", "plan.json", "--endpoint", world.base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    deadline = time.monotonic() + 60
+    while not world.ledger() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert world.ledger(), "the first order never reached the sandbox"
+    process.send_signal(signal.SIGINT)  # while Airbus holds the answer of order 1
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == ExitCode.ERROR, err
+    assert "interrupted: the remaining orders were not submitted" in out
+    (first,) = world.ledger()
+    record = next(
+        r
+        for r in world.state()["resources"].values()
+        if r["orders"][-1]["customer_reference"] == first["customerReference"]
+    )
+    assert record["status"] == "ordered"
+    assert record["orders"][-1]["sales_order_id"] == first["salesOrderId"]
+    assert len(world.state()["resources"]) == 1

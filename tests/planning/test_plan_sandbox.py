@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from oneatlas_plan.errors import ExitCode
 from tests.conftest import World
 
@@ -65,8 +63,9 @@ def test_reusing_young_prices_of_identical_bodies(world: World) -> None:
 def test_every_action_kind(world: World) -> None:
     assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
     toulouse = Path("specs/toulouse-pleiades.yaml")
-    toulouse.write_text(toulouse.read_text().replace("cloud_cover: {max: 20}",
-                                                     "cloud_cover: {max: 15}"))
+    toulouse.write_text(
+        toulouse.read_text().replace("cloud_cover: {max: 20}", "cloud_cover: {max: 15}")
+    )
     Path("specs/tanzania-spot.yaml").unlink()
     Path("specs/never.yaml").write_text(NEW_SPECS)
     assert world.cli("plan", "specs", "--out", "plan.json", "--detailed-exitcode") == (
@@ -74,7 +73,8 @@ def test_every_action_kind(world: World) -> None:
     )
     found = actions(plan_json())
     assert found["toulouse.city-centre.polygon-1"] == (
-        "reorder", "the spec changed since it was ordered: a new order is needed"
+        "reorder",
+        "the spec changed since it was ordered: a new order is needed",
     )
     assert found["xinjiang-pneo.hejing-west.hejing-west"] == ("no-op", "already quoted")
     assert found["tanzania-spot.malagarasi.malagarasi-west"][0] == "forget"
@@ -82,7 +82,8 @@ def test_every_action_kind(world: World) -> None:
     assert found["never.cloudless.centre"][1].startswith("unsatisfied: ")
     assert "removed by cloud_cover" in found["never.cloudless.centre"][1]
     assert found["never.cheap.centre"] == (
-        "blocked", "order price EUR 250.00 exceeds the per-order budget EUR 10.00"
+        "blocked",
+        "order price EUR 250.00 exceeds the per-order budget EUR 10.00",
     )
     assert found["never.fresh.centre"] == ("create", "new resource")
     ledger_before = len(world.ledger())
@@ -106,8 +107,9 @@ def test_target_limits_the_plan(world: World) -> None:
 
 def test_unknown_contract_is_blocked_with_the_reason(world: World) -> None:
     spec = Path("specs/toulouse-pleiades.yaml")
-    spec.write_text(spec.read_text().replace("contract: Test_E2E_BR_1392-1375",
-                                             "contract: CTR-DOES-NOT-EXIST"))
+    spec.write_text(
+        spec.read_text().replace("contract: Test_E2E_BR_1392-1375", "contract: CTR-DOES-NOT-EXIST")
+    )
     assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == ExitCode.OK
     (resource,) = plan_json()["resources"]
     assert resource["action"] == "blocked"
