@@ -7,6 +7,7 @@ schema differs from the generated one.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
 from pathlib import Path

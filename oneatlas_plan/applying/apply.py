@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from oneatlas_plan import _canonical
+from oneatlas_plan import _canonical, _testhooks
 from oneatlas_plan.errors import (
     ApiError,
     OutcomeUnknownError,
@@ -27,7 +27,13 @@ from oneatlas_plan.errors import (
     RateLimitedError,
     RequestRejectedError,
 )
-from oneatlas_plan.planning.model import ORDERING_ACTIONS, OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.planning.model import (
+    ORDERING_ACTIONS,
+    BudgetCheck,
+    OrderPlan,
+    Plan,
+    ResourcePlan,
+)
 from oneatlas_plan.state.model import (
     OrderRecord,
     ResourceRecord,
@@ -114,6 +120,7 @@ def apply_plan(
             break
         assert client is not None, "orders to place need a client"
         outcome = _apply_order(order, resources, store, client, settings, budgets)
+        _testhooks.pause("after-outcome")
         result.outcomes.append(outcome)
         if outcome.status == "rate-limited":
             outcome.status = "rejected"
@@ -138,7 +145,9 @@ class _BudgetTracker:
     """Re-checks the plan's budgets with the prices obtained just before ordering."""
 
     def __init__(self, plan: Plan) -> None:
-        self._limits = {(b.scope, b.name): b for b in plan.budgets}
+        self._limits: dict[tuple[str, str], BudgetCheck] = {
+            (b.scope, b.name): b for b in plan.budgets
+        }
         self._spent: dict[tuple[str, str], Decimal] = {}
 
     def violation(self, order: OrderPlan, spec: str, amount: Decimal) -> str | None:
@@ -181,7 +190,9 @@ def _apply_order(
     if problem is not None:
         outcome.message = problem
         return outcome
+    _testhooks.pause("before-pending")
     _write_ahead(order, resources, store, settings.now())
+    _testhooks.pause("after-pending")
     try:
         response = client.order(order.body)
     except OutcomeUnknownError as error:

@@ -68,7 +68,9 @@ def find_order(
     if workspace:
         items = client.find_delivered(workspace, customer_reference=order.customer_reference)
         exact = [f for f in items if f.properties.customer_reference == order.customer_reference]
-        sales_ids = sorted({f.properties.internal_reference for f in exact} - {None})
+        sales_ids = sorted(
+            {ref for f in exact if (ref := f.properties.internal_reference) is not None}
+        )
         if sales_ids:
             return Finding(sales_ids[0], None, tuple(delivery(f) for f in exact))
     key = order.order_key

@@ -57,8 +57,8 @@ def check_budgets(
         if reason is not None:
             blocked[order.key] = reason
             continue
-        key = (order.spec, order.currency)
-        spent_per_spec[key] = spent_per_spec.get(key, Decimal(0)) + order.amount
+        spec_key = (order.spec, order.currency)
+        spent_per_spec[spec_key] = spent_per_spec.get(spec_key, Decimal(0)) + order.amount
         spent_total[order.currency] = spent_total.get(order.currency, Decimal(0)) + order.amount
         if order.per_order_limit is not None:
             checks.append(_check("order", order.key, order.per_order_limit, order.amount, True))

@@ -25,7 +25,7 @@ def utm_zone(geometry: dict[str, Any]) -> tuple[int, bool]:
     ring = geometry["coordinates"][0]
     lon = sum(p[0] for p in ring) / len(ring)
     lat = sum(p[1] for p in ring) / len(ring)
-    return int(math.floor((lon + 180) / 6)) % 60 + 1, lat >= 0
+    return math.floor((lon + 180) / 6) % 60 + 1, lat >= 0
 
 
 class ContractCatalog:

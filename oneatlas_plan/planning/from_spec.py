@@ -149,16 +149,10 @@ def config_digest(
 def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
     order = loaded.order
     spec_name = loaded.spec.model.name
-    shared = {
-        "template": template(loaded),
-        "query": search_query(order),
-        "criteria": criteria(order),
-        "policy": policy(order),
-        "per_order_budget": limit(order.budget),
-        "accept_quotations_up_to": (
-            order.accept_quotations_up_to.amount if order.accept_quotations_up_to else None
-        ),
-    }
+    order_template = template(loaded)
+    query, order_criteria, order_policy = search_query(order), criteria(order), policy(order)
+    per_order_budget = limit(order.budget)
+    threshold = order.accept_quotations_up_to
     count = order.selection.scenes_per_aoi
     resources = []
     for aoi in loaded.aois:
@@ -179,7 +173,12 @@ def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
                     config_digest=config_digest(loaded, aoi, index, projection, dem),
                     projection=projection,
                     dem=dem,
-                    **shared,
+                    template=order_template,
+                    query=query,
+                    criteria=order_criteria,
+                    policy=order_policy,
+                    per_order_budget=per_order_budget,
+                    accept_quotations_up_to=threshold.amount if threshold else None,
                 )
             )
     return resources
