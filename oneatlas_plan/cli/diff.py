@@ -1,14 +1,15 @@
-"""`oneatlas-plan diff OLD NEW`: what changed between two plans (for PR reviewers)."""
+"""`oneatlas-plan diff OLD NEW`: what changed between two plans, or the state and a plan."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.errors import ExitCode, InputError
 from oneatlas_plan.planning.planfile import read_plan
-from oneatlas_plan.render.plan_diff import diff_plans, render_diff
+from oneatlas_plan.render.plan_diff import PlanDiff, diff_plans, diff_state_plan, render_diff
 
 
 @click.command()
@@ -22,6 +23,36 @@ from oneatlas_plan.render.plan_diff import diff_plans, render_diff
     show_default=True,
 )
 def diff(old: Path, new: Path, output_format: str) -> int:
-    """Compare two plan files: orders added/removed, scene, option and price changes."""
-    click.echo(render_diff(diff_plans(read_plan(old), read_plan(new)), output_format), nl=False)
+    """Compare plan OLD (or a state file) with plan NEW: orders added/removed, scene,
+    option and price changes, and the spend delta per currency."""
+    click.echo(render_diff(_compare(old, new), output_format), nl=False)
     return ExitCode.OK
+
+
+def _compare(old: Path, new: Path) -> PlanDiff:
+    if _is_state(new):
+        raise InputError(f"{new}: is a state file; NEW must be a plan file (a state can be OLD)")
+    plan = read_plan(new)
+    if _is_state(old):
+        from oneatlas_plan.state.store import StateStore
+
+        with StateStore(old) as store:
+            return diff_state_plan(store.load(), plan)
+    return diff_plans(read_plan(old), plan)
+
+
+def _is_state(path: Path) -> bool:
+    """A state file has `lineage` and `resources` but no `format_version` (that of plans).
+
+    Anything unreadable is not a state: read_plan then reports what is wrong with it.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and "format_version" not in data
+        and "lineage" in data
+        and "resources" in data
+    )

@@ -1,14 +1,19 @@
-"""`oneatlas-plan show PLANFILE`: render a plan file for people, scripts or maps."""
+"""`oneatlas-plan show PLANFILE`: render a plan file for people, scripts, PR comments or maps."""
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import click
 
-from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.planfile import read_plan
 from oneatlas_plan.render.plans import render_plan
+
+FORMATS = ["text", "json", "markdown", "geojson", "png"]
 
 
 @click.command()
@@ -16,11 +21,63 @@ from oneatlas_plan.render.plans import render_plan
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown", "geojson"]),
+    type=click.Choice(FORMATS),
     default="text",
     show_default=True,
+    help="text: the summary of `plan`; json: the plan file; markdown: a PR comment; "
+    "geojson: AOIs and footprints; png: a map (needs --out).",
 )
-def show(plan_file: Path, output_format: str) -> int:
-    """Show PLAN_FILE (checksum verified) as text, json, markdown or geojson."""
-    click.echo(render_plan(read_plan(plan_file), output_format), nl=False)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write to this file instead of stdout (required for png; '-' is stdout, "
+    "refused for png when it is a terminal).",
+)
+@click.option(
+    "--map-url",
+    metavar="URL",
+    help="markdown only: show the map image at URL (e.g. the PNG of `show --format png`).",
+)
+def show(plan_file: Path, output_format: str, out: Path | None, map_url: str | None) -> int:
+    """Show PLAN_FILE (checksum verified) as text, json, markdown, geojson or png."""
+    if map_url is not None and output_format != "markdown":
+        raise ConfigError("--map-url only applies to --format markdown")
+    if output_format == "png" and out is None:
+        raise ConfigError(
+            "--format png writes a binary image: give --out FILE (or --out - to pipe it)"
+        )
+    plan = read_plan(plan_file)
+    if output_format == "png":
+        from oneatlas_plan.render.plan_png import render_plan_png
+
+        _emit(render_plan_png(plan), out)
+    else:
+        _emit(render_plan(plan, output_format, map_url=map_url), out)
     return ExitCode.OK
+
+
+def _emit(data: bytes | str, out: Path | None) -> None:
+    """To stdout (never binary to a terminal) or atomically to the file ``out``."""
+    if out is None or str(out) == "-":
+        if isinstance(data, str):
+            click.echo(data, nl=False)
+            return
+        if sys.stdout.isatty():
+            raise ConfigError("refusing to write a PNG image to a terminal: give --out FILE")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as error:
+        raise ToolError(f"cannot write {out}: {error.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        os.chmod(temp, 0o644)
+        os.replace(temp, out)
+    except OSError as error:
+        Path(temp).unlink(missing_ok=True)
+        raise ToolError(f"cannot write {out}: {error.strerror}") from None

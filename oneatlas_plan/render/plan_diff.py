@@ -1,118 +1,163 @@
-"""What changed between two plans: orders added or removed, scenes, options, prices, spend.
+"""What changed between two plans, or between the state and a plan (pure).
 
-The comparison runs deepdiff over one canonical summary per resource address (the volatile
-``meta`` never enters it), then phrases each change for a reviewer.
+Each side is reduced to one canonical summary per resource address (action, scenes, product
+options, product, price; never the volatile ``meta``), deepdiff compares the summaries, and
+each difference is phrased for a reviewer: orders added or removed, action, scene, option,
+product and price changes, spec files changed, and the spend delta per currency.
+
+Against a state (``diff_state_plan``) the old side is what the state records for each
+resource (its latest order: status, scenes, amount); the state keeps no order body, so
+options and product are not compared there. Unchanged (``no-op``) resources match their
+record by definition, forgotten ones are removed, and the spend delta is what the plan adds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+from oneatlas_plan import _canonical
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
 from oneatlas_plan.render.plan_text import format_money
+from oneatlas_plan.state.model import ResourceRecord, State
+
+# The fields compared, in the order they are reported.
+FIELDS = ("action", "status", "product", "scenes", "options", "price")
+# Actions after which scenes/options/price mean nothing (no order is made).
+NO_ORDER = frozenset({"no-op", "forget"})
+MARKDOWN_ROW_CAP = 300
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference: ``field`` is one of FIELDS, ``option`` (key) or ``spec_file``/…"""
+
+    field: str
+    old: Any
+    new: Any
+    key: str | None = None
+
+    def describe(self) -> str:
+        name = f"option {self.key}" if self.field == "options" else self.field
+        if self.field == "spec_file":
+            name = f"spec file {self.key}"
+        return f"{name}: {_show(self.old)} -> {_show(self.new)}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"field": self.field, "old": self.old, "new": self.new}
+        if self.key is not None:
+            data["key"] = self.key
+        return data
 
 
 @dataclass
 class PlanDiff:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    changes: dict[str, list[str]] = field(default_factory=dict)  # address -> descriptions
-    spend_delta: dict[str, Decimal] = field(default_factory=dict)
+    old_kind: Literal["plan", "state"] = "plan"
+    added: dict[str, dict[str, Any]] = field(default_factory=dict)  # address -> summary
+    removed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changes: dict[str, list[Change]] = field(default_factory=dict)  # address -> changes
+    plan_changes: list[Change] = field(default_factory=list)  # endpoint, contracts, spec files
+    spend_old: dict[str, Decimal] = field(default_factory=dict)
+    spend_new: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def spend_delta(self) -> dict[str, Decimal]:
+        currencies = sorted(set(self.spend_old) | set(self.spend_new))
+        delta = {
+            c: self.spend_new.get(c, Decimal(0)) - self.spend_old.get(c, Decimal(0))
+            for c in currencies
+        }
+        return {c: amount for c, amount in delta.items() if amount}
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changes or any(self.spend_delta.values()))
+        return not (
+            self.added or self.removed or self.changes or self.plan_changes or self.spend_delta
+        )
 
     def to_json(self) -> dict[str, Any]:
+        currencies = sorted(set(self.spend_old) | set(self.spend_new))
         return {
+            "old_kind": self.old_kind,
             "added": self.added,
             "removed": self.removed,
-            "changes": self.changes,
-            "spend_delta": {c: str(v) for c, v in sorted(self.spend_delta.items())},
+            "changes": {a: [c.to_json() for c in cs] for a, cs in self.changes.items()},
+            "plan_changes": [c.to_json() for c in self.plan_changes],
+            "spend": {
+                c: {
+                    "old": str(self.spend_old.get(c, Decimal(0))),
+                    "new": str(self.spend_new.get(c, Decimal(0))),
+                    "delta": str(
+                        self.spend_new.get(c, Decimal(0)) - self.spend_old.get(c, Decimal(0))
+                    ),
+                }
+                for c in currencies
+            },
+            "empty": self.empty,
         }
+
+
+# ---------------------------------------------------------------------------- summaries
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def _money(amount: Decimal | None, currency: str | None) -> str | None:
+    return None if amount is None or not currency else f"{currency} {amount:.2f}"
 
 
 def _options(order: OrderPlan | None) -> dict[str, str]:
     if order is None:
         return {}
     options: dict[str, str] = {}
-    for per_type in order.body.get("optionsPerProductType", []):
-        for option in per_type.get("options", []):
-            options[str(option["key"])] = str(option["value"])
-    return options
+    for per_type in order.body.get("optionsPerProductType", []) or []:
+        for option in per_type.get("options", []) or []:
+            if isinstance(option, dict) and "key" in option:
+                options[str(option["key"])] = str(option.get("value"))
+    return dict(sorted(options.items()))
 
 
-def _summary(resource: ResourcePlan, order: OrderPlan | None) -> dict[str, Any]:
+def _plan_summary(resource: ResourcePlan, order: OrderPlan | None) -> dict[str, Any]:
+    if resource.action in NO_ORDER:
+        return {"action": resource.action}
     price = order.price if order is not None else None
     return {
         "action": resource.action,
+        "product": None if order is None else order.product_type_id,
         "scenes": [s.archive_identifier or s.id for s in resource.scenes],
         "options": _options(order),
-        "price": None if price is None else f"{price.currency} {price.amount:.2f}",
-        "product": order.product_type_id if order is not None else None,
+        "price": None if price is None else _money(price.amount, price.currency),
     }
 
 
-def _summaries(plan: Plan) -> dict[str, dict[str, Any]]:
+def plan_summaries(plan: Plan) -> dict[str, dict[str, Any]]:
+    """address -> canonical summary of what the plan does for it."""
     orders = {o.key: o for o in plan.orders}
-    return {r.address: _summary(r, orders.get(r.order_key or "")) for r in plan.resources}
+    return {r.address: _plan_summary(r, orders.get(r.order_key or "")) for r in plan.resources}
 
 
-def _spend(plan: Plan) -> dict[str, Decimal]:
-    return dict(plan.totals)
+def _record_summary(record: ResourceRecord) -> dict[str, Any]:
+    current = record.current
+    return {
+        "status": record.status,
+        "scenes": [] if current is None else [s.archive_identifier or s.id for s in current.scenes],
+        "price": None if current is None else _money(current.amount, current.currency),
+    }
 
 
-def _describe(path: list[Any], old: Any, new: Any) -> str:
-    head = path[0]
-    if head == "scenes":
-        return f"scenes {old_list(old)} -> {old_list(new)}"
-    if head == "options":
-        key = path[1] if len(path) > 1 else "options"
-        return (
-            f"option {key}: {old if old is not None else '(unset)'} -> "
-            f"{new if new is not None else '(unset)'}"
-        )
-    return f"{head}: {old} -> {new}"
+def state_summaries(state: State) -> dict[str, dict[str, Any]]:
+    """address -> canonical summary of what the state records for it."""
+    return {a: _record_summary(r) for a, r in sorted(state.resources.items())}
 
 
-def old_list(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "(none)"
-    return str(value)
-
-
-def diff_plans(old: Plan, new: Plan) -> PlanDiff:
-    from deepdiff import DeepDiff
-
-    before, after = _summaries(old), _summaries(new)
-    result = PlanDiff(
-        added=sorted(set(after) - set(before)),
-        removed=sorted(set(before) - set(after)),
-    )
-    for address in sorted(set(before) & set(after)):
-        delta = DeepDiff(before[address], after[address], view="tree", ignore_order=False)
-        lines: list[str] = []
-        for items in delta.values():
-            for item in items:
-                path = item.path(output_format="list")
-                if path and path[0] == "scenes":
-                    line = _describe(
-                        ["scenes"], before[address]["scenes"], after[address]["scenes"]
-                    )
-                else:
-                    line = _describe(path, _value(item.t1), _value(item.t2))
-                if line not in lines:
-                    lines.append(line)
-        if lines:
-            result.changes[address] = lines
-    old_spend, new_spend = _spend(old), _spend(new)
-    for currency in sorted(set(old_spend) | set(new_spend)):
-        delta_amount = new_spend.get(currency, Decimal(0)) - old_spend.get(currency, Decimal(0))
-        if delta_amount:
-            result.spend_delta[currency] = delta_amount
-    return result
+# ------------------------------------------------------------------------------ compare
 
 
 def _value(value: Any) -> Any:
@@ -121,21 +166,168 @@ def _value(value: Any) -> Any:
     return None if isinstance(value, NotPresent) else value
 
 
-def render_diff(diff: PlanDiff, output_format: str = "text") -> str:
-    if output_format == "json":
-        from oneatlas_plan._canonical import dumps
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """The differences between two summaries of one resource, in FIELDS order."""
+    from deepdiff import DeepDiff
 
-        return dumps(diff.to_json())
-    bullet = "- " if output_format == "markdown" else "  "
-    code = "`" if output_format == "markdown" else ""
-    lines: list[str] = ["### Plan changes" if output_format == "markdown" else "Plan changes:"]
-    if diff.empty:
-        lines.append(f"{bullet}no change")
-    lines += [f"{bullet}+ {code}{a}{code} added" for a in diff.added]
-    lines += [f"{bullet}- {code}{a}{code} removed" for a in diff.removed]
-    for address, changes in diff.changes.items():
-        lines.append(f"{bullet}~ {code}{address}{code}: " + "; ".join(changes))
+    common = sorted(set(before) & set(after))  # a no-op or forget has no scenes to compare
+    before = {k: before[k] for k in common}
+    after = {k: after[k] for k in common}
+    delta = DeepDiff(before, after, view="tree", ignore_order=False)
+    changes: dict[tuple[str, str | None], Change] = {}
+    for items in delta.values():
+        for item in items:
+            path = item.path(output_format="list")
+            head = str(path[0])
+            if head == "options" and len(path) > 1:
+                key = str(path[1])
+                change = Change("options", _value(item.t1), _value(item.t2), key=key)
+            elif head == "options":  # the whole dict appeared or disappeared
+                for key in sorted(set(before.get(head) or {}) | set(after.get(head) or {})):
+                    old, new = (before.get(head) or {}).get(key), (after.get(head) or {}).get(key)
+                    if old != new:
+                        changes[("options", key)] = Change("options", old, new, key=key)
+                continue
+            else:
+                change = Change(head, before.get(head), after.get(head))
+            changes[(change.field, change.key)] = change
+    return sorted(changes.values(), key=lambda c: (FIELDS.index(c.field), c.key or ""))
+
+
+def _plan_level(old: Plan, new: Plan) -> list[Change]:
+    changes = [
+        Change(name, getattr(old, name), getattr(new, name))
+        for name in ("endpoint", "contracts")
+        if getattr(old, name) != getattr(new, name)
+    ]
+    for path in sorted(set(old.spec_files) | set(new.spec_files)):
+        before, after = old.spec_files.get(path), new.spec_files.get(path)
+        if before != after:
+            state = "added" if before is None else "removed" if after is None else "changed"
+            changes.append(Change("spec_file", _short_digest(before), state, key=path))
+    return changes
+
+
+def _short_digest(digest: str | None) -> str | None:
+    return None if digest is None else digest[:12]
+
+
+def _diff(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], diff: PlanDiff
+) -> PlanDiff:
+    diff.added = {a: after[a] for a in sorted(set(after) - set(before))}
+    diff.removed = {a: before[a] for a in sorted(set(before) - set(after))}
+    for address in sorted(set(before) & set(after)):
+        changes = compare(before[address], after[address])
+        if changes:
+            diff.changes[address] = changes
+    return diff
+
+
+def diff_plans(old: Plan, new: Plan) -> PlanDiff:
+    """OLD plan -> NEW plan; the spend is each plan's total of orders to place."""
+    result = PlanDiff(
+        old_kind="plan",
+        plan_changes=_plan_level(old, new),
+        spend_old=dict(old.totals),
+        spend_new=dict(new.totals),
+    )
+    return _diff(plan_summaries(old), plan_summaries(new), result)
+
+
+def diff_state_plan(state: State, plan: Plan) -> PlanDiff:
+    """What applying PLAN changes in STATE; the spend delta is what the plan would spend."""
+    before = state_summaries(state)
+    after: dict[str, dict[str, Any]] = {}
+    for address, summary in plan_summaries(plan).items():
+        action = summary["action"]
+        if action == "forget":
+            continue
+        if action == "no-op" and address in before:
+            after[address] = before[address]
+            continue
+        after[address] = {
+            "status": f"{action}",
+            "scenes": summary.get("scenes", []),
+            "price": summary.get("price"),
+        }
+    result = PlanDiff(old_kind="state", spend_old={}, spend_new=dict(plan.totals))
+    return _diff(before, after, result)
+
+
+# ------------------------------------------------------------------------------- render
+
+
+def _entry(summary: dict[str, Any]) -> str:
+    what = summary.get("action") or summary.get("status") or "?"
+    parts = [str(what)]
+    if summary.get("scenes"):
+        parts.append(_show(summary["scenes"]))
+    if summary.get("price"):
+        parts.append(str(summary["price"]))
+    return ", ".join(parts)
+
+
+def _spend_lines(diff: PlanDiff) -> list[str]:
+    lines = []
     for currency, amount in diff.spend_delta.items():
         sign = "+" if amount > 0 else "-"
-        lines.append(f"{bullet}spend {sign}{format_money(abs(amount), currency)}")
+        old = diff.spend_old.get(currency, Decimal(0))
+        new = diff.spend_new.get(currency, Decimal(0))
+        lines.append(
+            f"spend {sign}{format_money(abs(amount), currency)} "
+            f"({format_money(old, currency)} -> {format_money(new, currency)})"
+        )
+    return lines
+
+
+def _title(diff: PlanDiff) -> str:
+    return "Changes from the state" if diff.old_kind == "state" else "Plan changes"
+
+
+def render_diff_text(diff: PlanDiff) -> str:
+    lines = [f"{_title(diff)}:"]
+    if diff.empty:
+        lines.append("  no change")
+    lines += [f"  + {a}: added ({_entry(s)})" for a, s in diff.added.items()]
+    lines += [f"  - {a}: removed (was {_entry(s)})" for a, s in diff.removed.items()]
+    for address, changes in diff.changes.items():
+        lines.append(f"  ~ {address}")
+        lines += [f"      {change.describe()}" for change in changes]
+    lines += [f"  ~ {change.describe()}" for change in diff.plan_changes]
+    lines += [f"  {line}" for line in _spend_lines(diff)]
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def render_diff_markdown(diff: PlanDiff) -> str:
+    lines = [f"### {_title(diff)}", ""]
+    if diff.empty:
+        return "\n".join([*lines, "No change."]) + "\n"
+    rows = [f"| ➕ | `{a}` | added: {_md(_entry(s))} |" for a, s in diff.added.items()]
+    rows += [f"| ➖ | `{a}` | removed (was {_md(_entry(s))}) |" for a, s in diff.removed.items()]
+    rows += [
+        f"| ✏️ | `{a}` | {_md('; '.join(c.describe() for c in cs))} |"
+        for a, cs in diff.changes.items()
+    ]
+    if rows:
+        lines += ["| | address | change |", "|---|---|---|", *rows[:MARKDOWN_ROW_CAP]]
+        if len(rows) > MARKDOWN_ROW_CAP:
+            lines += ["", f"_… and {len(rows) - MARKDOWN_ROW_CAP} more changed resources._"]
+    if diff.plan_changes:
+        lines += ["", *[f"- {_md(c.describe())}" for c in diff.plan_changes]]
+    spend = _spend_lines(diff)
+    if spend:
+        lines += ["", *[f"**{line.replace('->', '→')}**" for line in spend]]
+    return "\n".join(lines) + "\n"
+
+
+def render_diff(diff: PlanDiff, output_format: str = "text") -> str:
+    if output_format == "json":
+        return _canonical.dumps(diff.to_json())
+    if output_format == "markdown":
+        return render_diff_markdown(diff)
+    return render_diff_text(diff)

@@ -107,10 +107,15 @@ def budget_descriptions(plan: Plan) -> list[str]:
             continue
         left = check.limit - check.planned
         state = "ok" if check.ok else "EXCEEDED: orders blocked"
+        rest = (
+            f"{format_money(left, check.currency)} left"
+            if left >= 0
+            else f"{format_money(-left, check.currency)} over"
+        )
+        label = "total" if check.scope == "total" else f"{check.scope} {check.name}"
         lines.append(
-            f"{check.scope} {check.name}: {format_money(check.planned, check.currency)} of "
-            f"{format_money(check.limit, check.currency)}, "
-            f"{format_money(left, check.currency)} left ({state})"
+            f"{label}: {format_money(check.planned, check.currency)} of "
+            f"{format_money(check.limit, check.currency)}, {rest} ({state})"
         )
     return lines
 

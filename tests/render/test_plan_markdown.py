@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from plan_factory import FIXED_META, big_plan, mixed_plan
+
+from oneatlas_plan.render.plan_markdown import (
+    GITHUB_COMMENT_LIMIT,
+    SAFETY_MARGIN,
+    SUMMARY_LIST_CAP,
+    render_plan_markdown,
+    summary_lines,
+)
+
+ROOM = GITHUB_COMMENT_LIMIT - SAFETY_MARGIN
+
+
+def test_small_plan_is_complete() -> None:
+    text = render_plan_markdown(mixed_plan())
+    assert len(text) < ROOM
+    assert text.count("<details>") == 4  # three orders + the resources without an order
+    assert "omitted" not in text and "truncated" not in text
+    assert text.startswith("\n".join(summary_lines(mixed_plan())) + "\n")
+
+
+def test_summary_comes_first_in_order() -> None:
+    text = render_plan_markdown(mixed_plan())
+    positions = [text.index(s) for s in ("**Plan:", "Total to spend", "⛔", "### `", "<details>")]
+    assert positions == sorted(positions)
+
+
+def test_2000_creates_fit_the_comment_limit_tables_cut_after_details() -> None:
+    plan = big_plan(2000)
+    text = render_plan_markdown(plan)
+    assert len(text) <= ROOM
+    assert text.startswith("\n".join(summary_lines(plan)) + "\n")  # the summary is whole
+    assert "<details>" not in text  # details go first ...
+    assert "2000 detail block(s) omitted" in text
+    shown = len(re.findall(r"^\| ➕ create", text, flags=re.M))
+    assert 0 < shown < 2000  # ... then table rows, with a note saying how many
+    assert f"{2000 - shown} row(s) not shown" in text
+    for block in text.split("\n\n"):  # every table kept has its header
+        if block.startswith("| ➕"):
+            pytest.fail("table rows without a header")
+
+
+def test_details_dropped_from_the_end_when_tables_fit() -> None:
+    plan = big_plan(60)
+    text = render_plan_markdown(plan, limit=40_000)
+    assert len(text) <= 40_000 - SAFETY_MARGIN
+    assert "row(s) not shown" not in text
+    kept = text.count("<details>")
+    assert 0 < kept < 60
+    assert f"{60 - kept} detail block(s) omitted" in text
+    # the details kept are the first ones, in plan order
+    assert "<code>oap-000000000000</code>" in text
+
+
+def test_huge_blocked_list_is_capped_in_the_summary() -> None:
+    plan = big_plan(2000, action="blocked")
+    text = render_plan_markdown(plan)
+    assert len(text) <= ROOM
+    summary = "\n".join(summary_lines(plan))
+    assert len(summary) < 10_000
+    assert "**⛔ 2000 blocked**" in summary
+    assert f"and {2000 - SUMMARY_LIST_CAP} more resources" in summary
+    assert summary.count("- `spec-") == SUMMARY_LIST_CAP
+    assert text.startswith(summary)
+    assert "**Plan: 0 to order" in text
+
+
+def test_output_is_stable_and_ignores_meta() -> None:
+    plan = big_plan(300)
+    other = plan.model_copy(update={"meta": FIXED_META.model_copy(update={"host": "elsewhere"})})
+    assert render_plan_markdown(plan) == render_plan_markdown(other)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", render_plan_markdown(plan))
+
+
+def test_map_url_adds_an_image_link() -> None:
+    text = render_plan_markdown(mixed_plan(), map_url="https://example.invalid/map.png")
+    assert "![Map of the areas of interest and the chosen scenes]" in text
+    assert "(https://example.invalid/map.png)" in text
+    assert "![" not in render_plan_markdown(mixed_plan())
+
+
+def test_pipes_and_html_in_reasons_cannot_break_the_layout() -> None:
+    text = render_plan_markdown(mixed_plan())
+    line = next(line for line in text.splitlines() if "b.far.empty" in line)
+    assert "\\|" in line and "&lt;" in line
