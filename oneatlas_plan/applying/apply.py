@@ -6,7 +6,9 @@ For each order, in plan order:
 2. persist a ``pending`` record for every resource of the order (fsynced) *before* sending;
 3. POST the order once; record ``ordered``/``quoted``, ``rejected`` (a 4xx: nothing was
    created) or ``unknown`` (the request may have reached Airbus: reconciled later by its
-   customerReference, never resubmitted blindly).
+   customerReference, never resubmitted blindly);
+4. a Pléiades Neo quotation is accepted (``accepted``) only when the plan's
+   ``accept_quotations_up_to`` allows its amount; otherwise it stays ``quoted`` for a person.
 
 The caller holds the state lock for the whole run.
 """
@@ -20,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from oneatlas_plan import _canonical, _testhooks
+from oneatlas_plan.applying.quotations import decide, find_quotation, within_threshold
 from oneatlas_plan.errors import (
     ApiError,
     OutcomeUnknownError,
@@ -63,7 +66,7 @@ class ApplySettings:
 class OrderOutcome:
     key: str
     addresses: list[str]
-    status: str  # ordered | quoted | rejected | unknown | skipped
+    status: str  # ordered | quoted | accepted | rejected | unknown | skipped
     message: str = ""
     order_id: str | None = None
     amount: Decimal | None = None
@@ -215,7 +218,44 @@ def _apply_order(
     outcome.order_id = response.sales_order_id or response.quotation_id
     outcome.amount = _decimal(response.total_amount)
     outcome.currency = response.currency
+    if status == "quoted":
+        _maybe_accept(order, store, client, outcome, settings.now)
     return outcome
+
+
+def _maybe_accept(
+    order: OrderPlan,
+    store: StateStore,
+    client: OneAtlasClient,
+    outcome: OrderOutcome,
+    now: Callable[[], datetime],
+) -> None:
+    """Accept a fresh quotation when the spec's threshold allows it; otherwise say why not."""
+    threshold = order.accept_quotations_up_to
+    quoted = f"{outcome.currency} {outcome.amount:,.2f}" if outcome.amount is not None else "?"
+    accept_hint = f"accept it with `oneatlas-plan quotations accept {outcome.order_id}`"
+    if threshold is None:
+        outcome.message = f"quoted {quoted}; nothing is bought until a person will {accept_hint}"
+        return
+    limit = f"{threshold:,.2f}"
+    if not within_threshold(outcome.amount, outcome.currency, threshold):
+        outcome.message = (
+            f"quoted {quoted}, above the spec's accept_quotations_up_to EUR {limit}: left "
+            f"quoted; {accept_hint}"
+        )
+        return
+    reason = f"accepted automatically: {quoted} <= accept_quotations_up_to EUR {limit}"
+    try:
+        quotation = find_quotation(store.state(), order.addresses[0])
+        decided = decide(
+            store, client, quotation, "accept", now(), contract_id=order.contract_id, reason=reason
+        )
+    except ApiError as error:
+        outcome.message = f"automatic acceptance failed, the quotation stays quoted: {error}"
+        return
+    outcome.status = "accepted"
+    outcome.order_id = decided.sales_order_id or outcome.order_id
+    outcome.message = f"{reason} (quotation {decided.quotation_id})"
 
 
 def _decimal(value: float | None) -> Decimal | None:

@@ -42,7 +42,7 @@ class Finding:
     deliveries: tuple[Delivery, ...] = ()
 
 
-class _Workspaces:
+class DeliveryWorkspaces:
     """Delivery workspace per contract: the contract's, else the account's (/api/v1/me)."""
 
     def __init__(self, client: OneAtlasClient) -> None:
@@ -107,7 +107,7 @@ def reconcile(
     ``contracts`` maps an address to the contract id of its order (from the plan or spec).
     """
     result = ReconcileResult()
-    workspaces = _Workspaces(client)
+    workspaces = DeliveryWorkspaces(client)
     done: set[str] = set()
     for record in unsettled(store.state()):
         order = record.current

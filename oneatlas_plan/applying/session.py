@@ -87,7 +87,12 @@ def plan_with_state(
     out: Path | None,
     targets: Sequence[str] = (),
     on_event: Event | None = None,
+    refresh: bool = False,
 ) -> Plan:
+    if refresh:
+        from oneatlas_plan.applying.refresh import refresh_with_state
+
+        refresh_with_state(workspace, targets=targets, on_event=on_event)
     state = StateStore(workspace.state_path).load()
     if unsettled(state):
         from oneatlas_plan.planning.from_spec import desired_set

@@ -50,6 +50,7 @@ def plan(
             out=out,
             targets=targets,
             on_event=progress,
+            refresh=refresh,
         )
     click.echo(render_plan(result, output_format), nl=False)
     if out is not None:

@@ -11,6 +11,7 @@ LABELS = {
     "price": "pricing",
     "order": "ordering",
     "reconcile": "reconciling",
+    "refresh": "refreshing",
 }
 
 

@@ -57,6 +57,11 @@ class ContractCatalog:
             )
         return self._options[key]
 
+    def warm(self, template: OrderTemplate, aoi: dict[str, Any]) -> None:
+        """Fetch (and cache) what :meth:`check` needs for ``template`` over ``aoi``."""
+        if self._check_contract(template) is None:
+            self.options(template, aoi)
+
     def check(
         self, template: OrderTemplate, aoi: dict[str, Any], projection: str | None, dem: str | None
     ) -> tuple[str | None, str | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from oneatlas_plan import __version__, _canonical
 from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
 from oneatlas_plan.planning import budget as budgets
 from oneatlas_plan.planning.actions import Decision, decide, forgotten
-from oneatlas_plan.planning.contract import ContractCatalog
+from oneatlas_plan.planning.contract import ContractCatalog, utm_zone
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
 from oneatlas_plan.planning.model import (
     Candidates,
@@ -31,10 +32,18 @@ from oneatlas_plan.planning.model import (
 )
 from oneatlas_plan.planning.orders import OrderDraft, ResolvedResource, build_orders
 from oneatlas_plan.planning.search import SearchNeed, run_searches
-from oneatlas_plan.planning.selection import Candidate, Selection, geodesic_area_km2, select
+from oneatlas_plan.planning.selection import (
+    Candidate,
+    CandidateIndex,
+    Selection,
+    geodesic_area_km2,
+    select,
+)
 from oneatlas_plan.state.model import State
 
 if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
     from oneatlas_plan.api.client import OneAtlasClient
 
 Event = Callable[[str, int, int], None]  # (stage, done, total)
@@ -96,8 +105,13 @@ def make_plan(
     priced_at: dict[str, str] = {}
     if to_resolve:
         client = client_factory()
-        _select_scenes(client, to_resolve, emit)
         catalog = ContractCatalog(client)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oneatlas-contract") as pool:
+            # The contract look-ups go to the ordering host (one request at a time): made while
+            # the searches run, they stay off the critical path of the pricing.
+            warming = pool.submit(_warm_catalog, catalog, to_resolve)
+            _select_scenes(client, to_resolve, emit)
+            warming.result()
         _check_contracts(catalog, to_resolve)
         drafts = build_orders([_resolved(o) for o in to_resolve if o.blocked is None])
         prices, reused, priced_at = _price(client, drafts, settings, emit)
@@ -122,44 +136,57 @@ def make_plan(
 
 
 def _select_scenes(client: OneAtlasClient, outcomes: Sequence[_Outcome], emit: Event) -> None:
+    from shapely.geometry import shape
+
     needs = []
-    seen: set[str] = set()
+    aois: dict[str, BaseGeometry] = {}
     for outcome in outcomes:
         resource = outcome.desired
-        if resource.aoi_key in seen:
+        if resource.aoi_key in aois:
             continue
-        seen.add(resource.aoi_key)
-        from shapely.geometry import shape
-
-        bounds = shape(resource.aoi_geometry).bounds
-        needs.append(SearchNeed(key=resource.aoi_key, query=resource.query, bounds=bounds))
+        aoi = aois[resource.aoi_key] = shape(resource.aoi_geometry)
+        needs.append(SearchNeed(key=resource.aoi_key, query=resource.query, bounds=aoi.bounds))
     emit("search", 0, len(needs))
     candidates, _ = run_searches(needs, client.search_many)
     emit("search", len(needs), len(needs))
+    # One spatial index per merged search: each AOI meets only the scenes that touch it.
+    indexes: dict[int, CandidateIndex] = {}
     used: dict[str, frozenset[str]] = {}
     for outcome in sorted(outcomes, key=lambda o: (o.desired.aoi_key, o.desired.index)):
-        _select_one(outcome, candidates.get(outcome.desired.aoi_key, []), used)
+        found = candidates.get(outcome.desired.aoi_key, [])
+        index = indexes.get(id(found))
+        if index is None:
+            index = indexes[id(found)] = CandidateIndex(found)
+        aoi = aois[outcome.desired.aoi_key]
+        _select_one(outcome, aoi, index.touching(aoi), used)
 
 
 def _select_one(
-    outcome: _Outcome, candidates: list[Candidate], used: dict[str, frozenset[str]]
+    outcome: _Outcome,
+    aoi: BaseGeometry,
+    candidates: list[Candidate],
+    used: dict[str, frozenset[str]],
 ) -> None:
-    from shapely.geometry import shape
-
     resource = outcome.desired
     exclude = used.get(resource.aoi_key, frozenset())
-    selection = select(
-        shape(resource.aoi_geometry),
-        candidates,
-        resource.criteria,
-        resource.policy,
-        exclude=exclude,
-    )
+    selection = select(aoi, candidates, resource.criteria, resource.policy, exclude=exclude)
     outcome.selection = selection
     if not selection.satisfied:
         outcome.blocked = f"unsatisfied: {selection.unsatisfied}"
         return
     used[resource.aoi_key] = exclude | {c.id for c, _ in selection.scenes}
+
+
+def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:
+    """Fetch what :func:`_check_contracts` will need, once per (contract, product, UTM zone)."""
+    seen: set[tuple[str, str, tuple[int, bool]]] = set()
+    for outcome in outcomes:
+        resource = outcome.desired
+        template = resource.template
+        key = (template.contract_id, template.product_type_id, utm_zone(resource.aoi_geometry))
+        if key not in seen:
+            seen.add(key)
+            catalog.warm(template, resource.aoi_geometry)
 
 
 def _check_contracts(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:
@@ -278,6 +305,7 @@ def _assemble(
             prices.get(draft.key),
             budget_result.blocked.get(draft.key),
             reorder=any(outcomes[r.address].decision.action == "reorder" for r in draft.resources),
+            accept_up_to=_accept_up_to([outcomes[r.address].desired for r in draft.resources]),
         )
         for draft in drafts
     ]
@@ -347,6 +375,7 @@ def _order_plan(
     budget_reason: str | None,
     *,
     reorder: bool,
+    accept_up_to: Decimal | None = None,
 ) -> OrderPlan:
     action, reason = ("reorder", "a spec changed") if reorder else ("create", "new order")
     summary = price if isinstance(price, PriceSummary) else None
@@ -370,7 +399,17 @@ def _order_plan(
         body=draft.body,
         body_digest=_canonical.digest(draft.body),
         price=summary,
+        accept_quotations_up_to=accept_up_to,
     )
+
+
+def _accept_up_to(resources: Sequence[DesiredResource]) -> Decimal | None:
+    """The quotation auto-acceptance threshold of an order: the lowest of its resources',
+    None (always ask a person) when one of them has none."""
+    limits = [r.accept_quotations_up_to for r in resources]
+    if not limits or any(limit is None for limit in limits):
+        return None
+    return min(limit for limit in limits if limit is not None)
 
 
 def _resource_plan(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pyproj import Geod
@@ -48,6 +49,21 @@ def _shape(candidate: Candidate) -> BaseGeometry:
             _SHAPES.clear()
         _SHAPES[candidate.id] = cached
     return cached
+
+
+class CandidateIndex:
+    """The candidates of one search behind a spatial index (shapely's STRtree)."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        from shapely import STRtree
+
+        self._candidates = list(candidates)
+        self._tree = STRtree([_shape(c) for c in self._candidates])
+
+    def touching(self, aoi: BaseGeometry) -> list[Candidate]:
+        """The candidates intersecting ``aoi``, in their original order."""
+        hits = self._tree.query(aoi, predicate="intersects")
+        return [self._candidates[i] for i in sorted(int(i) for i in hits)]
 
 
 @dataclass(frozen=True)
@@ -141,8 +157,15 @@ def _rank_key(candidate: Candidate, rank_by: Sequence[str]) -> tuple[Any, ...]:
     return tuple(key)
 
 
+@lru_cache(maxsize=65536)
+def _cached_rank_key(candidate: Candidate, rank_by: tuple[str, ...]) -> tuple[Any, ...]:
+    return _rank_key(candidate, rank_by)
+
+
 def rank(candidates: Iterable[Candidate], rank_by: Sequence[str]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: _rank_key(c, rank_by))
+    """Best first; a scene's key is computed once per run (AOIs of one search share scenes)."""
+    order = tuple(rank_by)
+    return sorted(candidates, key=lambda c: _cached_rank_key(c, order))
 
 
 def select(
@@ -158,7 +181,17 @@ def select(
     eligible, removed = filter_candidates(touching, criteria)
     aoi_area = geodesic_area_km2(aoi)
     ranked = rank(eligible, policy.rank_by)
-    coverages = {c.id: _coverage(aoi, aoi_area, _shape(c)) for c in ranked}
+    coverages: dict[str, float] = {}
+    first = _first_covering(aoi, aoi_area, ranked, policy.min_coverage, coverages)
+    if first is not None:
+        return Selection(
+            scenes=((first, coverages[first.id]),),
+            coverage=coverages[first.id],
+            found=len(touching),
+            eligible=len(eligible),
+            removed=removed,
+            unsatisfied=None,
+        )
     ranked = [c for c in ranked if coverages[c.id] > _EPSILON]
 
     def result(scenes: list[Candidate], union: float, why: str | None) -> Selection:
@@ -173,9 +206,6 @@ def select(
 
     if not ranked:
         return result([], 0.0, _nothing_eligible(len(touching), removed))
-    for candidate in ranked:
-        if coverages[candidate.id] + _EPSILON >= policy.min_coverage:
-            return result([candidate], coverages[candidate.id], None)
     if policy.max_scenes <= 1:
         best = max(coverages[c.id] for c in ranked)
         return result(
@@ -193,6 +223,23 @@ def select(
         f"{len(chosen)} scene(s) reach only {union:.1%} coverage of the AOI "
         f"(required {policy.min_coverage:.0%}, max_scenes {policy.max_scenes})",
     )
+
+
+def _first_covering(
+    aoi: BaseGeometry,
+    aoi_area: float,
+    ranked: Sequence[Candidate],
+    min_coverage: float,
+    coverages: dict[str, float],
+) -> Candidate | None:
+    """The best-ranked scene covering ``min_coverage`` of the AOI, or None (then ``coverages``
+    holds every candidate's). Coverage (an intersection and a geodesic area) is computed in
+    rank order and only as far as needed."""
+    for candidate in ranked:
+        coverage = coverages[candidate.id] = _coverage(aoi, aoi_area, _shape(candidate))
+        if coverage > _EPSILON and coverage + _EPSILON >= min_coverage:
+            return candidate
+    return None
 
 
 def _coverage(aoi: BaseGeometry, aoi_area: float, footprint: BaseGeometry) -> float:

@@ -6,7 +6,8 @@ from oneatlas_plan.applying.apply import ApplyResult
 
 STATUS_WORDS = {
     "ordered": "ordered",
-    "quoted": "quoted (Pléiades Neo: accept with `oneatlas-plan quotations accept`)",
+    "quoted": "quoted (Pléiades Neo: not bought until accepted)",
+    "accepted": "quotation accepted, ordered",
     "rejected": "REJECTED",
     "unknown": "OUTCOME UNKNOWN (reconciled at the next plan/apply)",
     "skipped": "not submitted",
@@ -31,6 +32,7 @@ def render_apply_result(result: ApplyResult) -> str:
     counts = [
         f"{result.count('ordered')} ordered",
         f"{result.count('quoted')} quoted",
+        f"{result.count('accepted')} accepted",
         f"{result.count('rejected')} rejected",
         f"{result.count('unknown')} unknown",
         f"{result.count('skipped')} not submitted",

@@ -84,8 +84,27 @@ def _unknown(state: State) -> tuple[int, dict[str, Decimal]]:
     return len(orders), upper
 
 
+def _quoted(state: State) -> tuple[int, dict[str, Decimal]]:
+    orders = [o for o in state.distinct_orders() if o.status == "quoted"]
+    totals: dict[str, Decimal] = {}
+    for order in orders:
+        if order.amount is not None and order.currency:
+            totals[order.currency] = totals.get(order.currency, Decimal(0)) + order.amount
+    return len(orders), totals
+
+
+def _arrived(state: State) -> dict[str, int]:
+    orders = state.distinct_orders()
+    return {
+        "delivered_items": sum(len(o.deliveries) for o in orders),
+        "downloaded_files": sum(len(o.downloads) for o in orders),
+        "downloaded_bytes": sum(d.size or 0 for o in orders for d in o.downloads),
+    }
+
+
 def state_list_json(state: State) -> dict[str, Any]:
     count, upper = _unknown(state)
+    quoted, quoted_totals = _quoted(state)
     return {
         "version": state.version,
         "lineage": state.lineage,
@@ -96,6 +115,11 @@ def state_list_json(state: State) -> dict[str, Any]:
             "orders": count,
             "up_to": {currency: str(amount) for currency, amount in sorted(upper.items())},
         },
+        "quoted": {
+            "orders": quoted,
+            "amounts": {c: str(amount) for c, amount in sorted(quoted_totals.items())},
+        },
+        "arrived": _arrived(state),
     }
 
 
@@ -108,6 +132,8 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
     order_id = row["sales_order_id"] or (
         f"quotation {row['quotation_id']}" if row["quotation_id"] else "-"
     )
+    if row["sales_order_id"] and row["quotation_id"]:
+        order_id += f" ({row['quotation_id']})"  # an accepted quotation
     amount = "-"
     if row["amount"] is not None:
         amount = format_money(Decimal(row["amount"]), row["currency"] or "?")
@@ -143,6 +169,19 @@ def render_state_table(state: State) -> str:
         f"{header}: {len(state.resources)} resources, {len(orders)} orders.",
         f"Spent: {format_totals(state.spent())} (orders placed; each Airbus order once).",
     ]
+    quoted, quoted_totals = _quoted(state)
+    if quoted:
+        lines.append(
+            f"Quoted, awaiting acceptance: {format_totals(quoted_totals)} ({quoted} "
+            f"quotation{'s' if quoted != 1 else ''}; `oneatlas-plan quotations list`)."
+        )
+    arrived = _arrived(state)
+    if arrived["delivered_items"]:
+        lines.append(
+            f"Arrived: {arrived['delivered_items']} item"
+            f"{'s' if arrived['delivered_items'] != 1 else ''} delivered, "
+            f"{arrived['downloaded_files']} downloaded ({_size(arrived['downloaded_bytes'])})."
+        )
     count, upper = _unknown(state)
     if count:
         lines.append(
@@ -153,6 +192,15 @@ def render_state_table(state: State) -> str:
     if any(row.get("shared_with") for row in rows):
         lines.append("* one Airbus order shared by several resources (its full amount shown).")
     return "\n".join(lines) + "\n"
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover
 
 
 def _order_lines(number: int, total: int, order: OrderRecord) -> list[str]:

@@ -73,6 +73,19 @@ def sandbox() -> None:
     type=float,
     help="Delay before an accepted order is delivered (s).",
 )
+@click.option(
+    "--corrupt-downloads",
+    default=0,
+    type=int,
+    help="Flip one byte in the next N downloads (the checksum header stays right).",
+)
+@click.option(
+    "--truncate-downloads-at",
+    default=0,
+    type=int,
+    help="Cut every download from byte 0 at this byte, then close the connection.",
+)
+@click.option("--ignore-ranges", is_flag=True, help="Answer downloads in full despite Range.")
 def serve(
     host: str,
     port: int,

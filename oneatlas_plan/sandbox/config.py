@@ -11,6 +11,10 @@ AIRBUS_SEARCH_RPS = 100.0
 AIRBUS_BAN_SECONDS = 600.0
 
 
+_INT_KNOBS = frozenset({"drop_next_orders", "corrupt_downloads", "truncate_downloads_at"})
+_BOOL_KNOBS = frozenset({"ignore_ranges"})
+
+
 @dataclass
 class Faults:
     """Fault knobs, changeable at run time through ``POST /sandbox/v1/faults``."""
@@ -23,13 +27,23 @@ class Faults:
     drop_probability: float = 0.0
     order_delay_ms: float = 0.0
     delivery_delay_s: float = 0.0
+    corrupt_downloads: int = 0  # the next N download responses carry one flipped byte
+    truncate_downloads_at: int = 0  # a download from byte 0 is cut at this byte (0: off)
+    ignore_ranges: bool = False  # downloads answer 200 with the whole file despite Range
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}
         for key, value in changes.items():
             if key not in known:
                 raise KeyError(key)
-            setattr(self, key, int(value) if key == "drop_next_orders" else float(value))
+            if key in _INT_KNOBS:
+                setattr(self, key, int(value))
+            elif key in _BOOL_KNOBS:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false")
+                setattr(self, key, value)
+            else:
+                setattr(self, key, float(value))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

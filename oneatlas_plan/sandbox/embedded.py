@@ -73,6 +73,7 @@ def start_embedded(
     ``options`` are SandboxConfig fields (``seed``, ``time_scale``, ``ordering_rps``,
     ``search_rps``, ``ban_seconds``, ``limits_enabled``, ``catalog_files``, ``fault_seed``, …)
     and fault knobs (``error_rate``, ``latency_ms``, ``jitter_ms``, ``token_ttl``,
-    ``drop_next_orders``, ``drop_probability``, ``order_delay_ms``, ``delivery_delay_s``).
+    ``drop_next_orders``, ``drop_probability``, ``order_delay_ms``, ``delivery_delay_s``,
+    ``corrupt_downloads``, ``truncate_downloads_at``, ``ignore_ranges``).
     """
     return RunningSandbox(Path(data_dir), make_config(api_key, **options))

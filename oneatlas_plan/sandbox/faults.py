@@ -55,6 +55,13 @@ class FaultInjector:
             p = self.faults.drop_probability
             return p > 0 and self._rng.random() < p
 
+    def should_corrupt_download(self) -> bool:
+        with self._lock:
+            if self.faults.corrupt_downloads > 0:
+                self.faults.corrupt_downloads -= 1
+                return True
+            return False
+
     def order_delay(self) -> None:
         if self.faults.order_delay_ms > 0:
             time.sleep(self.faults.order_delay_ms / 1000.0)

@@ -128,7 +128,32 @@ def download(app: SandboxApp, request: Request, item_id: str) -> Response:
             "X-Ads-Checksum-Value": hashlib.md5(data).hexdigest(),
         },
     )
-    return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
+    if app.config.faults.ignore_ranges:
+        response.headers["Accept-Ranges"] = "none"
+    else:
+        response = response.make_conditional(request, accept_ranges=True, complete_length=len(data))
+    return _download_faults(app, response)
+
+
+def _download_faults(app: SandboxApp, response: Response) -> Response:
+    """``corrupt_downloads``: flip one byte (the checksum header stays the true file's);
+    ``truncate_downloads_at``: end a transfer from byte 0 at that byte, short of its
+    Content-Length (the server then closes the connection, as after a network cut); a
+    ``Range`` request (a resume) is served whole."""
+    if response.status_code not in (200, 206):
+        return response
+    body = response.get_data()
+    start = response.content_range.start if response.status_code == 206 else 0
+    start = start or 0
+    if body and app.faults.should_corrupt_download():
+        middle = len(body) // 2
+        body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1 :]
+        response.set_data(body)
+    cut = app.config.faults.truncate_downloads_at
+    if start == 0 and 0 < cut < len(body):
+        response.response = [body[:cut]]
+        response.headers["Content-Length"] = str(len(body))
+    return response
 
 
 # --- account and contracts -----------------------------------------------------------------------

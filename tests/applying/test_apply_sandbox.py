@@ -25,7 +25,8 @@ def test_apply_then_reapply_never_orders_twice(world: World) -> None:
     assert statuses == {
         "tanzania-spot.malagarasi.malagarasi-west": "ordered",
         "toulouse.city-centre.polygon-1": "ordered",
-        "xinjiang-pneo.hejing-west.hejing-west": "quoted",
+        # quoted EUR 979.72, accepted by the spec's accept_quotations_up_to: 2000 EUR
+        "xinjiang-pneo.hejing-west.hejing-west": "ordered",
     }
 
 

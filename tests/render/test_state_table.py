@@ -84,10 +84,36 @@ def test_state_table() -> None:
 
         State 5f0c3c1e-8d3a-4b8e-9a51-0c2f4b7d9e10, serial 7: 4 resources, 4 orders.
         Spent: EUR 1,234.50 (orders placed; each Airbus order once).
+        Quoted, awaiting acceptance: USD 99.00 (1 quotation; `oneatlas-plan quotations list`).
+        Arrived: 2 items delivered, 1 downloaded (10 bytes).
         Unsettled: 1 order pending or of unknown outcome (up to EUR 300.00); reconcile with Airbus, or settle with `oneatlas-plan state resolve`.
         * one Airbus order shared by several resources (its full amount shown).
         """  # noqa: E501
     )
+
+
+def test_accepted_quotation_shows_both_ids_and_counts_as_spent() -> None:
+    accepted = _order(
+        "k5",
+        "accepted",
+        quotation_id="QUO1",
+        sales_order_id="SAL1",
+        amount=Decimal("979.72"),
+        currency="EUR",
+        production_status="in_production",
+    )
+    state = State(
+        lineage="l",
+        serial=1,
+        resources={"neo.a": ResourceRecord(address="neo.a", config_digest="d", orders=[accepted])},
+    )
+    text = render_state_table(state)
+    assert "accepted/in_production  SAL1 (QUO1)  EUR 979.72" in text
+    assert "Spent: EUR 979.72" in text
+    data = state_list_json(state)
+    assert data["spent"] == {"EUR": "979.72"}
+    assert data["quoted"] == {"orders": 0, "amounts": {}}
+    assert data["arrived"] == {"delivered_items": 0, "downloaded_files": 0, "downloaded_bytes": 0}
 
 
 def test_empty_state_table() -> None:
@@ -99,6 +125,8 @@ def test_state_list_json() -> None:
     data = state_list_json(_state())
     assert data["spent"] == {"EUR": "1234.5"}
     assert data["unsettled"] == {"orders": 1, "up_to": {"EUR": "300"}}
+    assert data["quoted"] == {"orders": 1, "amounts": {"USD": "99"}}
+    assert data["arrived"] == {"delivered_items": 2, "downloaded_files": 1, "downloaded_bytes": 10}
     assert [(r["address"], r["order"], r["current"]) for r in data["orders"]] == [
         ("lyon.centre", 1, True),
         ("nice.port", 1, True),

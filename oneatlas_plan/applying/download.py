@@ -1,0 +1,398 @@
+"""Download delivered products: streamed, resumable, MD5-verified, recorded in the state.
+
+Each delivered item recorded by `refresh` is fetched through its ``_links.download`` href
+(never a forged URL) into ``<dest>/<resourceId>``:
+
+* bytes go to ``<name>.part``; an interrupted transfer keeps it and resumes with ``Range``
+  when the server honours it (``206``), and restarts cleanly when it answers ``200``;
+* the MD5 of the whole file is compared with ``X-Ads-Checksum-Value``; a mismatch deletes
+  the partial file (a corrupt product is never kept) and the transfer starts again;
+* only a verified file is renamed into place; a file already there whose MD5 is the one
+  recorded (or the one the server announces) is skipped;
+* every verified file is recorded (a :class:`~oneatlas_plan.state.model.Download`, and the
+  delivery's checksum) through ``record``, which takes the state lock only for that write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from oneatlas_plan.applying.extract import safe_extract
+from oneatlas_plan.errors import (
+    ApiError,
+    AuthenticationError,
+    InputError,
+    RateLimitedError,
+    StateError,
+)
+from oneatlas_plan.state.model import Download, ResourceRecord, State, utc_iso
+from oneatlas_plan.state.store import StateStore
+
+if TYPE_CHECKING:
+    from oneatlas_plan.api.client import Download as Stream
+    from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.applying.session import Workspace
+
+CHUNK = 1 << 20
+MAX_ATTEMPTS = 3
+
+
+def chunk_size(total: int | None) -> int:
+    """Read size for a transfer. A cut connection loses the chunk being read (urllib3 drops
+    a short last read), so chunks stay a small part of the file: 1/64, 4 KiB to 1 MiB."""
+    if total is None:
+        return 64 * 1024
+    return max(4 * 1024, min(CHUNK, total // 64))
+
+
+class ByteProgress(Protocol):
+    def update(self, n: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# (file name, total size or None, bytes already there) -> a progress bar
+ProgressFactory = Callable[[str, int | None, int], ByteProgress]
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class DownloadTask:
+    """One delivered item to fetch, and every resource sharing its order."""
+
+    addresses: tuple[str, ...]
+    order_key: str
+    item_id: str
+    href: str
+    path: Path
+    known_md5: str | None = None  # verified by an earlier download
+
+    @property
+    def part(self) -> Path:
+        return self.path.with_name(self.path.name + ".part")
+
+
+@dataclass
+class FileResult:
+    task: DownloadTask
+    status: Literal["downloaded", "skipped", "failed"]
+    size: int | None = None
+    md5: str | None = None
+    message: str = ""
+    extracted: Path | None = None
+
+
+@dataclass
+class DownloadResult:
+    files: list[FileResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # addresses with nothing delivered yet
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status == "failed" for f in self.files)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+# --------------------------------------------------------------------------- what to fetch
+
+
+def download_tasks(
+    state: State, addresses: Sequence[str], dest: Path
+) -> tuple[list[DownloadTask], list[str]]:
+    """The deliveries of the resources named (all when none), and the resources still
+    waiting for a delivery. An address may be a prefix (``spec`` or ``spec.order``)."""
+    records = _selected(state, addresses)
+    tasks: dict[str, DownloadTask] = {}
+    waiting = []
+    for record in records:
+        order = record.current
+        if order is None or order.status not in ("ordered", "accepted"):
+            continue
+        fetchable = [d for d in order.deliveries if d.download_href]
+        if not fetchable:
+            waiting.append(record.address)
+        for item in fetchable:
+            if item.item_id in tasks:
+                continue
+            assert item.download_href is not None
+            tasks[item.item_id] = DownloadTask(
+                addresses=tuple(order.addresses or [record.address]),
+                order_key=order.order_key,
+                item_id=item.item_id,
+                href=item.download_href,
+                path=dest / file_name(item.resource_id, item.item_id),
+                known_md5=item.checksum,
+            )
+    return list(tasks.values()), waiting
+
+
+def _selected(state: State, addresses: Sequence[str]) -> list[ResourceRecord]:
+    if not addresses:
+        return [state.resources[a] for a in sorted(state.resources)]
+    chosen: dict[str, ResourceRecord] = {}
+    for wanted in addresses:
+        prefix = wanted.rstrip(".") + "."
+        found = [a for a in state.resources if a == wanted or a.startswith(prefix)]
+        if not found:
+            raise StateError(
+                f"no resource {wanted!r} in the state (`oneatlas-plan state list` shows them)"
+            )
+        for address in sorted(found):
+            chosen[address] = state.resources[address]
+    return list(chosen.values())
+
+
+def file_name(resource_id: str | None, item_id: str) -> str:
+    """The local name: the resourceId Airbus gives, reduced to a plain file name."""
+    name = (resource_id or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or name in (".", "..") or name.startswith(".") or "\x00" in name:
+        name = f"{item_id}.zip"
+    return name
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(
+    client: OneAtlasClient,
+    task: DownloadTask,
+    *,
+    progress: ProgressFactory | None = None,
+    attempts: int = MAX_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FileResult:
+    """Bring ``task`` to a verified file at ``task.path`` (see the module docstring)."""
+    task.path.parent.mkdir(parents=True, exist_ok=True)
+    bars = progress or (lambda name, total, initial: _NoProgress())
+    problem = ""
+    try:
+        skipped = _already_there(client, task)
+        if skipped is not None:
+            return skipped
+        for attempt in range(attempts):
+            if attempt:
+                sleep(0.25 * attempt)
+            outcome = _transfer(client, task, bars)
+            if isinstance(outcome, FileResult):
+                return outcome
+            problem = outcome
+    except (AuthenticationError, RateLimitedError):
+        raise  # every other file would fail alike
+    except ApiError as error:
+        problem = f"{task.path.name}: {error}"
+    kept = " (the partial file is kept: run download again to resume)" if task.part.exists() else ""
+    return FileResult(task, "failed", message=problem + kept)
+
+
+def _verified_locally(task: DownloadTask) -> bool:
+    return (
+        task.known_md5 is not None and task.path.is_file() and md5_of(task.path) == task.known_md5
+    )
+
+
+def _already_there(client: OneAtlasClient, task: DownloadTask) -> FileResult | None:
+    if not task.path.is_file():
+        return None
+    local = md5_of(task.path)
+    expected = task.known_md5
+    if expected is None:  # not recorded: ask the server for the checksum, read no body
+        with client.open_download(task.href) as stream:
+            expected = (stream.checksum or "").lower() or None
+    if expected is not None and local == expected:
+        size = task.path.stat().st_size
+        return FileResult(task, "skipped", size=size, md5=local, message="already downloaded")
+    return None  # another or a damaged file: fetch it again, replace it once verified
+
+
+def _transfer(
+    client: OneAtlasClient, task: DownloadTask, progress: ProgressFactory
+) -> FileResult | str:
+    """One attempt: a verified :class:`FileResult`, or why it must be tried again."""
+    offset = task.part.stat().st_size if task.part.exists() else 0
+    try:
+        stream = client.open_download(task.href, offset)
+    except ApiError as error:
+        if error.status == 416 and offset:  # the partial file is not a prefix: start again
+            task.part.unlink(missing_ok=True)
+            return f"{task.path.name}: the server refused to resume; restarting"
+        raise
+    with stream:
+        digest, written = _write(stream, task, offset, progress)
+        if isinstance(written, str):
+            return written
+    expected = (stream.checksum or "").lower() or None
+    md5 = digest.hexdigest()
+    total = stream.total_size
+    if total is not None and written != total:
+        return f"{task.path.name}: {written} of {total} bytes received; resuming"
+    if expected is not None and md5 != expected:
+        task.part.unlink(missing_ok=True)
+        return (
+            f"{task.path.name}: MD5 {md5} does not match the {expected} announced by Airbus "
+            "(corrupted in transit); the file was not kept"
+        )
+    os.replace(task.part, task.path)
+    _fsync_dir(task.path.parent)
+    message = "" if expected else "Airbus sent no checksum: the file could not be verified"
+    return FileResult(task, "downloaded", size=written, md5=md5, message=message)
+
+
+def _write(
+    stream: Stream, task: DownloadTask, offset: int, progress: ProgressFactory
+) -> tuple[hashlib._Hash, int | str]:
+    """Append (resumed, ``206``) or rewrite (``200``) the partial file, hashing it all."""
+    digest = hashlib.md5(usedforsecurity=False)
+    resumed = offset > 0 and stream.offset == offset
+    if resumed:
+        with task.part.open("rb") as existing:
+            for chunk in iter(lambda: existing.read(CHUNK), b""):
+                digest.update(chunk)
+    written = offset if resumed else 0
+    bar = progress(task.path.name, stream.total_size, written)
+    try:
+        with task.part.open("ab" if resumed else "wb") as handle:
+            try:
+                for chunk in stream.iter_chunks(chunk_size(stream.total_size)):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+            except ApiError as error:  # the stream broke: keep the partial file
+                handle.flush()
+                os.fsync(handle.fileno())
+                return digest, f"{task.path.name}: {error}"
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        bar.close()
+    return digest, written
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record_download(store: StateStore, result: FileResult, now: datetime) -> None:
+    """Record a verified file on every resource sharing its order (caller holds the lock)."""
+    task = result.task
+    entry = Download(path=str(task.path), md5=result.md5, size=result.size, at=utc_iso(now))
+    for address in task.addresses:
+
+        def change(record: ResourceRecord) -> ResourceRecord:
+            for order in record.orders:
+                if order.order_key != task.order_key:
+                    continue
+                order.deliveries = [
+                    d.model_copy(update={"checksum": result.md5})
+                    if d.item_id == task.item_id
+                    else d
+                    for d in order.deliveries
+                ]
+                if not any(d.path == entry.path and d.md5 == entry.md5 for d in order.downloads):
+                    kept = [d for d in order.downloads if d.path != entry.path]
+                    order.downloads = [*kept, entry]
+            return record
+
+        if store.get(address) is not None:
+            store.update(address, change)
+
+
+# --------------------------------------------------------------------------- the use case
+
+
+def download_deliveries(
+    client: OneAtlasClient,
+    tasks: Sequence[DownloadTask],
+    record: Callable[[FileResult], None],
+    *,
+    extract: bool = False,
+    progress: ProgressFactory | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[FileResult]:
+    """Fetch every task, record each verified file, and unpack it when ``extract``."""
+    results = []
+    for task in tasks:
+        result = fetch(client, task, progress=progress, sleep=sleep)
+        if result.status != "failed":
+            record(result)
+            if extract:
+                try:
+                    result.extracted = safe_extract(task.path, task.path.parent)
+                except InputError as error:
+                    result.status, result.message = "failed", str(error)
+        results.append(result)
+    return results
+
+
+def download_with_state(
+    workspace: Workspace,
+    addresses: Sequence[str],
+    dest: Path,
+    *,
+    extract: bool = False,
+    progress: ProgressFactory | None = None,
+    now: Callable[[], datetime],
+) -> DownloadResult:
+    """Read the state, download, and take the state lock for each recording.
+
+    A recorded link to a host that is not the endpoint's (a sandbox restarted on another
+    port) is never followed: the order is refreshed first, to read Airbus's current link.
+    """
+    from oneatlas_plan.api.profiles import origin_of
+    from oneatlas_plan.applying.refresh import refresh_with_state
+    from oneatlas_plan.applying.session import locked_store
+
+    tasks, waiting = download_tasks(StateStore(workspace.state_path).load(), addresses, dest)
+    if not tasks:
+        return DownloadResult(waiting=waiting)
+    client = workspace.client()
+    origins = client.profile.origins()
+    foreign = sorted(
+        {
+            address
+            for task in tasks
+            if origin_of(task.href) not in origins and not _verified_locally(task)
+            for address in task.addresses
+        }
+    )
+    if foreign:
+        refresh_with_state(workspace, targets=foreign)
+        tasks, waiting = download_tasks(StateStore(workspace.state_path).load(), addresses, dest)
+
+    def record(file: FileResult) -> None:
+        with locked_store(workspace) as store:
+            record_download(store, file, now())
+
+    files = download_deliveries(client, tasks, record, extract=extract, progress=progress)
+    return DownloadResult(files=files, waiting=waiting)

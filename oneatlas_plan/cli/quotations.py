@@ -1,0 +1,79 @@
+"""`oneatlas-plan quotations`: list, accept or refuse Pléiades Neo quotations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from oneatlas_plan.applying.quotations import Decision
+from oneatlas_plan.cli.apply import Duration
+from oneatlas_plan.cli.context import AppContext
+from oneatlas_plan.cli.options import common_options, state_option
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.render.quotations_text import (
+    quotations_json,
+    render_decision,
+    render_quotations,
+)
+from oneatlas_plan.state.model import dumps
+from oneatlas_plan.state.store import StateStore
+
+LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    type=Duration(),
+    default="30s",
+    show_default=True,
+    help="How long to wait for the state lock.",
+)
+
+
+@click.group()
+def quotations() -> None:
+    """Pléiades Neo quotations: nothing is bought until one is accepted."""
+
+
+@quotations.command("list")
+@click.option("--all", "include_decided", is_flag=True, help="Also accepted and refused ones.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@state_option
+def list_(include_decided: bool, output_format: str, state_path: Path) -> int:
+    """Quotations awaiting a decision (from the state; run `refresh` for their validity)."""
+    from oneatlas_plan.applying.quotations import quotations as recorded
+
+    found = recorded(StateStore(state_path).load(), include_decided=include_decided)
+    if output_format == "json":
+        click.echo(dumps(quotations_json(found)), nl=False)
+    else:
+        click.echo(render_quotations(found), nl=False)
+    return ExitCode.OK
+
+
+def _decide(app: AppContext, reference: str, decision: Decision, lock_timeout: float) -> int:
+    from oneatlas_plan.applying.quotations import decide, find_quotation
+    from oneatlas_plan.applying.session import locked_store
+
+    with locked_store(app.workspace(lock_timeout)) as store:
+        quotation = find_quotation(store.state(), reference)
+        decided = decide(store, app.client(), quotation, decision, datetime.now(UTC))
+    click.echo(render_decision(decided), nl=False)
+    return ExitCode.OK
+
+
+@quotations.command()
+@click.argument("reference", metavar="ADDRESS|QUOTATION_ID")
+@LOCK_TIMEOUT
+@common_options
+def accept(app: AppContext, reference: str, lock_timeout: float) -> int:
+    """Accept a quotation: Airbus starts production and bills it."""
+    return _decide(app, reference, "accept", lock_timeout)
+
+
+@quotations.command()
+@click.argument("reference", metavar="ADDRESS|QUOTATION_ID")
+@LOCK_TIMEOUT
+@common_options
+def refuse(app: AppContext, reference: str, lock_timeout: float) -> int:
+    """Refuse a quotation: nothing is bought (the next plan may order the resource again)."""
+    return _decide(app, reference, "refuse", lock_timeout)

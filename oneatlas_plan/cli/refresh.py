@@ -1,0 +1,34 @@
+"""`oneatlas-plan refresh`: learn from Airbus what became of every order (orders nothing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from oneatlas_plan.cli.apply import Duration
+from oneatlas_plan.cli.context import AppContext
+from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.progress import StageProgress
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.render.refresh_text import render_refresh
+
+
+@click.command()
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--lock-timeout",
+    type=Duration(),
+    default="30s",
+    show_default=True,
+    help="How long to wait for the state lock.",
+)
+@common_options
+def refresh(app: AppContext, targets: tuple[str, ...], lock_timeout: float) -> int:
+    """Record production status and delivered items of every order (or of TARGETS)."""
+    from oneatlas_plan.applying.refresh import refresh_with_state
+
+    with StageProgress() as progress:
+        result = refresh_with_state(app.workspace(lock_timeout), targets=targets, on_event=progress)
+    click.echo(render_refresh(result, datetime.now(UTC)), nl=False)
+    return ExitCode.OK

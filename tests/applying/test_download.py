@@ -1,0 +1,171 @@
+"""download against the sandbox: MD5 verified, corruption refused, resume and restart."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from oneatlas_plan.api.auth import ApiKey
+from oneatlas_plan.api.client import OneAtlasClient
+from oneatlas_plan.api.profiles import resolve_endpoint
+from oneatlas_plan.applying.download import DownloadTask, download_tasks, fetch
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.state.store import StateStore
+from tests.conftest import API_KEY, World
+
+TOULOUSE = "specs/toulouse-pleiades.yaml"
+ADDRESS = "toulouse.city-centre.polygon-1"
+CUT = 5000
+
+
+@pytest.fixture
+def delivered(world: World) -> World:
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
+    assert world.cli("refresh") == ExitCode.OK
+    return world
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[OneAtlasClient]:
+    with OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY)) as opened:
+        yield opened
+
+
+def _task(world: World) -> DownloadTask:
+    state = StateStore(world.project / "oneatlas-state.json").load()
+    [task], _ = download_tasks(state, [ADDRESS], world.project / "downloads")
+    return task
+
+
+def _order(world: World) -> dict[str, object]:
+    return dict(world.state()["resources"][ADDRESS]["orders"][-1])
+
+
+class Bars:
+    """A progress factory remembering where each transfer started."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[int | None, int]] = []
+
+    def __call__(self, name: str, total: int | None, initial: int) -> Bars:
+        self.starts.append((total, initial))
+        return self
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_download_verifies_records_and_skips_next_time(
+    delivered: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert delivered.cli("download", "--dest", "out") == ExitCode.OK
+    [item] = _order(delivered)["deliveries"]  # type: ignore[misc]
+    zip_path = delivered.project / "out" / item["resource_id"]
+    md5 = hashlib.md5(zip_path.read_bytes()).hexdigest()
+    assert item["checksum"] == md5
+    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    assert record == {
+        "path": f"out/{zip_path.name}",
+        "md5": md5,
+        "size": zip_path.stat().st_size,
+        "at": record["at"],
+    }
+    assert "1 downloaded" in capsys.readouterr().out
+    serial = delivered.state()["serial"]
+    assert delivered.cli("download", ADDRESS, "--dest", "out", "--extract") == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "already downloaded and verified" in out and "0 downloaded, 1 already there" in out
+    assert delivered.state()["serial"] == serial
+    assert list((delivered.project / "out" / zip_path.stem).glob("DIM_*.XML"))
+
+
+def test_a_corrupted_transfer_is_detected_and_not_kept(
+    delivered: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delivered.faults(corrupt_downloads=3)  # every attempt of this run
+    capsys.readouterr()
+    assert delivered.cli("download", "--dest", "out") == ExitCode.ERROR
+    out = capsys.readouterr().out
+    assert "does not match" in out and "corrupted in transit" in out
+    assert list((delivered.project / "out").iterdir()) == [], "neither the file nor a .part"
+    assert _order(delivered)["downloads"] == []
+    delivered.faults(corrupt_downloads=1)  # the first attempt only: the second one is good
+    assert delivered.cli("download", "--dest", "out") == ExitCode.OK
+    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    path = delivered.project / str(record["path"])
+    assert hashlib.md5(path.read_bytes()).hexdigest() == record["md5"]
+
+
+def test_an_interrupted_transfer_resumes_with_range(
+    delivered: World, client: OneAtlasClient
+) -> None:
+    task = _task(delivered)
+    delivered.faults(truncate_downloads_at=CUT)
+    first = fetch(client, task, attempts=1)
+    assert first.status == "failed" and "interrupted" in first.message
+    kept = task.part.stat().st_size
+    assert 0 < kept <= CUT and not task.path.exists()  # at most the chunk being read is lost
+    bars = Bars()
+    second = fetch(client, task, progress=bars, attempts=1)
+    assert second.status == "downloaded", second.message
+    assert bars.starts[0][1] == kept, "resumed where it stopped"
+    assert hashlib.md5(task.path.read_bytes()).hexdigest() == second.md5
+    assert not task.part.exists()
+
+
+def test_an_interrupted_transfer_restarts_when_ranges_are_ignored(
+    delivered: World, client: OneAtlasClient
+) -> None:
+    task = _task(delivered)
+    delivered.faults(truncate_downloads_at=CUT)
+    assert fetch(client, task, attempts=1).status == "failed"
+    delivered.faults(truncate_downloads_at=0, ignore_ranges=True)
+    bars = Bars()
+    result = fetch(client, task, progress=bars, attempts=1)
+    assert result.status == "downloaded", result.message
+    assert bars.starts == [(task.path.stat().st_size, 0)], "restarted from byte 0"
+    assert hashlib.md5(task.path.read_bytes()).hexdigest() == result.md5
+
+
+def test_the_cli_resumes_within_one_run(delivered: World) -> None:
+    delivered.faults(truncate_downloads_at=CUT)
+    assert delivered.cli("download", "--dest", "out") == ExitCode.OK
+    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    assert (
+        hashlib.md5((delivered.project / str(record["path"])).read_bytes()).hexdigest()
+        == (record["md5"])
+    )
+
+
+def test_nothing_delivered_yet_and_unknown_addresses(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.faults(delivery_delay_s=60)
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
+    assert world.cli("refresh") == ExitCode.OK
+    capsys.readouterr()
+    assert world.cli("download") == ExitCode.OK
+    assert f"{ADDRESS}: nothing delivered recorded yet" in capsys.readouterr().out
+    assert world.cli("download", "nowhere.to.be.found") == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "Error: no resource 'nowhere.to.be.found' in the state" in err
+    assert "Traceback" not in err
+
+
+def test_a_link_to_another_host_is_never_followed(world: World, tmp_path: Path) -> None:
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
+    assert world.cli("refresh") == ExitCode.OK
+    state_file = world.project / "oneatlas-state.json"
+    text = state_file.read_text().replace(world.base_url, "http://127.0.0.1:9")
+    state_file.write_text(text)
+    # the stale link (another host) is replaced by Airbus's current one, read by a refresh
+    assert world.cli("download", "--dest", "out") == ExitCode.OK
+    [item] = _order(world)["deliveries"]  # type: ignore[misc]
+    assert str(item["download_href"]).startswith(world.base_url)

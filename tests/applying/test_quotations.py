@@ -1,0 +1,111 @@
+"""Pléiades Neo quotations against the sandbox: SENT -> ACCEPTED -> in production -> delivered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oneatlas_plan.cli import run
+from oneatlas_plan.errors import ExitCode
+from tests.conftest import World
+
+SPEC = Path("specs/xinjiang-pleiades-neo.yaml")
+ADDRESS = "xinjiang-pneo.hejing-west.hejing-west"
+
+
+def _order(world: World) -> dict[str, object]:
+    return dict(world.state()["resources"][ADDRESS]["orders"][-1])
+
+
+def _threshold(value: str | None) -> None:
+    text = SPEC.read_text()
+    line = "    accept_quotations_up_to: 2000 EUR\n"
+    SPEC.write_text(text.replace(line, f"    accept_quotations_up_to: {value}\n" if value else ""))
+
+
+def _quotation_status(world: World) -> str:
+    [entry] = world.orders_for("xinjiang")
+    return str(entry["quotationStatus"])
+
+
+def test_accepted_automatically_within_the_spec_threshold(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "accepted automatically: EUR 979.72 <= accept_quotations_up_to EUR 2,000.00" in out
+    assert _quotation_status(world) == "ACCEPTED"
+    order = _order(world)
+    assert order["status"] == "accepted"
+    assert order["quotation_id"] == world.orders_for("xinjiang")[0]["quotationId"]
+    assert order["sales_order_id"] == world.orders_for("xinjiang")[0]["salesOrderId"]
+    assert world.state()["resources"][ADDRESS]["status"] == "ordered"
+
+    assert world.cli("refresh") == ExitCode.OK
+    order = _order(world)
+    assert order["production_status"] == "delivered"
+    assert order["quotation_valid_until"]
+    assert len(order["deliveries"]) == 1  # type: ignore[arg-type]
+    assert run(["state", "list"]) == ExitCode.OK
+    listed = capsys.readouterr().out
+    assert f"accepted/delivered  {order['sales_order_id']} ({order['quotation_id']})" in listed
+    assert "Spent: EUR 979.72" in listed
+
+
+def test_above_the_threshold_it_stays_quoted_until_accepted_explicitly(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _threshold("500 EUR")
+    world.faults(delivery_delay_s=60)
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    assert "above the spec's accept_quotations_up_to EUR 500.00: left quoted" in (
+        capsys.readouterr().out
+    )
+    assert _quotation_status(world) == "SENT"
+    assert _order(world)["status"] == "quoted"
+
+    assert world.cli("refresh") == ExitCode.OK
+    quotation_id = str(_order(world)["quotation_id"])
+    assert _order(world)["quotation_valid_until"], "validity read from the order search"
+    assert _order(world)["status"] == "quoted"
+    capsys.readouterr()
+    assert run(["quotations", "list"]) == ExitCode.OK
+    listed = capsys.readouterr().out
+    assert f"{quotation_id}  {ADDRESS}  EUR 979.72" in listed
+    assert "Quoted, awaiting acceptance" not in listed
+
+    assert world.cli("quotations", "accept", ADDRESS) == ExitCode.OK
+    assert f"Accepted quotation {quotation_id} (EUR 979.72)" in capsys.readouterr().out
+    assert _quotation_status(world) == "ACCEPTED"
+    order = _order(world)
+    assert (order["status"], order["production_status"]) == ("accepted", "ordered")
+    assert order["sales_order_id"] == world.orders_for("xinjiang")[0]["salesOrderId"]
+    assert world.cli("refresh") == ExitCode.OK
+    assert _order(world)["production_status"] == "in_production"
+    assert run(["quotations", "list"]) == ExitCode.OK
+    assert "No quotation awaits a decision" in capsys.readouterr().out
+
+
+def test_without_a_threshold_a_person_refuses_it(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _threshold(None)
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    assert "nothing is bought until a person will accept it" in capsys.readouterr().out
+    quotation_id = str(_order(world)["quotation_id"])
+    assert run(["state", "list"]) == ExitCode.OK
+    assert "Quoted, awaiting acceptance: EUR 979.72 (1 quotation" in capsys.readouterr().out
+
+    assert world.cli("quotations", "refuse", quotation_id) == ExitCode.OK
+    assert f"Refused quotation {quotation_id}" in capsys.readouterr().out
+    assert _quotation_status(world) == "REFUSED"
+    assert _order(world)["status"] == "refused"
+    assert world.state()["resources"][ADDRESS]["status"] == "not_ordered"
+
+    assert world.cli("quotations", "accept", quotation_id) == ExitCode.ERROR
+    assert f"quotation {quotation_id} is already refused" in capsys.readouterr().err
+    assert world.cli("quotations", "accept", "QUO-nope") == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "no resource or quotation 'QUO-nope' in the state" in err
+    assert "Traceback" not in err
