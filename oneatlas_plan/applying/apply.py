@@ -305,6 +305,7 @@ def _write_ahead(
         pending = OrderRecord(
             order_key=order.key,
             customer_reference=order.customer_reference,
+            contract_id=order.contract_id,
             body_digest=order.body_digest,
             status="pending",
             submitted_at=utc_iso(now),

@@ -113,7 +113,7 @@ def reconcile(
         order = record.current
         if order is None or order.order_key in done:
             continue
-        contract_id = contracts.get(record.address)
+        contract_id = order.contract_id or contracts.get(record.address)
         finding = find_order(client, order, workspaces.of(contract_id), contract_id)
         done.add(order.order_key)
         addresses = order.addresses or [record.address]

@@ -131,7 +131,7 @@ def refresh_orders(
             continue
         seen.add(order.order_key)
         addresses = tuple(order.addresses or [record.address])
-        contract_id = (contracts or {}).get(record.address)
+        contract_id = order.contract_id or (contracts or {}).get(record.address)
         observed = _observe(client, order, workspaces, contract_id)
         changed = False
         for address in addresses:

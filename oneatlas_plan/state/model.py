@@ -102,6 +102,9 @@ class OrderRecord(_Model):
 
     order_key: str = Field(description="Idempotency key (part of customerReference).")
     customer_reference: str
+    contract_id: str | None = Field(
+        default=None, description="Contract the order was placed on (finds its workspace)."
+    )
     body_digest: str
     status: OrderStatus
     submitted_at: UtcTimestamp | None = None
