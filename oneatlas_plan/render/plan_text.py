@@ -140,5 +140,12 @@ def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
         lines += ["", "Budgets:", *budget_lines]
     if any(o.price is not None and o.price.minimum_applied for o in plan.orders):
         lines += ["", "* billed at the product's minimum order area"]
+    reused = len(plan.meta.reused_prices)
+    if reused:
+        lines += [
+            "",
+            f"{reused} price(s) reused from the previous plan file (identical order bodies "
+            "priced recently); apply re-prices every order before submitting it.",
+        ]
     lines += ["", summary_line(plan)]
     return "\n".join(lines) + "\n"
