@@ -6,7 +6,7 @@ Public API
 ----------
 ``oneatlas_plan.api.profiles``
     ``Limits(ordering_rps=1.0, ordering_concurrency=1, search_rps=100.0, search_concurrency=8,
-    ban_seconds=600.0, safety_margin=0.1)``;
+    ban_seconds=600.0, safety_margin=0.05)``;
     ``EndpointProfile(name, auth, search, access, order, data, limits, discover_limits)`` with
     ``.url(service, path)``, ``.base(service)``, ``.origins()``;
     ``resolve_endpoint(value: str) -> EndpointProfile`` ("production" or a base URL; a

@@ -600,7 +600,7 @@ class OneAtlasClient:
             if token:
                 request_headers["Authorization"] = f"Bearer {token}"
             try:
-                with limiters[endpoint.limiter].slot():
+                with limiters[endpoint.limiter].slot(endpoint.name):
                     self.stats.record(endpoint.name, retry=attempt > 0)
                     self._log_request(method, url, request_headers, json_body, form, attempt)
                     started = time.perf_counter()

@@ -30,7 +30,9 @@ class Limits:
     Ordering (the Pay-Per-Order host): one request in flight and ``ordering_rps`` requests per
     second, beyond which Airbus bans the key for ``ban_seconds``. Search: ``search_rps`` per
     second with at most ``search_concurrency`` in flight. ``safety_margin`` stretches every
-    minimum interval (0.1 = 10 % slower than the published limit).
+    minimum interval (0.05 = 5 % slower than the published limit). Latency variation on the
+    ordering API is covered separately by the limiter (see ``RateLimiter``), so the margin
+    only has to absorb clock differences.
     """
 
     ordering_rps: float = 1.0
@@ -38,7 +40,7 @@ class Limits:
     search_rps: float = 100.0
     search_concurrency: int = 8
     ban_seconds: float = 600.0
-    safety_margin: float = 0.1
+    safety_margin: float = 0.05
 
     def __post_init__(self) -> None:
         if self.ordering_rps <= 0 or self.search_rps <= 0:

@@ -11,9 +11,17 @@ class RateLimiter:
     """At most ``concurrency`` holders at once; two slots start at least ``interval`` apart.
 
     Slots are handed out in reservation order; waiting is done outside the internal lock with
-    the injected ``sleep`` so tests can use a fake clock. With ``after_completion`` the interval
-    is also counted from the end of the previous request, so server-side latency can never
-    bring two arrivals closer than ``interval`` (used for the ordering API).
+    the injected ``sleep`` so tests can use a fake clock.
+
+    With ``after_completion`` (the ordering API, one request at a time) the interval is also
+    counted from the end of the previous request less the fastest round trip seen so far for
+    that kind of request (``slot(kind)``; an order takes longer to process than a price):
+    ``next start >= max(start + interval, end - fastest + interval)``. The server saw the
+    previous request at most ``(its round trip - fastest)`` later than the fastest one would
+    have been seen, so a request delayed on its way in still cannot bring two arrivals closer
+    than ``interval``, while a steady connection is paced at the interval itself rather than
+    at interval + round trip. Before any round trip is known the whole interval is counted
+    from the end.
     """
 
     def __init__(
@@ -34,6 +42,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_start = clock() + start_after if start_after > 0 else float("-inf")
+        self._fastest: dict[str, float] = {}  # fastest round trip per kind (after_completion)
 
     def reserve(self) -> float:
         """Reserve the next start time; returns the seconds to wait for it."""
@@ -44,19 +53,28 @@ class RateLimiter:
             return start - now
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one slot for the duration of a request."""
+    def slot(self, kind: str = "") -> Iterator[None]:
+        """Hold one slot for the duration of a request of ``kind`` (e.g. the endpoint)."""
         self._slots.acquire()
         try:
             wait = self.reserve()
             if wait > 0:
                 self._sleep(wait)
+            started = self._clock()
             yield
         finally:
             if self.after_completion:
-                with self._lock:
-                    self._next_start = max(self._next_start, self._clock() + self.interval)
+                self._completed(kind, started)
             self._slots.release()
+
+    def _completed(self, kind: str, started: float) -> None:
+        with self._lock:
+            end = self._clock()
+            took = max(0.0, end - started)
+            known = self._fastest.get(kind)
+            self._fastest[kind] = took if known is None else min(known, took)
+            slack = 0.0 if known is None else self._fastest[kind]  # first of its kind: none
+            self._next_start = max(self._next_start, end - slack + self.interval)
 
 
 _registry: dict[tuple[object, ...], RateLimiter] = {}
@@ -90,5 +108,5 @@ class Unlimited:
     """A limiter that never waits (token, access and data hosts)."""
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, kind: str = "") -> Iterator[None]:
         yield

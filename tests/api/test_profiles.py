@@ -63,8 +63,8 @@ def test_limits_from_sandbox_config_and_fallback() -> None:
 
 
 def test_intervals_include_the_safety_margin() -> None:
-    assert Limits().ordering_interval == pytest.approx(1.1)
-    assert Limits().search_interval == pytest.approx(0.011)
+    assert Limits().ordering_interval == pytest.approx(1.05)
+    assert Limits().search_interval == pytest.approx(0.0105)
 
 
 def test_origin_makes_default_ports_explicit() -> None:

@@ -1,0 +1,111 @@
+"""Benchmark 6: a 10,000-resource plan: writing the plan file, ``show`` and ``diff``.
+
+The plan is made by the real planner (searches and selection against the sandbox) with prices
+answered instantly, since only its size matters here. The second plan for ``diff`` changes
+1 % of the orders' prices and scenes and drops 1 % of the resources. ``show`` and ``diff``
+run as whole CLI processes (peak RSS measured there); the write is timed in-process, its
+peak Python allocation measured with tracemalloc in a separate pass.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+from oneatlas_plan.api.models import PriceResponse
+from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.planning.planfile import write_plan
+from oneatlas_plan.planning.run import plan_specs
+from oneatlas_plan.state.model import State
+
+
+def make_plan(n: int, work: Path) -> Plan:
+    spec_dir = work / "specs"
+    c.write_specs(spec_dir, n, n_specs=max(1, n // 100))
+    with c.sandbox(work / "sandbox", fast=True) as running:
+        client = c.client(running)
+        client.price = lambda body: PriceResponse.model_validate(  # type: ignore[method-assign]
+            {"currency": "EUR", "totalAmount": 250.0})
+        plan = plan_specs([spec_dir], State.new(), lambda: client, endpoint="sandbox")
+        client.close()
+    return plan
+
+
+def changed(plan: Plan) -> Plan:
+    data: dict[str, Any] = json.loads(plan.to_json())
+    for i, order in enumerate(data["orders"]):
+        if i % 100 == 7 and order.get("price"):
+            order["price"]["amount"] = str(Decimal(order["price"]["amount"]) + 10)
+    for i, resource in enumerate(data["resources"]):
+        if i % 100 == 3 and resource["scenes"]:
+            resource["scenes"][0]["archive_identifier"] += "-X"
+    gone = {r["address"] for i, r in enumerate(data["resources"]) if i % 100 == 50}
+    data["resources"] = [r for r in data["resources"] if r["address"] not in gone]
+    data["orders"] = [o for o in data["orders"] if not gone & set(o["addresses"])]
+    totals: dict[str, Decimal] = {}
+    for order in data["orders"]:
+        price = order.get("price")
+        if price and order["action"] != "blocked":
+            totals[price["currency"]] = totals.get(price["currency"], Decimal(0)) + Decimal(
+                price["amount"])
+    data["totals"] = {k: str(v) for k, v in sorted(totals.items())}
+    return Plan.model_validate(data).sealed()
+
+
+def main() -> None:
+    args = c.parse_args(__doc__ or "")
+    n = 300 if args.quick else 10_000
+    with tempfile.TemporaryDirectory(prefix="bench-bigplan-") as temp:
+        work = Path(temp)
+        started = time.perf_counter()
+        plan = make_plan(n, work)
+        made_s = time.perf_counter() - started
+        old_path, new_path = work / "old.json", work / "new.json"
+        started = time.perf_counter()
+        write_plan(plan, old_path)
+        write_s = time.perf_counter() - started
+        tracemalloc.start()
+        write_plan(plan, work / "again.json")
+        write_peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        write_plan(changed(plan), new_path)
+        show = c.run_cli_rss(["show", str(old_path)], cwd=work)
+        diff = c.run_cli_rss(["diff", str(old_path), str(new_path)], cwd=work)
+        diff_json = c.run_cli_rss(["diff", str(old_path), str(new_path), "--format", "json"],
+                                  cwd=work)
+        size_mb = old_path.stat().st_size / 2**20
+    for name, run in (("show", show), ("diff", diff), ("diff json", diff_json)):
+        if run["exit_code"] != 0:
+            raise SystemExit(f"{name} failed: {run['stderr']}")
+    reported = json.loads(diff_json["stdout"]) if diff_json["stdout"].startswith("{") else {}
+    rows = [
+        {"step": "plan write (in-process)", "resources": len(plan.resources), "seconds": write_s,
+         "peak_mb": write_peak, "peak_kind": "tracemalloc", "plan_mb": size_mb},
+        {"step": "show (CLI process)", "resources": len(plan.resources),
+         "seconds": show["seconds"], "peak_mb": show["peak_rss_mb"], "peak_kind": "RSS"},
+        {"step": "diff (CLI process)", "resources": len(plan.resources),
+         "seconds": diff["seconds"], "peak_mb": diff["peak_rss_mb"], "peak_kind": "RSS"},
+        {"step": "diff --format json (CLI process)", "resources": len(plan.resources),
+         "seconds": diff_json["seconds"], "peak_mb": diff_json["peak_rss_mb"],
+         "peak_kind": "RSS"},
+    ]
+    goals = [
+        c.goal("plan made (set-up, not a goal)", made_s, "-", True),
+        c.goal("diff reports the removed resources", len(reported.get("removed", [])),
+               f"{len([r for i, r in enumerate(plan.resources) if i % 100 == 50])}",
+               len(reported.get("removed", [])) ==
+               len([r for i, r in enumerate(plan.resources) if i % 100 == 50])),
+    ]
+    c.write_results("bigplan", quick=args.quick, params={"resources": n}, rows=rows,
+                    goals=goals, results_dir=args.results)
+
+
+if __name__ == "__main__":
+    main()

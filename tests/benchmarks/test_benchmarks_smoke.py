@@ -1,0 +1,87 @@
+"""Smoke-run every benchmark script with --quick: result files and request counts, never
+timings (machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run(name: str, results: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", "--results", str(results)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    short = name.removeprefix("bench_")
+    assert (results / f"{short}.md").read_text().startswith(f"## {short} (quick)")
+    document: dict[str, Any] = json.loads((results / f"{short}.json").read_text())
+    assert document["quick"] is True
+    assert {"nproc", "cpu", "python"} <= set(document["machine"])
+    assert document["rows"] and document["goals"]
+    return document
+
+
+@pytest.mark.slow
+def test_plan_counts_requests_and_compares_with_the_naive_client(tmp_path: Path) -> None:
+    row = run("bench_plan", tmp_path)["rows"][0]
+    assert row["n_aois"] == 10
+    assert row["requests"]["prices"] == 10  # one per order, 1:1
+    assert row["requests"]["search"] == 1  # one merged search for the region
+    assert row["requests_5pairs"]["prices"] == 2  # 10 AOIs, 5 pairs per order
+    assert row["naive_requests"] == {"token": 1, "search": 10, "prices": 10}
+    assert row["http_429"] == 0 and row["naive_429"] == 0
+    assert row["max_concurrent_ordering"] == 1
+    assert {"ours_over_bound", "outside_pricing_share", "naive_over_ours_1to1",
+            "naive_over_ours_5pairs", "bound_s"} <= set(row)
+
+
+@pytest.mark.slow
+def test_replan_only_resolves_the_edited_spec(tmp_path: Path) -> None:
+    row = run("bench_replan", tmp_path)["rows"][0]
+    assert row["actions"] == {"no-op": 9, "reorder": 3}
+    assert row["ours_requests_by_endpoint"]["prices"] == 3
+    assert row["ours_requests_by_endpoint"]["search_v2"] == 1
+    assert row["naive_requests"] == 1 + 12 + 12
+    assert row["ours_429"] == 0
+
+
+@pytest.mark.slow
+def test_noop_replan_makes_no_request(tmp_path: Path) -> None:
+    row = run("bench_noop", tmp_path)["rows"][0]
+    assert row["no_op"] == row["resources"] == 12
+    assert row["library_requests"] == row["cli_requests"] == 0
+    assert row["library_clients_created"] == 0
+    assert row["cli_plan_meta_requests"] == 0
+    assert row["cli_exit_code"] == 0
+
+
+@pytest.mark.slow
+def test_apply_counts_two_ordering_calls_per_order(tmp_path: Path) -> None:
+    rows = run("bench_apply", tmp_path)["rows"]
+    throughput = next(r for r in rows if r["kind"] == "throughput")
+    assert throughput["orders"] == 10
+    assert throughput["requests"]["prices"] == throughput["requests"]["orders"] == 10
+    assert throughput["http_429"] == 0 and throughput["max_concurrent_ordering"] == 1
+    persisted = [r for r in rows if r["kind"] == "persistence"]
+    assert [r["orders"] for r in persisted] == [10, 100]
+    assert all(r["per_order_state_ms"] > 0 for r in persisted)
+
+
+def test_startup_keeps_heavy_imports_off_version(tmp_path: Path) -> None:
+    rows = run("bench_startup", tmp_path)["rows"]
+    assert rows[0]["heavy_imports"] == "none"
+
+
+@pytest.mark.slow
+def test_bigplan_show_and_diff(tmp_path: Path) -> None:
+    document = run("bench_bigplan", tmp_path)
+    assert [r["step"].split(" ")[0] for r in document["rows"]] == ["plan", "show", "diff", "diff"]
+    assert all(g["met"] for g in document["goals"])
