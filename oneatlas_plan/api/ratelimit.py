@@ -14,14 +14,11 @@ class RateLimiter:
     the injected ``sleep`` so tests can use a fake clock.
 
     With ``after_completion`` (the ordering API, one request at a time) the interval is also
-    counted from the end of the previous request less the fastest round trip seen so far for
-    that kind of request (``slot(kind)``; an order takes longer to process than a price):
-    ``next start >= max(start + interval, end - fastest + interval)``. The server saw the
-    previous request at most ``(its round trip - fastest)`` later than the fastest one would
-    have been seen, so a request delayed on its way in still cannot bring two arrivals closer
-    than ``interval``, while a steady connection is paced at the interval itself rather than
-    at interval + round trip. Before any round trip is known the whole interval is counted
-    from the end.
+    counted from the end of the previous request: ``next start >= end + interval``. The
+    server saw the previous request at some unknown moment before its answer came back, so
+    this is the only pacing that provably keeps two arrivals ``interval`` apart whatever the
+    latency does (a start-based pacing with a latency allowance got the key banned under
+    jitter in the fault-storm tests). It costs one round trip per ordering call.
     """
 
     def __init__(
@@ -42,7 +39,6 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_start = clock() + start_after if start_after > 0 else float("-inf")
-        self._fastest: dict[str, float] = {}  # fastest round trip per kind (after_completion)
 
     def reserve(self) -> float:
         """Reserve the next start time; returns the seconds to wait for it."""
@@ -54,27 +50,22 @@ class RateLimiter:
 
     @contextmanager
     def slot(self, kind: str = "") -> Iterator[None]:
-        """Hold one slot for the duration of a request of ``kind`` (e.g. the endpoint)."""
+        """Hold one slot for the duration of a request (``kind``, e.g. the endpoint, is
+        informational)."""
         self._slots.acquire()
         try:
             wait = self.reserve()
             if wait > 0:
                 self._sleep(wait)
-            started = self._clock()
             yield
         finally:
             if self.after_completion:
-                self._completed(kind, started)
+                self._completed()
             self._slots.release()
 
-    def _completed(self, kind: str, started: float) -> None:
+    def _completed(self) -> None:
         with self._lock:
-            end = self._clock()
-            took = max(0.0, end - started)
-            known = self._fastest.get(kind)
-            self._fastest[kind] = took if known is None else min(known, took)
-            slack = 0.0 if known is None else self._fastest[kind]  # first of its kind: none
-            self._next_start = max(self._next_start, end - slack + self.interval)
+            self._next_start = max(self._next_start, self._clock() + self.interval)
 
 
 _registry: dict[tuple[object, ...], RateLimiter] = {}

@@ -48,7 +48,7 @@ def _is_state(path: Path) -> bool:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return False
     return (
         isinstance(data, dict)

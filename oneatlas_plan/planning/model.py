@@ -7,12 +7,12 @@ itself: `apply` refuses a plan whose checksum does not match (a hand-edited plan
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from oneatlas_plan import _canonical
+from oneatlas_plan.state.model import Amount
 
 FORMAT_VERSION = 1
 
@@ -55,7 +55,7 @@ class PreviousOrder(_Model):
     status: str
     sales_order_id: str | None = None
     quotation_id: str | None = None
-    amount: Decimal | None = None
+    amount: Amount | None = None
     currency: str | None = None
 
 
@@ -77,7 +77,7 @@ class ResourcePlan(_Model):
 
 class PriceSummary(_Model):
     currency: str
-    amount: Decimal
+    amount: Amount
     requested_area_km2: float = Field(description="AOI ∩ footprints, geodesic.")
     billable_area_km2: float = Field(description="Area Airbus bills (minimum applied).")
     minimum_applied: bool
@@ -98,15 +98,15 @@ class OrderPlan(_Model):
     body: dict[str, Any] = Field(description="Exact JSON body for /prices and /orders.")
     body_digest: str
     price: PriceSummary | None = None
-    accept_quotations_up_to: Decimal | None = None
+    accept_quotations_up_to: Amount | None = None
 
 
 class BudgetCheck(_Model):
     scope: Literal["order", "spec", "total"]
     name: str
     currency: str
-    limit: Decimal
-    planned: Decimal
+    limit: Amount
+    planned: Amount
     ok: bool
 
 
@@ -136,7 +136,7 @@ class Plan(_Model):
     state: StateRef
     resources: list[ResourcePlan]
     orders: list[OrderPlan]
-    totals: dict[str, Decimal] = Field(description="Currency -> amount of orders to place.")
+    totals: dict[str, Amount] = Field(description="Currency -> amount of orders to place.")
     budgets: list[BudgetCheck]
     checksum: str = ""
     meta: PlanMeta

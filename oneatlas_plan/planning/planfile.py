@@ -9,10 +9,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from oneatlas_plan import _canonical
 from oneatlas_plan.errors import InputError, PlanError
 from oneatlas_plan.planning.model import FORMAT_VERSION, Plan
 
-MAX_PLAN_BYTES = 512 * 1024 * 1024
+MAX_PLAN_BYTES = 64 * 1024 * 1024  # ~10,000 orders; bounds the memory a bad file can take
 
 
 def write_plan(plan: Plan, path: Path) -> None:
@@ -51,7 +52,30 @@ def read_plan(path: Path, *, verify: bool = True) -> Plan:
             f"{path}: checksum mismatch: the plan was modified after it was made; "
             "run `oneatlas-plan plan --out` again instead of editing it"
         )
+    _check_consistent(path, plan)
     return plan
+
+
+def _check_consistent(path: Path, plan: Plan) -> None:
+    """What apply relies on beyond the model (a plan edited and re-checksummed by hand)."""
+    addresses: set[str] = set()
+    for resource in plan.resources:
+        if resource.address in addresses:
+            raise PlanError(f"{path}: resource {resource.address!r} appears twice; plan again")
+        addresses.add(resource.address)
+    keys: set[str] = set()
+    for order in plan.orders:
+        if order.key in keys:
+            raise PlanError(f"{path}: order {order.key} appears twice; plan again")
+        keys.add(order.key)
+        missing = [a for a in order.addresses if a not in addresses] or (
+            [] if order.addresses else ["(none)"]
+        )
+        if missing:
+            raise PlanError(
+                f"{path}: order {order.key} is for resource {missing[0]!r}, which the plan "
+                "does not have; plan again"
+            )
 
 
 def _read_json(path: Path) -> dict[str, object]:
@@ -71,11 +95,15 @@ def _read_json(path: Path) -> dict[str, object]:
     except OSError as error:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        data = json.loads(text)
+        data = _canonical.loads_bounded(text)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{path}:{error.lineno}:{error.colno}: not a plan file: invalid JSON ({error.msg})"
         ) from None
+    except ValueError as error:  # e.g. an integer beyond Python's int/str digit limit
+        raise InputError(f"{path}: not a plan file: invalid JSON ({error})") from None
+    except RecursionError:  # the C decoder's answer to "[[[[..." (no position given)
+        raise InputError(f"{path}: not a plan file: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a plan file: expected a JSON object")
     return data

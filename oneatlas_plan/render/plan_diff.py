@@ -173,6 +173,8 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     common = sorted(set(before) & set(after))  # a no-op or forget has no scenes to compare
     before = {k: before[k] for k in common}
     after = {k: after[k] for k in common}
+    if before == after:  # most resources: plain equality is far cheaper than a DeepDiff
+        return []
     delta = DeepDiff(before, after, view="tree", ignore_order=False)
     changes: dict[tuple[str, str | None], Change] = {}
     for items in delta.values():

@@ -325,7 +325,7 @@ def simplification_tolerance(ring: list[Position], limit: int = MAX_VERTICES) ->
     low, high = 0.0, 1e-6
     while vertices(high) > limit and high < 10:
         low, high = high, high * 2
-    for _ in range(30):
+    while high - low > high * 0.005:  # the answer is shown to 2 significant digits
         middle = (low + high) / 2
         if vertices(middle) > limit:
             low = middle

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -178,7 +179,10 @@ def _spec_files(directory: Path) -> list[Path]:
 def _read_text(path: Path) -> tuple[bytes, str]:
     """The file's bytes and text; raises YamlError for unusable files."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
+            raise YamlError("not a regular file (a FIFO, socket or device?)")
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise YamlError(f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
         data = path.read_bytes()
@@ -231,6 +235,7 @@ class _FileContext:
     today: date
     problems: list[Problem] = field(default_factory=list)
     aois: dict[str, list[ResolvedAoi]] = field(default_factory=dict)
+    _seen: set[Problem] = field(default_factory=set, repr=False)
 
     @property
     def has_errors(self) -> bool:
@@ -241,7 +246,8 @@ class _FileContext:
 
     def add(self, loc: Loc, message: str, severity: Severity = Severity.ERROR) -> None:
         problem = self.locator.problem(loc, message, severity)
-        if problem not in self.problems:  # inherited defaults are reported once
+        if problem not in self._seen:  # inherited defaults are reported once
+            self._seen.add(problem)
             self.problems.append(problem)
 
     def run(self, raw: dict[str, Any]) -> SpecFile | None:

@@ -153,6 +153,9 @@ _MONEY_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]{3})\s*$")
 MONEY_STRING_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*[A-Z]{3}\s*$"
 
 
+MAX_MONEY = Decimal(10) ** 12
+
+
 class Money(_Model):
     """An amount of money: ``"2000 EUR"`` or ``{amount: 2000, currency: EUR}``."""
 
@@ -182,6 +185,8 @@ class Money(_Model):
     def _non_negative(cls, value: Decimal) -> Decimal:
         if not value.is_finite() or value < 0:
             raise ValueError(f"must be a non-negative amount (got {value})")
+        if value > MAX_MONEY:
+            raise ValueError(f"must be at most {MAX_MONEY:,} (got {value:.3g})")
         return value
 
     @classmethod

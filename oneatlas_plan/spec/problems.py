@@ -21,6 +21,9 @@ from oneatlas_plan._yaml import Marks
 Loc = tuple[str | int, ...]
 
 
+MAX_MESSAGE = 1000  # characters of a problem's message shown
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
@@ -41,7 +44,10 @@ class Problem:
     def render(self) -> str:
         tag = "" if self.severity is Severity.ERROR else f"{self.severity.value}: "
         where = f"{self.path}: " if self.path else ""
-        return f"{display_path(self.file)}:{self.line}:{self.column}: {tag}{where}{self.message}"
+        message = self.message
+        if len(message) > MAX_MESSAGE:  # e.g. a 2 MB value quoted back: keep it readable
+            message = f"{message[: MAX_MESSAGE // 2]}…{message[-MAX_MESSAGE // 4 :]}"
+        return f"{display_path(self.file)}:{self.line}:{self.column}: {tag}{where}{message}"
 
 
 def display_path(path: Path) -> str:

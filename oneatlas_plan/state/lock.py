@@ -120,8 +120,13 @@ def read_lock(state_path: Path) -> LockInfo | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise UnreadableLockError(f"lock file {path} is unreadable: {error}") from error
+    except UnicodeDecodeError as error:
+        raise UnreadableLockError(
+            f"lock file {path} is unreadable (not UTF-8 text: {error.reason}); if no "
+            "oneatlas-plan run is in progress on this state, delete that file"
+        ) from error
     try:
         data = json.loads(text)
         return LockInfo(
@@ -132,7 +137,7 @@ def read_lock(state_path: Path) -> LockInfo | None:
             created_at=str(data["created_at"]),
             process_start=data.get("process_start"),
         )
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise UnreadableLockError(
             f"lock file {path} is unreadable ({type(error).__name__}: {error}); if no "
             "oneatlas-plan run is in progress on this state, delete that file"

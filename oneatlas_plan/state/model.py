@@ -42,6 +42,11 @@ RECORD_STATUS: dict[str, RecordStatus] = {
 # Statuses whose amount was (or may have been) spent.
 SPENT_STATUSES: frozenset[str] = frozenset({"ordered", "accepted"})
 
+# Bounds every amount read from a file: far above any order, and it keeps a hand-edited
+# "1e999999999" from being formatted into a gigabyte of digits.
+MAX_AMOUNT = Decimal(10) ** 15
+Amount = Annotated[Decimal, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+
 UtcTimestamp = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"),
@@ -112,7 +117,7 @@ class OrderRecord(_Model):
     sales_order_id: str | None = None
     quotation_id: str | None = None
     quotation_valid_until: str | None = None
-    amount: Decimal | None = Field(
+    amount: Amount | None = Field(
         default=None,
         description="Price of the whole Airbus order (the same in every record sharing it).",
     )

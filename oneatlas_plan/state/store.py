@@ -38,6 +38,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from oneatlas_plan import _canonical, _testhooks
 from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.lock import lock_path_for
 from oneatlas_plan.state.migrations import migrate
@@ -171,12 +172,16 @@ class StateStore:
                 f"is not UTF-8 text (byte {error.start}: binary or damaged?)"
             ) from error
         try:
-            data = json.loads(text)
+            data = _canonical.loads_bounded(text)
         except json.JSONDecodeError as error:
             raise self._corrupt(
                 f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}; "
                 "truncated?)"
             ) from error
+        except RecursionError:  # the C decoder's answer to "[[[[..."
+            raise self._corrupt("is not a state file (JSON nested too deeply)") from None
+        except ValueError as error:  # e.g. an integer beyond Python's int/str digit limit
+            raise self._corrupt(f"is not valid JSON ({error})") from None
         if not isinstance(data, dict):
             raise self._corrupt(f"is not a state file (a JSON {type(data).__name__})")
         try:
@@ -212,10 +217,10 @@ class StateStore:
         torn = False
         for index, (number, chunk) in enumerate(numbered):
             try:
-                entry = json.loads(chunk.decode("utf-8"))
+                entry = _canonical.loads_bounded(chunk.decode("utf-8"))
                 if not isinstance(entry, dict):
                     raise ValueError("not an object")
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 if index == len(numbered) - 1:  # a crash in the middle of the last append
                     torn = True
                     continue
@@ -375,6 +380,7 @@ class StateStore:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+            _testhooks.pause("state-replace")
             if self.path.exists():
                 self._keep_backup()
             os.replace(temp, self.path)

@@ -1,0 +1,322 @@
+"""Shared harness of the reliability suite: a loopback sandbox, a project, the CLI both
+in-process and as a subprocess, and the invariants every test checks.
+
+Invariants (``check_*``): each resource is ordered at most once at Airbus (the sandbox
+ledger), every order in the ledger is recorded in the state, and the state file parses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from oneatlas_plan.cli import run
+from oneatlas_plan.sandbox.embedded import RunningSandbox, start_embedded
+from oneatlas_plan.state.store import StateStore
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "sk-reliability-5b9e0c2f7d4a41e3"
+ADDRESSES = {
+    "tanzania-spot.malagarasi.malagarasi-west",
+    "toulouse.city-centre.polygon-1",
+    "xinjiang-pneo.hejing-west.hejing-west",
+}
+SETTLED = {"ordered", "quoted"}
+UNSETTLED = {"pending", "unknown"}
+# Variables that would change what a child process does.
+_SCRUBBED_ENV = (
+    "ONEATLAS_ENDPOINT",
+    "ONEATLAS_STATE",
+    "ONEATLAS_API_KEY",
+    "ONEATLAS_PLAN_TEST_PAUSE",
+    "ONEATLAS_PLAN_TEST_PAUSE_SECONDS",
+)
+
+
+def start_sandbox(data_dir: Path, **options: Any) -> RunningSandbox:
+    options.setdefault("time_scale", 50)
+    return start_embedded(data_dir, api_key=API_KEY, **options)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Project:
+    """A directory with the shipped specs, a state file and a sandbox to talk to."""
+
+    root: Path
+    base_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def specs(self) -> Path:
+        return self.root / "specs"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "oneatlas-state.json"
+
+    @property
+    def plan_path(self) -> Path:
+        return self.root / "plan.json"
+
+    # ------------------------------------------------------------------ running the CLI
+    def _args(self, args: tuple[str, ...]) -> list[str]:
+        command = args[0]
+        extra: list[str] = []
+        if command in ("plan", "apply"):
+            extra = ["--endpoint", self.base_url, "--state", str(self.state_path)]
+        elif command == "state":
+            extra = ["--state", str(self.state_path)]
+        return [*args, *extra]
+
+    def cli(self, *args: str) -> Result:
+        """In-process, through the one error boundary (fast)."""
+        out, err = io.StringIO(), io.StringIO()
+        saved = {k: os.environ.get(k) for k in (*_SCRUBBED_ENV, *self.extra_env)}
+        for key in _SCRUBBED_ENV:
+            os.environ.pop(key, None)
+        os.environ.update(self.env_overrides())
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = run(self._args(args))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        result = Result(int(code), out.getvalue(), err.getvalue())
+        assert_no_traceback(result)
+        return result
+
+    def env_overrides(self) -> dict[str, str]:
+        return {"ONEATLAS_API_KEY": API_KEY, **self.extra_env}
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env.update(self.env_overrides())
+        env.update(extra)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def spawn(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oneatlas_plan", *self._args(args)],
+            cwd=self.root,
+            env=self.env(**extra_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def subprocess(self, *args: str, timeout: float = 60, **extra_env: str) -> Result:
+        proc = self.spawn(*args, **extra_env)
+        out, err = proc.communicate(timeout=timeout)
+        result = Result(proc.returncode, out, err)
+        assert_no_traceback(result)
+        return result
+
+    # ------------------------------------------------------------------ the sandbox
+    def ledger(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.base_url}/sandbox/v1/ledger", timeout=10)
+        response.raise_for_status()
+        return [o for o in response.json() if o.get("endpoint") != "prices"]
+
+    def stats(self) -> dict[str, Any]:
+        response = requests.get(f"{self.base_url}/sandbox/v1/stats", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def faults(self, **knobs: Any) -> None:
+        response = requests.post(f"{self.base_url}/sandbox/v1/faults", json=knobs, timeout=10)
+        response.raise_for_status()
+
+    # ------------------------------------------------------------------ the state
+    def load_state(self) -> dict[str, Any]:
+        """The state as the tool sees it (file + journal); asserts the file parses."""
+        if self.state_path.exists():
+            json.loads(self.state_path.read_text(encoding="utf-8"))  # always complete
+        state = StateStore(self.state_path).load()
+        return state.model_dump(mode="json")
+
+
+def make_project(tmp_path: Path, base_url: str) -> Project:
+    root = tmp_path / "project"
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "specs", root / "specs")
+    return Project(root=root, base_url=base_url)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    with start_sandbox(tmp_path / "sandbox-data") as running:
+        yield running
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: RunningSandbox) -> Project:
+    return make_project(tmp_path, sandbox.base_url)
+
+
+def assert_no_traceback(result: Result) -> None:
+    assert "Traceback (most recent call last)" not in result.text, result.text
+    assert result.code != 70, f"internal error:\n{result.text}"
+
+
+# ---------------------------------------------------------------------------- invariants
+
+
+def check_no_duplicate(project: Project) -> list[dict[str, Any]]:
+    """Every resource (customerReference carries its idempotency key) ordered at most once."""
+    ledger = project.ledger()
+    counts = Counter(o.get("customerReference") for o in ledger)
+    doubled = {ref: n for ref, n in counts.items() if n > 1}
+    assert not doubled, f"duplicate orders at Airbus: {doubled}"
+    return ledger
+
+
+def check_ledger_in_state(project: Project, *, settled: bool) -> None:
+    """Every ledger order is in the state: as its order (settled) or as pending/unknown."""
+    state = project.load_state()
+    records = {
+        order["customer_reference"]: (address, record["status"], order)
+        for address, record in state["resources"].items()
+        for order in record["orders"][-1:]
+    }
+    for entry in check_no_duplicate(project):
+        reference = entry.get("customerReference")
+        assert reference in records, f"order {entry} at Airbus is missing from the state"
+        address, status, order = records[reference]
+        allowed = SETTLED if settled else SETTLED | UNSETTLED
+        assert status in allowed, f"{address}: {status} but Airbus has {entry}"
+        if status in SETTLED:
+            assert order["sales_order_id"] == entry.get("salesOrderId"), (address, entry)
+            assert order["quotation_id"] == entry.get("quotationId"), (address, entry)
+
+
+def blocked(project: Project) -> dict[str, str]:
+    """address -> customer reference of the records whose outcome is unknown."""
+    state = project.load_state()
+    return {
+        address: record["orders"][-1]["customer_reference"]
+        for address, record in state["resources"].items()
+        if record["status"] in UNSETTLED
+    }
+
+
+def converge(project: Project, *, rounds: int = 6) -> list[str]:
+    """Run plan/apply until nothing is left to do, as a careful operator would.
+
+    A record still unknown after reconciliation is settled with ``state resolve
+    --not-ordered`` only after checking that Airbus (the ledger) has no such order (the
+    documented manual step). Returns the addresses so resolved.
+    """
+    resolved: list[str] = []
+    for _ in range(rounds):
+        plan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert plan.code == 0, plan.text
+        still = blocked(project)
+        if still:
+            at_airbus = {o.get("customerReference") for o in project.ledger()}
+            for address, reference in still.items():
+                assert reference not in at_airbus, (
+                    f"{address}: Airbus has its order {reference} but reconciliation did "
+                    f"not find it\n{plan.text}"
+                )
+                settle = project.cli("state", "resolve", address, "--not-ordered")
+                assert settle.code == 0, settle.text
+                resolved.append(address)
+            continue
+        state = project.load_state()
+        statuses = {a: r["status"] for a, r in state["resources"].items()}
+        if set(statuses) == ADDRESSES and set(statuses.values()) <= SETTLED:
+            return resolved
+        applied = project.cli("apply", str(project.plan_path))
+        assert applied.code in (0, 1), applied.text
+    raise AssertionError(f"not converged: {project.load_state()['resources'].keys()}")
+
+
+def check_done(project: Project) -> None:
+    state = project.load_state()
+    statuses = {a: r["status"] for a, r in state["resources"].items()}
+    assert set(statuses) == ADDRESSES, statuses
+    assert set(statuses.values()) <= SETTLED, statuses
+    check_ledger_in_state(project, settled=True)
+    assert len(project.ledger()) == len(ADDRESSES)
+    stats = project.stats()
+    assert stats["bans"] == 0, f"the key was banned: {stats['ordering_requests']}"
+
+
+# ---------------------------------------------------------------------------- subprocess kill
+
+
+class StderrWatcher:
+    """Reads a child's stderr in a thread; ``wait_for(text)`` blocks until it appears."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(text in line for line in self.lines):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._thread.is_alive()):
+                    return any(text in line for line in self.lines)
+                self._cond.wait(min(remaining, 0.05))
+            return True
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return "".join(self.lines)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL and reap (an unreaped zombie would still look like a live lock holder)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()

@@ -1,0 +1,178 @@
+"""SIGKILL `apply` at many points, then run plan/apply again until done.
+
+After every trial: each resource is ordered at most once at Airbus (the sandbox ledger),
+every ledger order is in the state (ordered, or unknown then reconciled), and the state
+file parses at every step. Precise points use the test-only hook
+``oneatlas_plan/_testhooks.py``; "in flight" uses the sandbox's order delay (kill once the
+ledger shows the order, before the answer) and "commit then drop".
+
+CI runs the fixed points plus ``ONEATLAS_CRASH_TRIALS`` (default 2) kills at random times;
+for a long run: ``ONEATLAS_CRASH_TRIALS=200 pytest tests/reliability/test_crash_injection.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oneatlas_plan._testhooks import ENV as PAUSE_ENV
+from oneatlas_plan._testhooks import MARKER
+from tests.reliability.conftest import (
+    UNSETTLED,
+    Project,
+    StderrWatcher,
+    check_done,
+    check_ledger_in_state,
+    converge,
+    kill,
+    make_project,
+    start_sandbox,
+)
+
+RANDOM_TRIALS = int(os.environ.get("ONEATLAS_CRASH_TRIALS", "2"))
+
+
+@dataclass(frozen=True)
+class Trial:
+    name: str
+    pause: str | None = None  # a _testhooks point, "POINT:N"
+    faults: dict[str, Any] = field(default_factory=dict)
+    kill_when_ledger_has: int | None = None  # kill once Airbus committed this many orders
+    kill_after: float | None = None  # seconds after start
+
+
+FIXED = [
+    Trial("before-first-pending", pause="before-pending:1"),
+    Trial("after-first-pending", pause="after-pending:1"),
+    Trial("after-third-pending (neo quotation)", pause="after-pending:3"),
+    Trial("after-first-outcome", pause="after-outcome:1"),
+    Trial("after-second-outcome", pause="after-outcome:2"),
+    Trial(
+        "in flight: committed, answer delayed",
+        faults={"order_delay_ms": 800},
+        kill_when_ledger_has=1,
+    ),
+    Trial(
+        "in flight: second order committed, answer delayed",
+        faults={"order_delay_ms": 800},
+        kill_when_ledger_has=2,
+    ),
+    Trial(
+        "commit then drop, killed after recording unknown",
+        pause="after-outcome:1",
+        faults={"drop_next_orders": 1},
+    ),
+    Trial("state write: first state file", pause="state-replace:1"),
+    Trial("state write: final checkpoint", pause="state-replace:2"),
+]
+
+
+def random_trials(count: int) -> list[Trial]:
+    rng = random.Random(20260523)
+    trials = []
+    for index in range(count):
+        faults: dict[str, Any] = {"order_delay_ms": rng.choice([0, 0, 100, 400])}
+        if rng.random() < 0.3:
+            faults["drop_probability"] = 0.5
+        trials.append(Trial(f"random-{index}", faults=faults, kill_after=rng.uniform(0.2, 2.0)))
+    return trials
+
+
+def wait_until_sandbox_idle(project: Project) -> None:
+    """A killed client's request may still be running at Airbus (the order delay) and hold
+    the one ordering slot; as a user would, wait for it before running again (otherwise the
+    next request is refused with 429 and the key banned)."""
+    deadline = time.monotonic() + 15
+    while any(r.get("completed") is None for r in project.stats()["ordering_requests"]):
+        assert time.monotonic() < deadline, project.stats()
+        time.sleep(0.05)
+
+
+def wait_for_ledger(
+    project: Project, proc: subprocess.Popen[str], watcher: StderrWatcher, count: int
+) -> None:
+    deadline = time.monotonic() + 30
+    while len(project.ledger()) < count:
+        if proc.poll() is not None:
+            kill(proc)
+            raise AssertionError(f"apply ended early: {watcher.text}\n{project.stats()}")
+        assert time.monotonic() < deadline, "the order never reached the sandbox"
+        time.sleep(0.02)
+
+
+def run_trial(tmp_path: Path, trial: Trial) -> None:
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert planned.code == 0, planned.text
+        if trial.faults:
+            project.faults(**trial.faults)
+        extra = {PAUSE_ENV: trial.pause} if trial.pause else {}
+        proc = project.spawn("apply", str(project.plan_path), **extra)
+        watcher = StderrWatcher(proc)
+        try:
+            if trial.pause:
+                point = trial.pause.split(":")[0]
+                assert watcher.wait_for(f"{MARKER} {point}", timeout=30), watcher.text
+            elif trial.kill_when_ledger_has is not None:
+                wait_for_ledger(project, proc, watcher, trial.kill_when_ledger_has)
+            elif trial.kill_after is not None:
+                time.sleep(trial.kill_after)
+        finally:
+            kill(proc)
+        wait_until_sandbox_idle(project)
+        # Right after the crash: the state parses, and whatever Airbus committed is at
+        # least recorded as pending (write-ahead).
+        check_ledger_in_state(project, settled=False)
+        if trial.kill_when_ledger_has is not None:
+            statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
+            assert sum(s in UNSETTLED for s in statuses.values()) == 1, statuses
+        project.faults(order_delay_ms=0, drop_next_orders=0, drop_probability=0)
+        converge(project)
+        check_done(project)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("trial", FIXED, ids=[t.name for t in FIXED])
+def test_kill_at_a_fixed_point(tmp_path: Path, trial: Trial) -> None:
+    run_trial(tmp_path, trial)
+
+
+@pytest.mark.timeout(60 + 30 * RANDOM_TRIALS)
+def test_kill_at_random_times(tmp_path: Path) -> None:
+    for index, trial in enumerate(random_trials(RANDOM_TRIALS)):
+        run_trial(tmp_path / str(index), trial)
+
+
+def test_in_flight_kill_is_reconciled_not_reordered(tmp_path: Path) -> None:
+    """The precise "Airbus committed, state not recorded" window: reconciled by reference."""
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
+        project.faults(order_delay_ms=800)
+        proc = project.spawn("apply", str(project.plan_path))
+        try:
+            wait_for_ledger(project, proc, StderrWatcher(proc), 1)
+        finally:
+            kill(proc)
+        wait_until_sandbox_idle(project)
+        committed = project.ledger()[0]
+        pending = [
+            r for r in project.load_state()["resources"].values() if r["status"] == "pending"
+        ]
+        assert [r["orders"][-1]["customer_reference"] for r in pending] == [
+            committed["customerReference"]
+        ]
+        project.faults(order_delay_ms=0)
+        replan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert "took over a stale lock" in replan.err or "reconciled" in replan.err, replan.err
+        assert "reconciled" in replan.err, replan.err
+        assert converge(project) == [], "nothing needed a manual resolve"
+        check_done(project)
