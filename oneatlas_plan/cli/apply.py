@@ -78,11 +78,13 @@ def apply(
         if not _confirmed(plan, auto_approve):
             click.echo("Apply cancelled.", err=True)
             return ExitCode.ERROR
-    settings = ApplySettings(
-        accept_price_changes=accept_price_changes, fail_fast=fail_fast, price_tolerance=Decimal(0)
-    )
     with StopFlag() as stop, StageProgress() as progress:
-        settings = ApplySettings(**{**settings.__dict__, "should_stop": stop})
+        settings = ApplySettings(
+            accept_price_changes=accept_price_changes,
+            fail_fast=fail_fast,
+            price_tolerance=Decimal(0),
+            should_stop=stop,
+        )
         result = apply_with_state(workspace, plan, settings, on_event=progress)
     click.echo(render_apply_result(result))
     return _exit_code(result)
@@ -91,12 +93,15 @@ def apply(
 def _confirmed(plan: Plan, auto_approve: bool) -> bool:
     if not plan.has_changes or auto_approve:
         return True
-    answer = click.prompt(
-        "Do you want to place these orders? Only 'yes' will be accepted",
-        default="",
-        show_default=False,
-        err=True,
-    )
+    try:
+        answer = click.prompt(
+            "Do you want to place these orders? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+            err=True,
+        )
+    except click.exceptions.Abort:  # no terminal to answer (CI): never order unconfirmed
+        return False
     return str(answer).strip() == "yes"
 
 

@@ -141,3 +141,19 @@ def test_ctrl_c_lets_the_in_flight_order_finish_and_be_recorded(world: World) ->
     assert record["status"] == "ordered"
     assert record["orders"][-1]["sales_order_id"] == first["salesOrderId"]
     assert len(world.state()["resources"]) == 1
+
+
+def test_apply_specs_without_confirmation_orders_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal: nobody can say yes
+    assert world.cli("apply", "specs") == ExitCode.ERROR
+    assert "Apply cancelled." in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("no\n"))
+    assert world.cli("apply", "specs") == ExitCode.ERROR
+    assert world.ledger() == []
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    assert world.cli("apply", "specs") == ExitCode.OK
+    assert len(world.ledger()) == SPEC_COUNT
