@@ -150,7 +150,8 @@ def main() -> None:
                 c.goal(f"wall / (ordering calls / rate) (N={n})", row["over_calls_bound"],
                        "<= 1.1", row["over_calls_bound"] <= 1.1,
                        "" if row["over_calls_bound"] <= 1.1 else
-                       "5 % safety margin + latency variation + process start-up"),
+                       "interval counted from the end of each request (one round trip per "
+                       "call) + 5 % safety margin + process start-up"),
                 c.goal(f"429s (N={n})", row["http_429"], "0", row["http_429"] == 0),
             ]
     persisted = [r for r in rows if r["kind"] == "persistence"]
