@@ -338,9 +338,9 @@ def _range_mask(values: np.ndarray, r: Range) -> np.ndarray:
     return lo & hi
 
 
-def _scene_mask(scenes: catalog.Scenes, crit: Criteria) -> np.ndarray:
-    mask = np.ones(len(scenes), dtype=bool)
-    columns = {
+def _columns(scenes: catalog.Scenes) -> dict[str, np.ndarray]:
+    """The numeric property columns that range criteria and sorting apply to."""
+    return {
         "cloudCover": scenes.cloud,
         "incidenceAngle": scenes.incidence,
         "snowCover": scenes.snow,
@@ -349,6 +349,11 @@ def _scene_mask(scenes: catalog.Scenes, crit: Criteria) -> np.ndarray:
         "lastUpdateDate": scenes.published,
         "publicationDate": scenes.published,
     }
+
+
+def _scene_mask(scenes: catalog.Scenes, crit: Criteria) -> np.ndarray:
+    mask = np.ones(len(scenes), dtype=bool)
+    columns = _columns(scenes)
     for name, r in crit.ranges.items():
         mask &= _range_mask(columns[name], r)
     if crit.geometry is not None and mask.any():
@@ -449,15 +454,7 @@ def _dict_value(feature: dict[str, Any], name: str) -> float:
 def _sort_keys(
     crit: Criteria, scenes: catalog.Scenes, dicts: list[dict[str, Any]]
 ) -> tuple[list[np.ndarray], list[tuple[str, int]]]:
-    columns = {
-        "cloudCover": scenes.cloud,
-        "incidenceAngle": scenes.incidence,
-        "snowCover": scenes.snow,
-        "resolution": scenes.resolution,
-        "acquisitionDate": scenes.acq,
-        "lastUpdateDate": scenes.published,
-        "publicationDate": scenes.published,
-    }
+    columns = _columns(scenes)
     refs = [("scene", i) for i in range(len(scenes))] + [("dict", i) for i in range(len(dicts))]
     keys = []
     for name, desc in crit.sort:
