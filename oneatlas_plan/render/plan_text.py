@@ -68,13 +68,19 @@ def summary_line(plan: Plan) -> str:
     counts = plan.counts()
     per_action = _totals_by_action(plan)
     parts = [
-        f"{counts.get('create', 0)} to order ({format_totals(per_action.get('create', {}))})",
-        f"{counts.get('reorder', 0)} to reorder ({format_totals(per_action.get('reorder', {}))})",
+        _counted(counts.get("create", 0), "to order", per_action.get("create", {})),
+        _counted(counts.get("reorder", 0), "to reorder", per_action.get("reorder", {})),
         f"{counts.get('no-op', 0)} unchanged",
-        f"{counts.get('forget', 0)} to forget",
-        f"{counts.get('blocked', 0)} blocked",
     ]
+    if counts.get("forget"):
+        parts.append(f"{counts['forget']} to forget")
+    parts.append(f"{counts.get('blocked', 0)} blocked")
     return "Plan: " + ", ".join(parts)
+
+
+def _counted(count: int, what: str, totals: dict[str, Decimal]) -> str:
+    """``3 to order (EUR 1,250.00)``; no amount when nothing is there to pay."""
+    return f"{count} {what} ({format_totals(totals)})" if count and totals else f"{count} {what}"
 
 
 def _totals_by_action(plan: Plan) -> dict[str, dict[str, Decimal]]:
