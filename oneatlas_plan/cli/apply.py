@@ -37,7 +37,7 @@ class Duration(click.ParamType):
 
 
 def _is_plan_file(paths: tuple[Path, ...]) -> bool:
-    return len(paths) == 1 and paths[0].is_file() and paths[0].suffix == ".json"
+    return len(paths) == 1 and paths[0].suffix == ".json" and not paths[0].is_dir()
 
 
 @click.command()
