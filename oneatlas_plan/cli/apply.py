@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,30 +9,13 @@ import click
 
 from oneatlas_plan.applying.apply import ApplyResult, ApplySettings
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.options import common_options, lock_timeout_option
 from oneatlas_plan.cli.plan import DEFAULT_SPECS
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.render.apply_text import render_apply_result
 from oneatlas_plan.render.plan_text import render_plan_text
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-class Duration(click.ParamType):
-    name = "duration"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, int | float):
-            return float(value)
-        match = _DURATION.match(str(value))
-        if match is None:
-            self.fail(f"{value!r} is not a duration such as 30s, 2m or 500ms", param, ctx)
-        return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def _is_plan_file(paths: tuple[Path, ...]) -> bool:
@@ -43,13 +25,7 @@ def _is_plan_file(paths: tuple[Path, ...]) -> bool:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (spec paths).")
-@click.option(
-    "--lock-timeout",
-    type=Duration(),
-    default="30s",
-    show_default=True,
-    help="How long to wait for the state lock.",
-)
+@lock_timeout_option()
 @click.option("--fail-fast", is_flag=True, help="Stop at the first rejected order.")
 @click.option("--accept-price-changes", is_flag=True, help="Order even if a price rose.")
 @common_options

@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from oneatlas_plan.cli.apply import Duration
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.options import common_options, lock_timeout_option
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.render.download_text import render_download
 
@@ -44,13 +43,7 @@ def byte_bar(name: str, total: int | None, initial: int) -> Any:
     help="Directory receiving the products.",
 )
 @click.option("--extract", is_flag=True, help="Unpack each product ZIP (safely) into --dest.")
-@click.option(
-    "--lock-timeout",
-    type=Duration(),
-    default="30s",
-    show_default=True,
-    help="How long to wait for the state lock when recording a file.",
-)
+@lock_timeout_option(help="How long to wait for the state lock when recording a file.")
 @common_options
 def download(
     app: AppContext, addresses: tuple[str, ...], dest: Path, extract: bool, lock_timeout: float

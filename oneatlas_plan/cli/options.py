@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,32 @@ from oneatlas_plan.cli.context import AppContext, configure_logging
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_STATE = "oneatlas-state.json"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        match = _DURATION.match(str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a duration such as 30s, 2m or 500ms", param, ctx)
+        return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def lock_timeout_option(
+    default: str = "30s", help: str = "How long to wait for the state lock."
+) -> Callable[[F], F]:
+    """--lock-timeout DURATION (30s, 2m, 500ms or plain seconds)."""
+    return click.option(
+        "--lock-timeout", type=Duration(), default=default, show_default=True, help=help
+    )
 
 
 def state_option(function: F) -> F:

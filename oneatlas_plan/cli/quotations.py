@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from oneatlas_plan.applying.quotations import Decision
-from oneatlas_plan.cli.apply import Duration
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options, state_option
+from oneatlas_plan.cli.options import common_options, lock_timeout_option, state_option
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.render.quotations_text import (
     quotations_json,
@@ -20,13 +19,7 @@ from oneatlas_plan.render.quotations_text import (
 from oneatlas_plan.state.model import dumps
 from oneatlas_plan.state.store import StateStore
 
-LOCK_TIMEOUT = click.option(
-    "--lock-timeout",
-    type=Duration(),
-    default="30s",
-    show_default=True,
-    help="How long to wait for the state lock.",
-)
+LOCK_TIMEOUT = lock_timeout_option()
 
 
 @click.group()

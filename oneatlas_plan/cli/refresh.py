@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import click
 
-from oneatlas_plan.cli.apply import Duration
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.options import common_options, lock_timeout_option
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.render.refresh_text import render_refresh
@@ -16,13 +15,7 @@ from oneatlas_plan.render.refresh_text import render_refresh
 
 @click.command()
 @click.argument("targets", nargs=-1)
-@click.option(
-    "--lock-timeout",
-    type=Duration(),
-    default="30s",
-    show_default=True,
-    help="How long to wait for the state lock.",
-)
+@lock_timeout_option()
 @common_options
 def refresh(app: AppContext, targets: tuple[str, ...], lock_timeout: float) -> int:
     """Record production status and delivered items of every order (or of TARGETS)."""

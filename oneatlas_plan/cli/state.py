@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from oneatlas_plan.cli.options import state_option
+from oneatlas_plan.cli.options import lock_timeout_option, state_option
 from oneatlas_plan.errors import ExitCode, StateError
 from oneatlas_plan.render.state_table import (
     render_resource,
@@ -27,13 +27,7 @@ FORMAT = click.option(
     show_default=True,
     help="Output format.",
 )
-LOCK_TIMEOUT = click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for the state lock.",
-)
+LOCK_TIMEOUT = lock_timeout_option(default="0s")
 
 
 def _warn_stale(info: LockInfo) -> None:

@@ -13,7 +13,6 @@ from oneatlas_plan.planning.planfile import read_plan
 from oneatlas_plan.planning.planner import Event, PlanSettings, make_plan
 from oneatlas_plan.spec.loader import load_specs
 from oneatlas_plan.state.model import State
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
@@ -27,10 +26,6 @@ def previous_plan(path: Path | None) -> Plan | None:
         return read_plan(path)
     except ToolError:
         return None
-
-
-def load_state(state_path: Path) -> State:
-    return StateStore(state_path).load()
 
 
 def plan_specs(

@@ -6,18 +6,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.render.money import format_money, format_totals
 
 SYMBOLS = {"create": "+", "reorder": "-/+", "forget": "-", "blocked": "!", "no-op": " "}
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    return f"{currency} {amount:,.2f}"
-
-
-def format_totals(totals: dict[str, Decimal]) -> str:
-    if not totals:
-        return "nothing"
-    return ", ".join(format_money(totals[c], c) for c in sorted(totals))
 
 
 def _scene_text(resource: ResourcePlan) -> str:

@@ -5,19 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from oneatlas_plan.render.money import format_money, format_totals
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
 
 COLUMNS = ("ADDRESS", "#", "STATUS", "ORDER ID", "AMOUNT", "SUBMITTED", "DELIVERED", "DOWNLOADED")
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    return f"{currency} {amount:,.2f}"
-
-
-def format_totals(totals: dict[str, Decimal]) -> str:
-    if not totals:
-        return "nothing"
-    return ", ".join(format_money(totals[c], c) for c in sorted(totals))
 
 
 EMPTY_ROW_KEYS = (

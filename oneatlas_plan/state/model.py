@@ -11,13 +11,14 @@ disagree with ``orders[-1]``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from oneatlas_plan import _canonical
 
 STATE_VERSION = 2
 
@@ -200,11 +201,9 @@ class State(_Model):
         return totals
 
 
-def dumps(data: Any) -> str:
-    """Canonical JSON: sorted keys, 2-space indent, UTF-8 kept, trailing newline."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+dumps = _canonical.dumps  # the state file: the project's one canonical JSON
 
 
 def dumps_line(data: Any) -> str:
     """One compact canonical JSON line (the journal's format)."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _canonical.compact(data) + "\n"
