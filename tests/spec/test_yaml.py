@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import datetime
+import re
+from pathlib import Path
 
 import pytest
 
 from oneatlas_plan._yaml import MAX_DEPTH, YamlError, dump, load_with_marks
+from oneatlas_plan.cli import run
+from oneatlas_plan.errors import ExitCode
 
 
 def test_marks_are_one_based_key_positions() -> None:
@@ -63,9 +67,26 @@ def test_alias_bomb_is_refused_before_expansion() -> None:
         load_with_marks("\n".join(lines))
 
 
-def test_deep_nesting_does_not_crash_libyaml() -> None:
-    with pytest.raises(YamlError, match="nesting deeper"):
-        load_with_marks("[" * 200_000)
+@pytest.mark.parametrize("opener", ["[", "{a: "])
+def test_deep_nesting_does_not_crash_libyaml(opener: str) -> None:
+    # Whether our own depth bound or libyaml's fires first (and how PyYAML words it) is
+    # not the point: the loader must answer with a located YamlError, never crash.
+    with pytest.raises(YamlError) as caught:
+        load_with_marks(opener * 200_000)
+    assert caught.value.line == 1
+    assert 1 <= caught.value.column <= len(opener) * 200_000
+    assert str(caught.value).startswith(f"1:{caught.value.column}: ")
+
+
+def test_deep_nesting_in_a_spec_is_a_located_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("orders:\n  - aois: " + "[" * 200_000 + "\n")
+    assert run(["validate", str(spec)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(rf"^{re.escape(str(spec))}:2:\d+: ", err, re.MULTILINE), err
 
 
 def test_small_aliases_are_fine() -> None:
