@@ -79,7 +79,7 @@ class SandboxApp:
         self.store = Store(data_dir)
         self.archive = Archive(seed=config.seed, fixed=fixed_features)
         self.tokens = TokenIssuer(self.store.secret(), config.api_key)
-        self.limiter = Limiter(config)
+        self.limiter = Limiter(config, clock=self.now)
         self.faults = FaultInjector(config.faults, config.fault_seed)
         self.orders = OrderService(self.store, self.archive)
         self.url_map = Map(
@@ -133,7 +133,7 @@ class SandboxApp:
     ) -> Response:
         subject = ""
         if auth_style != "none":
-            check = self.tokens.check(request.headers.get("Authorization"))
+            check = self.tokens.check(request.headers.get("Authorization"), self.now())
             if not check.ok:
                 return _unauthorised(check.reason, auth_style)
             subject = check.subject
@@ -170,7 +170,8 @@ class SandboxApp:
         return request.host_url
 
     def now(self) -> float:
-        return time.time()
+        """The sandbox's wall clock: real, or frozen where a test set ``frozen_time``."""
+        return self.config.faults.frozen_time or time.time()
 
 
 def auth_is_order(endpoint: str) -> bool:

@@ -1,22 +1,13 @@
-"""Keycloak-like API-key → bearer token exchange, with HMAC-signed JWT-shaped tokens."""
+"""Keycloak-like API-key → bearer token exchange: HS256 JWTs (PyJWT) signed with the world's
+secret. Time comes from the caller so tests can drive the sandbox's clock."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
-import time
 import uuid
 from dataclasses import dataclass
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+import jwt
 
 
 @dataclass(frozen=True)
@@ -30,25 +21,14 @@ class TokenIssuer:
     """Issues and verifies tokens; stateless (the secret lives in the data dir)."""
 
     def __init__(self, secret: str, api_key: str) -> None:
-        self._secret = secret.encode()
+        self._secret = secret
         self.api_key = api_key
 
-    def issue(self, ttl: float, now: float | None = None) -> dict[str, object]:
-        issued = time.time() if now is None else now
-        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        payload = _b64(
-            json.dumps(
-                {
-                    "sub": _key_id(self.api_key),
-                    "iat": issued,
-                    "exp": issued + ttl,
-                    "jti": str(uuid.uuid4()),
-                }
-            ).encode()
-        )
-        token = f"{header}.{payload}.{self._sign(header, payload)}"
+    def issue(self, ttl: float, now: float) -> dict[str, object]:
+        claims = {"sub": _key_id(self.api_key), "iat": now, "exp": now + ttl,
+                  "jti": str(uuid.uuid4())}
         return {
-            "access_token": token,
+            "access_token": jwt.encode(claims, self._secret, algorithm="HS256"),
             "expires_in": int(ttl) if ttl >= 1 else ttl,
             "refresh_expires_in": 0,
             "token_type": "bearer",
@@ -57,26 +37,22 @@ class TokenIssuer:
             "scope": "",
         }
 
-    def check(self, authorization: str | None, now: float | None = None) -> TokenCheck:
+    def check(self, authorization: str | None, now: float) -> TokenCheck:
         if not authorization or not authorization.lower().startswith("bearer "):
             return TokenCheck(False, "missing")
-        token = authorization[7:].strip()
-        parts = token.split(".")
-        if len(parts) != 3 or not hmac.compare_digest(parts[2], self._sign(parts[0], parts[1])):
-            return TokenCheck(False, "invalid")
         try:
-            payload = json.loads(_unb64(parts[1]))
-        except ValueError:
+            # Expiry is judged below against the sandbox's clock, not PyJWT's.
+            claims = jwt.decode(
+                authorization[7:].strip(), self._secret, algorithms=["HS256"],
+                options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
+            )
+        except jwt.InvalidTokenError:
             return TokenCheck(False, "invalid")
-        if payload.get("sub") != _key_id(self.api_key):
+        if claims.get("sub") != _key_id(self.api_key):
             return TokenCheck(False, "invalid")
-        if (time.time() if now is None else now) >= float(payload["exp"]):
-            return TokenCheck(False, "expired", payload["sub"])
-        return TokenCheck(True, "", payload["sub"])
-
-    def _sign(self, header: str, payload: str) -> str:
-        mac = hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256)
-        return _b64(mac.digest())
+        if now >= float(claims["exp"]):
+            return TokenCheck(False, "expired", claims["sub"])
+        return TokenCheck(True, "", claims["sub"])
 
 
 def _key_id(api_key: str) -> str:

@@ -30,6 +30,7 @@ class Faults:
     corrupt_downloads: int = 0  # the next N download responses carry one flipped byte
     truncate_downloads_at: int = 0  # a download from byte 0 is cut at this byte (0: off)
     ignore_ranges: bool = False  # downloads answer 200 with the whole file despite Range
+    frozen_time: float = 0.0  # the sandbox's wall clock (epoch seconds) for tests; 0: real time
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}

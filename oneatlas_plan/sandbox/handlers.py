@@ -55,7 +55,7 @@ def token(app: SandboxApp, request: Request) -> Response:
         raise api_error(400, "Invalid client_id (expected 'IDP')")
     if form.get("apikey") != app.config.api_key:
         raise api_error(403, "Invalid API key")
-    return _json(app.tokens.issue(app.config.faults.token_ttl))
+    return _json(app.tokens.issue(app.config.faults.token_ttl, app.now()))
 
 
 # --- search and access ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,9 @@ class Stats:
 class Limiter:
     """Per-key rate limiting and concurrency accounting for the two endpoint groups."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self._clock = clock
         self._lock = threading.Lock()
         self._inflight = {ORDERING: 0, SEARCH: 0}
         self._last_ordering = -1e18
@@ -56,14 +58,14 @@ class Limiter:
             self._banned_until.clear()
 
     def enter(self, group: str, key: str, endpoint: str) -> Verdict:
-        now = time.time()
+        now = self._clock()
         with self._lock:
             if group == ORDERING:
                 return self._enter_ordering(key, endpoint, now)
             return self._enter_search(now)
 
     def leave(self, group: str, verdict: Verdict, status: int) -> None:
-        now = time.time()
+        now = self._clock()
         with self._lock:
             if verdict.allowed:
                 self._inflight[group] -= 1
@@ -136,7 +138,7 @@ class Limiter:
                 "statuses": dict(s.statuses),
                 "too_many_requests": s.too_many,
                 "bans": s.bans,
-                "banned_keys": sum(1 for t in self._banned_until.values() if t > time.time()),
+                "banned_keys": sum(1 for t in self._banned_until.values() if t > self._clock()),
                 "max_concurrent_ordering": s.max_concurrent_ordering,
                 "ordering_requests": [dict(e) for e in s.ordering],
                 "dropped_connections": s.dropped,

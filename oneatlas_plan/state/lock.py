@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from oneatlas_plan import _testhooks
 from oneatlas_plan.errors import StateError, StateLockedError
 from oneatlas_plan.state.model import utc_iso, utc_now
 
@@ -247,6 +248,8 @@ class StateLock:
                 continue  # released or taken over: try again at once
             if waited >= timeout:
                 raise StateLockedError(self._locked_message(holder))
+            if waited == 0:
+                _testhooks.mark("lock-wait")
             pause = min(delay, timeout - waited)
             self._sleep(pause)
             waited += pause

@@ -4,7 +4,6 @@ production with the sandbox's (time-scaled) limits."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -98,24 +97,47 @@ def test_catalogue_look_ups_and_price(connect: Callable[..., OneAtlasClient]) ->
     assert price.total_amount > 0 and price.currency == "EUR"
 
 
+class _Clocks:
+    """The client's clock and the sandbox's wall clock, moved together by the test."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self.base_url = sandbox.base_url
+        self.now = 1_000_000_000.0
+        self.advance(0.0)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        requests.post(
+            f"{self.base_url}/sandbox/v1/faults", json={"frozen_time": self.now}, timeout=10
+        ).raise_for_status()
+
+
 @pytest.mark.parametrize("sandbox", [{"token_ttl": 2}], indirect=True)
-def test_token_renewed_before_expiry_mid_run(connect: Callable[..., OneAtlasClient]) -> None:
+def test_token_renewed_before_expiry_mid_run(
+    sandbox: Any, connect: Callable[..., OneAtlasClient]
+) -> None:
+    clocks = _Clocks(sandbox)
     events: list[ApiEvent] = []
-    client = connect(on_event=events.append)
-    deadline = time.monotonic() + 2.6
-    while time.monotonic() < deadline:
+    client = connect(on_event=events.append, clock=clocks)
+    for _ in range(13):  # 2.6 s of the 2-s token's life, in steps of 0.2 s
         client.contracts()
-        time.sleep(0.2)
+        clocks.advance(0.2)
     kinds = [e.kind for e in events]
-    assert kinds.count("token") >= 2 and "token_rejected" not in kinds
+    assert kinds.count("token") == 2 and "token_rejected" not in kinds
 
 
 @pytest.mark.parametrize("sandbox", [{"token_ttl": 2}], indirect=True)
-def test_expired_token_401_is_renewed_once(connect: Callable[..., OneAtlasClient]) -> None:
+def test_expired_token_401_is_renewed_once(
+    sandbox: Any, connect: Callable[..., OneAtlasClient]
+) -> None:
+    clocks = _Clocks(sandbox)
     events: list[ApiEvent] = []
     client = connect(on_event=events.append, clock=lambda: 0.0)  # never renews on its own
     client.contracts()
-    time.sleep(2.1)
+    clocks.advance(2.1)  # the sandbox now sees the token as expired
     assert client.contracts()
     kinds = [e.kind for e in events]
     assert kinds.count("token_rejected") == 1 and kinds.count("token") == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
-from oneatlas_plan._testhooks import MARKER, SECONDS_ENV
+from oneatlas_plan._testhooks import MARK, MARKER, MARKS_ENV, RELEASE_ENV
 from oneatlas_plan.errors import ExitCode
 from tests.reliability.conftest import (
     Project,
@@ -36,13 +36,15 @@ def _plan(project: Project) -> None:
 
 
 def test_second_apply_stops_naming_the_holder_then_a_waiting_one_gets_in(
-    project: Project,
+    project: Project, tmp_path: Path
 ) -> None:
     _plan(project)
+    release = tmp_path / "release-first"
     first = project.spawn(
-        "apply", str(project.plan_path), **{PAUSE_ENV: "after-pending:1", SECONDS_ENV: "2"}
+        "apply", str(project.plan_path), **{PAUSE_ENV: "after-pending:1", RELEASE_ENV: str(release)}
     )
     watcher = StderrWatcher(first)
+    waiting = None
     try:
         assert watcher.wait_for(f"{MARKER} after-pending", timeout=30), watcher.text
         holder = json.loads(_lock_file(project).read_text())
@@ -53,14 +55,23 @@ def test_second_apply_stops_naming_the_holder_then_a_waiting_one_gets_in(
         assert f"pid {first.pid}" in busy.err, busy.err
         assert f"{holder['user']}@{socket.gethostname()}" in busy.err
         assert f"state unlock {holder['lock_id']}" in busy.err
-        # Waiting long enough: gets the lock once the first run ends, then refuses the plan
-        # (made before the first run changed the state) instead of ordering again.
-        waiting = project.subprocess("apply", str(project.plan_path), "--lock-timeout", "60s")
+        # Waiting long enough: once it is seen waiting, the first run is let go; the waiting
+        # one gets the lock when the first ends, then refuses the plan (made before the first
+        # run changed the state) instead of ordering again.
+        waiting = project.spawn(
+            "apply", str(project.plan_path), "--lock-timeout", "60s", **{MARKS_ENV: "1"}
+        )
+        waiting_watcher = StderrWatcher(waiting)
+        assert waiting_watcher.wait_for(f"{MARK} lock-wait", timeout=30), waiting_watcher.text
+        release.touch()
         assert first.wait(timeout=30) == ExitCode.OK, watcher.text
-        assert waiting.code == ExitCode.ERROR, waiting.text
-        assert "plan is stale" in waiting.err, waiting.err
+        assert waiting.wait(timeout=30) == ExitCode.ERROR, waiting_watcher.text
+        assert "plan is stale" in waiting_watcher.text, waiting_watcher.text
     finally:
+        release.touch()
         kill(first)
+        if waiting is not None:
+            kill(waiting)
     check_no_duplicate(project)
     check_done(project)
 
@@ -144,10 +155,11 @@ def test_lock_of_another_host_is_never_taken_over(project: Project) -> None:
     check_done(project)
 
 
-def test_unlock_refuses_a_live_holder(project: Project) -> None:
+def test_unlock_refuses_a_live_holder(project: Project, tmp_path: Path) -> None:
     _plan(project)
+    release = tmp_path / "release"
     proc = project.spawn(
-        "apply", str(project.plan_path), **{PAUSE_ENV: "after-pending:1", SECONDS_ENV: "1.5"}
+        "apply", str(project.plan_path), **{PAUSE_ENV: "after-pending:1", RELEASE_ENV: str(release)}
     )
     watcher = StderrWatcher(proc)
     try:
@@ -156,8 +168,10 @@ def test_unlock_refuses_a_live_holder(project: Project) -> None:
         refused = project.cli("state", "unlock", lock_id)
         assert refused.code == ExitCode.ERROR
         assert "still running on this host" in refused.err, refused.err
+        release.touch()
         assert proc.wait(timeout=30) == ExitCode.OK, watcher.text
     finally:
+        release.touch()
         kill(proc)
     check_done(project)
 

@@ -36,20 +36,22 @@ def test_ordering_rate_limit_bans_then_recovers(tmp_path: Path) -> None:
     with start_embedded(tmp_path, time_scale=20.0, ban_seconds=16.0) as sb:  # ban 0.8 s
         client = Client(sb)
         body = legacy_body(toulouse_scene(client))
+        now = 1_000_000_000.0
+        client.control("faults", {"frozen_time": now})  # the sandbox's clock, moved by hand
         first = client.post("/api/v1/prices", body)
         second = client.post("/api/v1/prices", body)
         assert (first.status_code, second.status_code) == (201, 429)
         assert second.json()["message"] == "Too many requests"
-        time.sleep(0.1)  # rate respected now, but the key is banned
+        client.control("faults", {"frozen_time": now + 0.1})  # rate respected, key banned
         assert client.post("/api/v1/prices", body).status_code == 429
         stats = client.control("stats")
         assert stats["bans"] == 1 and stats["too_many_requests"] == 2
-        time.sleep(0.8)
+        client.control("faults", {"frozen_time": now + 0.81})  # the 0.8-s ban is over
         assert client.post("/api/v1/prices", body).status_code == 201
 
 
 def test_parallel_ordering_requests_are_refused(tmp_path: Path) -> None:
-    with start_embedded(tmp_path, time_scale=20.0, ban_seconds=2.0, order_delay_ms=400) as sb:
+    with start_embedded(tmp_path, time_scale=20.0, ban_seconds=2.0, order_delay_ms=3000) as sb:
         client = Client(sb)
         body = legacy_body(toulouse_scene(client))
         results: list[int] = []
@@ -57,7 +59,9 @@ def test_parallel_ordering_requests_are_refused(tmp_path: Path) -> None:
             target=lambda: results.append(client.post("/api/v1/orders", body).status_code)
         )
         first.start()
-        time.sleep(0.15)
+        deadline = time.monotonic() + 30  # until the first order is in the sandbox's hands
+        while not client.control("stats")["ordering_requests"] and time.monotonic() < deadline:
+            time.sleep(0.01)
         second = requests.post(
             client.url("/api/v1/orders"), json=body, headers=client.session.headers
         )
@@ -85,13 +89,17 @@ def test_paced_client_stats_prove_limits_honoured(client: Client) -> None:
 def test_search_rate_limit(tmp_path: Path) -> None:
     with start_embedded(tmp_path, time_scale=0.05) as sb:  # 5 searches per second
         client = Client(sb)
+        client.control("faults", {"frozen_time": 1_000_000_000.0})  # all 7 in one instant
         codes = [
             client.post(
                 "/api/v2/opensearch", {"itemsPerPage": 1, "bbox": "1,43,1.1,43.1"}
             ).status_code
             for _ in range(7)
         ]
-    assert codes[:5] == [200] * 5 and 429 in codes[5:]
+        client.control("faults", {"frozen_time": 1_000_000_001.0})  # one second later
+        after = client.post("/api/v2/opensearch", {"itemsPerPage": 1, "bbox": "1,43,1.1,43.1"})
+    assert codes == [200] * 5 + [429] * 2
+    assert after.status_code == 200
 
 
 def test_error_rate_fails_before_side_effects(tmp_path: Path) -> None:
@@ -125,8 +133,10 @@ def test_latency_and_jitter(tmp_path: Path) -> None:
 def test_token_expiry_bodies(tmp_path: Path) -> None:
     with start_embedded(tmp_path, token_ttl=0.3) as sb:
         client = Client(sb)
+        client.control("faults", {"frozen_time": 1_000_000_000.0})
+        client.refresh()  # a token issued at the frozen instant
         assert client.get("/api/v1/contracts").status_code == 200
-        time.sleep(0.4)
+        client.control("faults", {"frozen_time": 1_000_000_000.4})
         order = client.post("/api/v1/prices", {})
         assert order.status_code == 401
         assert order.json() == {"message": "Authentication failed (cause: Token expired)"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -201,10 +200,9 @@ def test_catalog_is_deterministic(client: Client, tmp_path: Any) -> None:
     ]
 
 
-def test_region_year_query_is_fast_and_populated(client: Client) -> None:
-    started = time.perf_counter()
+def test_region_year_query_is_populated(client: Client) -> None:
+    # How fast the sandbox answers is measured in benchmarks/, not asserted here.
     answer = client.search(bbox=REGION, acquisitionDate=YEAR_2022, itemsPerPage=500)
-    assert time.perf_counter() - started < 1.0
     assert answer["totalResults"] > 500
     footprints = [shape(f["geometry"]) for f in answer["features"]]
     lefts = {round(g.bounds[0], 3) for g in footprints}
