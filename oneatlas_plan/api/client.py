@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -114,6 +115,7 @@ ACCEPT = Endpoint("accept_quotation", "quotation acceptance", "order", "ordering
 REFUSE = Endpoint("refuse_quotation", "quotation refusal", "order", "ordering", False)
 ORDERS_SEARCH = Endpoint("orders_search", "order tracking", "order", "ordering")
 DOWNLOAD = Endpoint("download", "download", "access", "none")
+MONEY_ENDPOINTS = frozenset({PRICES, ORDERS, QUOTATIONS, ORDERS_SEARCH})
 SANDBOX_CONFIG = Endpoint("sandbox_config", "sandbox config", "order", "none")
 
 
@@ -488,7 +490,7 @@ class OneAtlasClient:
                               customer_reference=reference)
         correlation = response.request.headers.get(CORRELATION_HEADER, "")
         try:
-            return OrderResponse.model_validate(response.json())
+            return OrderResponse.model_validate(_decode(endpoint, response))
         except (ValueError, ValidationError):
             raise OutcomeUnknownError(
                 f"{endpoint.label} answered {response.status_code} with an unreadable body; it "
@@ -741,7 +743,7 @@ class OneAtlasClient:
     def _json(self, endpoint: Endpoint, response: requests.Response) -> Any:
         correlation = response.request.headers.get(CORRELATION_HEADER, "")
         try:
-            return response.json()
+            return _decode(endpoint, response)
         except ValueError:
             raise ServerError(
                 f"{endpoint.label} answered {response.status_code} with a body that is not JSON "
@@ -808,6 +810,14 @@ class OneAtlasClient:
             body = ""
         log.debug("-> %s %s attempt=%d headers=%s body=%s", method, url, attempt + 1, shown,
                   self._scrub(body))
+
+
+def _decode(endpoint: Endpoint, response: requests.Response) -> Any:
+    """The JSON body; on the endpoints that carry money, numbers with a fraction or exponent
+    are read as ``Decimal`` (never through a binary float)."""
+    if endpoint in MONEY_ENDPOINTS:
+        return json.loads(response.content, parse_float=Decimal)
+    return response.json()
 
 
 def _first_problem(error: Exception) -> str:

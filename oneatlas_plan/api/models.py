@@ -8,6 +8,7 @@ Python names are snake_case. Serialize with ``model_dump(by_alias=True)`` to get
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -162,12 +163,15 @@ class Contract(_Model):
         return str(value) if isinstance(value, int | float) else value
 
     @property
-    def credit(self) -> float | None:
-        """``creditRemaining`` as a number (None when absent or unreadable)."""
-        try:
-            return float(self.credit_remaining) if self.credit_remaining is not None else None
-        except ValueError:
+    def credit(self) -> Decimal | None:
+        """``creditRemaining`` as a decimal amount (None when absent or unreadable)."""
+        if self.credit_remaining is None:
             return None
+        try:
+            value = Decimal(self.credit_remaining)
+        except ArithmeticError:
+            return None
+        return value if value.is_finite() else None
 
     @property
     def delivery_workspace(self) -> str | None:
@@ -315,7 +319,7 @@ class MeContract(_Model):
     status: str | None = None
     workspace_id: str | None = Field(default=None, alias="workspaceId")
     workspace_name: str | None = Field(default=None, alias="workspaceName")
-    balance: float | None = None
+    balance: Decimal | None = None
     amount_unit: str | None = Field(default=None, alias="amountUnit")
 
 
@@ -331,21 +335,25 @@ class Me(_Model):
 # --------------------------------------------------------------------------- price / order
 
 
+# Money is Decimal all the way: the client decodes these bodies with ``parse_float=Decimal``
+# (see ``OneAtlasClient._json``), so an amount never passes through a binary float.
+
+
 class PriceProductType(_Model):
     product_type_id: str | None = Field(default=None, alias="productTypeId")
-    amount: float | None = None
-    price: float | None = None
+    amount: Decimal | None = None
+    price: Decimal | None = None
     area_km2: float | None = Field(default=None, alias="areaKm2")
-    discount_percentage: float | None = Field(default=None, alias="discountPercentage")
-    discount_value: float | None = Field(default=None, alias="discountValue")
+    discount_percentage: Decimal | None = Field(default=None, alias="discountPercentage")
+    discount_value: Decimal | None = Field(default=None, alias="discountValue")
 
 
 class PriceResponse(_Model):
     contract_id: str | None = Field(default=None, alias="contractId")
     currency: str | None = None
-    total_amount: float = Field(alias="totalAmount")
-    discount_percentage: float | None = Field(default=None, alias="discountPercentage")
-    discount_value: float | None = Field(default=None, alias="discountValue")
+    total_amount: Decimal = Field(alias="totalAmount")
+    discount_percentage: Decimal | None = Field(default=None, alias="discountPercentage")
+    discount_value: Decimal | None = Field(default=None, alias="discountValue")
     product_types: list[PriceProductType] = Field(default_factory=list, alias="productTypes")
 
 
@@ -355,9 +363,9 @@ class OrderResponse(_Model):
     sales_order_id: str | None = Field(default=None, alias="salesOrderId")
     quotation_id: str | None = Field(default=None, alias="quotationId")
     currency: str | None = None
-    total_amount: float | None = Field(default=None, alias="totalAmount")
-    discount_percentage: float | None = Field(default=None, alias="discountPercentage")
-    discount_value: float | None = Field(default=None, alias="discountValue")
+    total_amount: Decimal | None = Field(default=None, alias="totalAmount")
+    discount_percentage: Decimal | None = Field(default=None, alias="discountPercentage")
+    discount_value: Decimal | None = Field(default=None, alias="discountValue")
 
     @model_validator(mode="after")
     def _has_an_id(self) -> OrderResponse:
@@ -376,7 +384,7 @@ class OrderLine(_Model):
     product_type: str | None = Field(default=None, alias="productType")
     status: str | None = None
     quotation_status: str | None = Field(default=None, alias="quotationStatus")
-    order_line_amount: float | None = Field(default=None, alias="orderLineAmount")
+    order_line_amount: Decimal | None = Field(default=None, alias="orderLineAmount")
     currency: str | None = None
     delivery_workspace: str | None = Field(default=None, alias="deliveryWorkspace")
     order_item_id: str | None = Field(default=None, alias="orderItemId")
