@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import requests
+import urllib3.exceptions
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
@@ -193,13 +194,18 @@ class Download(AbstractContextManager["Download"]):
         return self.offset + length if length is not None else None
 
     def iter_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """The body in chunks; a broken stream raises :class:`ServerError` (resume later)."""
+        """The body as it arrives, at most ``chunk_size`` bytes a block (``read1``: a block is
+        handed over as soon as bytes are there, so a cut connection loses nothing received);
+        a broken stream raises :class:`ServerError` (resume later)."""
+        raw = self._response.raw
         try:
-            for chunk in self._response.iter_content(chunk_size=chunk_size):
-                if chunk:
-                    self.bytes_read += len(chunk)
-                    yield chunk
-        except (requests.RequestException, OSError) as error:
+            while True:
+                chunk = raw.read1(chunk_size, decode_content=True)
+                if not chunk:
+                    return
+                self.bytes_read += len(chunk)
+                yield chunk
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             raise ServerError(
                 f"download interrupted after {self.offset + self.bytes_read} bytes "
                 f"({type(error).__name__}); it can be resumed",

@@ -80,6 +80,10 @@ class FeatureProperties(_Model):
     contract_id: str | None = Field(default=None, alias="contractId")
 
 
+ACCESS_LINKS = ("quicklook", "thumbnail", "wms", "wmts")
+DOCUMENTED_DOWNLOAD = "documented access path (the item has no _links.download)"
+
+
 class Feature(_Model):
     """A catalogue item. ``links`` accepts both shapes Airbus uses for ``_links.images*``:
     one object or a list of objects; :meth:`links_named` always returns a list."""
@@ -113,10 +117,36 @@ class Feature(_Model):
         return found[0] if found else None
 
     @property
+    def download_links(self) -> list[Link]:
+        """Where a delivered item can be fetched, best first.
+
+        ``_links.download`` (one object or an array) when the item has it; otherwise the
+        access API's documented ``…/api/v1/items/{id}/download``, on the host of the item's own
+        access links (quicklook, thumbnail…): the archive guide's delivered item has no download
+        link. ``dataAccess.packImages`` point at Airbus-internal hosts and are never usable.
+        Archive (ALBUM) items cannot be downloaded: ``[]``.
+        """
+        found = [link for link in self.links_named("download") if link.href]
+        if found or (self.properties.processing_level or "").upper() == "ALBUM":
+            return found
+        suffix = f"/api/v1/items/{self.id}/"
+        for name in ACCESS_LINKS:
+            for link in self.links_named(name):
+                base, cut, _ = link.href.partition(suffix)
+                if cut and base.startswith(("https://", "http://")):
+                    return [Link(href=f"{base}{suffix}download", name=DOCUMENTED_DOWNLOAD)]
+        return []
+
+    @property
+    def download_link(self) -> Link | None:
+        links = self.download_links
+        return links[0] if links else None
+
+    @property
     def download_href(self) -> str | None:
-        """``_links.download.href`` of a delivered item."""
-        found = self.link("download")
-        return found.href if found else None
+        """The href of :attr:`download_link` (None when the item offers no usable link)."""
+        link = self.download_link
+        return link.href if link else None
 
 
 class SearchPage(_Model):

@@ -258,8 +258,8 @@ def _maybe_accept(
     outcome.message = f"{reason} (quotation {decided.quotation_id})"
 
 
-def _decimal(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+def _decimal(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"))
 
 
 def _reprice(

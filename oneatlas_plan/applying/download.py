@@ -5,8 +5,16 @@ Each delivered item recorded by `refresh` is fetched through its ``_links.downlo
 
 * bytes go to ``<name>.part``; an interrupted transfer keeps it and resumes with ``Range``
   when the server honours it (``206``), and restarts cleanly when it answers ``200``;
-* the MD5 of the whole file is compared with ``X-Ads-Checksum-Value``; a mismatch deletes
-  the partial file (a corrupt product is never kept) and the transfer starts again;
+* every block is appended to the ``.part`` as it arrives (a connection cut keeps every byte
+  received, however early), flushed, and fsynced every few MiB and when the stream ends;
+* a ``416`` to a resume (the ``.part`` is not a prefix of the file, e.g. longer than it)
+  restarts the file from byte 0;
+* the checksum is verified with the method ``X-Ads-Checksum-Method`` names (``md5``, the
+  only one Airbus documents; an absent method means md5); an unknown method is refused
+  rather than skipped; a mismatch deletes the partial file (a corrupt product is never
+  kept) and the transfer starts again;
+* a local write failure (a full disk, a read-only directory) stops the downloads with the
+  reason, keeping the ``.part`` for a later resume;
 * only a verified file is renamed into place; a file already there whose MD5 is the one
   recorded (or the one the server announces) is skipped;
 * every verified file is recorded (a :class:`~oneatlas_plan.state.model.Download`, and the
@@ -15,6 +23,7 @@ Each delivered item recorded by `refresh` is fetched through its ``_links.downlo
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -41,12 +50,15 @@ if TYPE_CHECKING:
     from oneatlas_plan.applying.session import Workspace
 
 CHUNK = 1 << 20
+SYNC_EVERY = 8 * CHUNK
 MAX_ATTEMPTS = 3
+CHECKSUM_METHODS = frozenset({"md5"})  # what X-Ads-Checksum-Method may name (Airbus: md5)
+STOP_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 def chunk_size(total: int | None) -> int:
-    """Read size for a transfer. A cut connection loses the chunk being read (urllib3 drops
-    a short last read), so chunks stay a small part of the file: 1/64, 4 KiB to 1 MiB."""
+    """Largest block read at once (blocks are handed over as they arrive, so this bounds
+    memory, not what a cut connection loses): 1/64 of the file, 4 KiB to 1 MiB."""
     if total is None:
         return 64 * 1024
     return max(4 * 1024, min(CHUNK, total // 64))
@@ -94,16 +106,18 @@ class FileResult:
     md5: str | None = None
     message: str = ""
     extracted: Path | None = None
+    stop: bool = False  # a local failure every later file would meet too (a full disk)
 
 
 @dataclass
 class DownloadResult:
     files: list[FileResult] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # addresses with nothing delivered yet
+    unusable: list[str] = field(default_factory=list)  # delivered, but no link to follow
 
     @property
     def failed(self) -> bool:
-        return any(f.status == "failed" for f in self.files)
+        return bool(self.unusable) or any(f.status == "failed" for f in self.files)
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -117,16 +131,30 @@ def download_tasks(
 ) -> tuple[list[DownloadTask], list[str]]:
     """The deliveries of the resources named (all when none), and the resources still
     waiting for a delivery. An address may be a prefix (``spec`` or ``spec.order``)."""
+    tasks, waiting, _ = plan_downloads(state, addresses, dest)
+    return tasks, waiting
+
+
+def plan_downloads(
+    state: State, addresses: Sequence[str], dest: Path
+) -> tuple[list[DownloadTask], list[str], list[str]]:
+    """:func:`download_tasks` plus one message per delivered item that offers no usable
+    link (so that it is reported, not mistaken for "not delivered yet")."""
     records = _selected(state, addresses)
     tasks: dict[str, DownloadTask] = {}
     waiting = []
+    unusable: list[str] = []
     for record in records:
         order = record.current
         if order is None or order.status not in ("ordered", "accepted"):
             continue
         fetchable = [d for d in order.deliveries if d.download_href]
-        if not fetchable:
+        if not order.deliveries:
             waiting.append(record.address)
+        for item in order.deliveries:
+            message = NO_LINK.format(address=record.address, item=item.item_id)
+            if not item.download_href and message not in unusable:
+                unusable.append(message)
         for item in fetchable:
             if item.item_id in tasks:
                 continue
@@ -139,7 +167,14 @@ def download_tasks(
                 path=dest / file_name(item.resource_id, item.item_id),
                 known_md5=item.checksum,
             )
-    return list(tasks.values()), waiting
+    return list(tasks.values()), waiting, unusable
+
+
+NO_LINK = (
+    "{address}: delivered item {item} offers no usable download link (no _links.download, "
+    "no access link to derive the documented download path from; its dataAccess links point "
+    "at Airbus-internal hosts): get it from OneAtlas (My Data) or ask Airbus support"
+)
 
 
 def _selected(state: State, addresses: Sequence[str]) -> list[ResourceRecord]:
@@ -186,10 +221,10 @@ def fetch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> FileResult:
     """Bring ``task`` to a verified file at ``task.path`` (see the module docstring)."""
-    task.path.parent.mkdir(parents=True, exist_ok=True)
     bars = progress or (lambda name, total, initial: _NoProgress())
     problem = ""
     try:
+        task.path.parent.mkdir(parents=True, exist_ok=True)
         skipped = _already_there(client, task)
         if skipped is not None:
             return skipped
@@ -204,8 +239,33 @@ def fetch(
         raise  # every other file would fail alike
     except ApiError as error:
         problem = f"{task.path.name}: {error}"
+    except OSError as error:
+        return _local_failure(task, error)
     kept = " (the partial file is kept: run download again to resume)" if task.part.exists() else ""
     return FileResult(task, "failed", message=problem + kept)
+
+
+def _local_failure(task: DownloadTask, error: OSError) -> FileResult:
+    reason = error.strerror or str(error)
+    where = error.filename or task.part
+    kept = task.part.exists() and task.part.stat().st_size > 0
+    hint = (
+        f"; the {task.part.stat().st_size:,} bytes received are kept in {task.part.name}: "
+        "run download again to resume"
+        if kept
+        else ""
+    )
+    return FileResult(
+        task,
+        "failed",
+        message=f"{task.path.name}: cannot write {where}: {reason}{hint}",
+        stop=error.errno in STOP_ERRNOS,
+    )
+
+
+def checksum_method(stream: Stream) -> str:
+    """The method announced for ``X-Ads-Checksum-Value``, lower-case (``md5`` when absent)."""
+    return (stream.checksum_method or "md5").strip().lower()
 
 
 def _verified_locally(task: DownloadTask) -> bool:
@@ -221,7 +281,8 @@ def _already_there(client: OneAtlasClient, task: DownloadTask) -> FileResult | N
     expected = task.known_md5
     if expected is None:  # not recorded: ask the server for the checksum, read no body
         with client.open_download(task.href) as stream:
-            expected = (stream.checksum or "").lower() or None
+            if checksum_method(stream) in CHECKSUM_METHODS:
+                expected = (stream.checksum or "").strip().lower() or None
     if expected is not None and local == expected:
         size = task.path.stat().st_size
         return FileResult(task, "skipped", size=size, md5=local, message="already downloaded")
@@ -241,10 +302,22 @@ def _transfer(
             return f"{task.path.name}: the server refused to resume; restarting"
         raise
     with stream:
+        method = checksum_method(stream)
+        if stream.checksum and method not in CHECKSUM_METHODS:
+            return FileResult(
+                task,
+                "failed",
+                message=(
+                    f"{task.path.name}: Airbus announces checksum method {method!r} "
+                    f"(X-Ads-Checksum-Method), which this version cannot verify "
+                    f"(it knows {', '.join(sorted(CHECKSUM_METHODS))}); nothing was kept: "
+                    "an unverifiable product is never accepted"
+                ),
+            )
         digest, written = _write(stream, task, offset, progress)
         if isinstance(written, str):
             return written
-    expected = (stream.checksum or "").lower() or None
+    expected = (stream.checksum or "").strip().lower() or None
     md5 = digest.hexdigest()
     total = stream.total_size
     if total is not None and written != total:
@@ -272,15 +345,21 @@ def _write(
             for chunk in iter(lambda: existing.read(CHUNK), b""):
                 digest.update(chunk)
     written = offset if resumed else 0
+    unsynced = 0
     bar = progress(task.path.name, stream.total_size, written)
     try:
         with task.part.open("ab" if resumed else "wb") as handle:
             try:
                 for chunk in stream.iter_chunks(chunk_size(stream.total_size)):
                     handle.write(chunk)
+                    handle.flush()  # in the OS at once: a cut or a kill loses none of it
                     digest.update(chunk)
                     written += len(chunk)
+                    unsynced += len(chunk)
                     bar.update(len(chunk))
+                    if unsynced >= SYNC_EVERY:
+                        os.fsync(handle.fileno())
+                        unsynced = 0
             except ApiError as error:  # the stream broke: keep the partial file
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -341,8 +420,8 @@ def download_deliveries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[FileResult]:
     """Fetch every task, record each verified file, and unpack it when ``extract``."""
-    results = []
-    for task in tasks:
+    results: list[FileResult] = []
+    for index, task in enumerate(tasks):
         result = fetch(client, task, progress=progress, sleep=sleep)
         if result.status != "failed":
             record(result)
@@ -351,7 +430,20 @@ def download_deliveries(
                     result.extracted = safe_extract(task.path, task.path.parent)
                 except InputError as error:
                     result.status, result.message = "failed", str(error)
+                except OSError as error:
+                    reason = error.strerror or str(error)
+                    result.status, result.stop = "failed", error.errno in STOP_ERRNOS
+                    result.message = (
+                        f"{task.path.name} is downloaded and verified, but unpacking it failed: "
+                        f"cannot write {error.filename or task.path.parent}: {reason}"
+                    )
         results.append(result)
+        if result.stop:
+            results += [
+                FileResult(later, "failed", message="not attempted: " + result.message)
+                for later in tasks[index + 1 :]
+            ]
+            break
     return results
 
 
@@ -373,9 +465,11 @@ def download_with_state(
     from oneatlas_plan.applying.refresh import refresh_with_state
     from oneatlas_plan.applying.session import locked_store
 
-    tasks, waiting = download_tasks(StateStore(workspace.state_path).load(), addresses, dest)
+    tasks, waiting, unusable = plan_downloads(
+        StateStore(workspace.state_path).load(), addresses, dest
+    )
     if not tasks:
-        return DownloadResult(waiting=waiting)
+        return DownloadResult(waiting=waiting, unusable=unusable)
     client = workspace.client()
     origins = client.profile.origins()
     foreign = sorted(
@@ -388,11 +482,13 @@ def download_with_state(
     )
     if foreign:
         refresh_with_state(workspace, targets=foreign)
-        tasks, waiting = download_tasks(StateStore(workspace.state_path).load(), addresses, dest)
+        tasks, waiting, unusable = plan_downloads(
+            StateStore(workspace.state_path).load(), addresses, dest
+        )
 
     def record(file: FileResult) -> None:
         with locked_store(workspace) as store:
             record_download(store, file, now())
 
     files = download_deliveries(client, tasks, record, extract=extract, progress=progress)
-    return DownloadResult(files=files, waiting=waiting)
+    return DownloadResult(files=files, waiting=waiting, unusable=unusable)

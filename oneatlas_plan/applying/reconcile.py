@@ -85,7 +85,7 @@ def find_order(
 
 
 def delivery(feature: Feature) -> Delivery:
-    link = feature.link("download")
+    link = feature.download_link
     return Delivery(
         item_id=feature.id,
         download_href=link.href if link else None,

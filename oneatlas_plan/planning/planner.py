@@ -280,7 +280,7 @@ def _summary(draft: OrderDraft, response: Any) -> PriceSummary:
     billable = float(sum(areas)) if areas else requested
     return PriceSummary(
         currency=response.currency or "EUR",
-        amount=Decimal(str(response.total_amount)).quantize(Decimal("0.01")),
+        amount=response.total_amount.quantize(Decimal("0.01")),
         requested_area_km2=round(requested, 2),
         billable_area_km2=round(billable, 2),
         minimum_applied=billable > requested + 0.01,

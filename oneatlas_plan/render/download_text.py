@@ -32,10 +32,12 @@ def render_download(result: DownloadResult) -> str:
             lines.append(f"    extracted into {file.extracted}")
     for address in result.waiting:
         lines.append(f"{address}: nothing delivered recorded yet (run `oneatlas-plan refresh`)")
-    if not result.files and not result.waiting:
+    lines += result.unusable
+    if not result.files and not result.waiting and not result.unusable:
         lines.append("Nothing to download: no delivered order in the state.")
     lines.append(
         f"Download: {result.count('downloaded')} downloaded, {result.count('skipped')} already "
         f"there, {result.count('failed')} failed, {len(result.waiting)} not delivered yet"
+        + (f", {len(result.unusable)} without a usable link" if result.unusable else "")
     )
     return "\n".join(lines) + "\n"

@@ -13,6 +13,10 @@ AIRBUS_BAN_SECONDS = 600.0
 
 _INT_KNOBS = frozenset({"drop_next_orders", "corrupt_downloads", "truncate_downloads_at"})
 _BOOL_KNOBS = frozenset({"ignore_ranges"})
+_CHOICE_KNOBS = {
+    "checksum_method": None,  # any method name: tests a client's handling of unknown ones
+    "download_links": frozenset({"object", "array", "none"}),
+}
 
 
 @dataclass
@@ -31,6 +35,10 @@ class Faults:
     truncate_downloads_at: int = 0  # a download from byte 0 is cut at this byte (0: off)
     ignore_ranges: bool = False  # downloads answer 200 with the whole file despite Range
     frozen_time: float = 0.0  # the sandbox's wall clock (epoch seconds) for tests; 0: real time
+    checksum_method: str = "md5"  # the X-Ads-Checksum-Method announced (the value stays MD5)
+    # delivered items' _links.download: one object, a one-element array, or none at all (as
+    # the archive guide's step 6 item shows: only dataAccess and the access links remain)
+    download_links: str = "object"
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}
@@ -39,6 +47,12 @@ class Faults:
                 raise KeyError(key)
             if key in _INT_KNOBS:
                 setattr(self, key, int(value))
+            elif key in _CHOICE_KNOBS:
+                choices = _CHOICE_KNOBS[key]
+                if not isinstance(value, str) or (choices is not None and value not in choices):
+                    shown = ", ".join(sorted(choices)) if choices else "a string"
+                    raise ValueError(f"{key} must be {shown}")
+                setattr(self, key, value)
             elif key in _BOOL_KNOBS:
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")

@@ -119,18 +119,28 @@ def _footprint(source: dict[str, Any]) -> Any:
     return shape(source["geometry"])
 
 
-def public_feature(stored: dict[str, Any], base: str) -> dict[str, Any]:
-    """A stored delivered item as served by search, with sandbox links and rights."""
+def public_feature(
+    stored: dict[str, Any], base: str, download_links: str = "object"
+) -> dict[str, Any]:
+    """A stored delivered item as served by search, with sandbox links and rights.
+
+    ``download_links``: ``object`` (C-DKW's captures), ``array`` (one C-DKW script indexes
+    ``_links.download[1]``) or ``none`` (the archive guide's step 6 item has no download link).
+    """
     props = stored["properties"]
     item_id, ws_id = props["id"], props["workspaceId"]
     images = [tuple(i) for i in stored["_images"]]
-    feature_links = links(base, item_id, images, monitor=props["activityId"])
-    feature_links["download"] = {
+    feature_links: dict[str, Any] = links(base, item_id, images, monitor=props["activityId"])
+    download = {
         "href": f"{base}api/v1/items/{item_id}/download",
         "name": "Download",
         "type": "HTTP",
         "resourceId": stored["_zip"],
     }
+    if download_links == "object":
+        feature_links["download"] = download
+    elif download_links == "array":
+        feature_links["download"] = [download]
     feature_links = dict(sorted(feature_links.items()))
     pack = derived_uuid(item_id, "pack")
     data_access = {

@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Request, Response
 
 from .criteria import CriteriaError, parse_criteria
@@ -71,7 +72,8 @@ def _search_params(request: Request) -> dict[str, Any]:
 
 
 def _delivered(app: SandboxApp, base: str) -> list[dict[str, Any]]:
-    return [public_feature(d["feature"], base) for d in app.store.deliveries(app.now())]
+    shape = app.config.faults.download_links
+    return [public_feature(d["feature"], base, shape) for d in app.store.deliveries(app.now())]
 
 
 def search_v1(app: SandboxApp, request: Request) -> Response:
@@ -89,7 +91,7 @@ search_v2 = search_v1
 def _find_item(app: SandboxApp, item_id: str, base: str) -> dict[str, Any]:
     for stored in app.store.deliveries(app.now()):
         if stored["item_id"] == item_id:
-            return public_feature(stored["feature"], base)
+            return public_feature(stored["feature"], base, app.config.faults.download_links)
     feature = app.archive.feature_by_id(item_id, base)
     if feature is None:
         raise api_error(404, "Item not found in catalog or resource not found in item")
@@ -124,14 +126,23 @@ def download(app: SandboxApp, request: Request, item_id: str) -> Response:
         content_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{stored["feature"]["_zip"]}"',
-            "X-Ads-Checksum-Method": "md5",
+            "X-Ads-Checksum-Method": app.config.faults.checksum_method,
             "X-Ads-Checksum-Value": hashlib.md5(data).hexdigest(),
         },
     )
     if app.config.faults.ignore_ranges:
         response.headers["Accept-Ranges"] = "none"
     else:
-        response = response.make_conditional(request, accept_ranges=True, complete_length=len(data))
+        try:
+            response = response.make_conditional(
+                request, accept_ranges=True, complete_length=len(data)
+            )
+        except RequestedRangeNotSatisfiable:  # RFC 9110: 416 with the complete length
+            return _json(
+                {"message": f"Requested range not satisfiable (the file has {len(data)} bytes)"},
+                416,
+                {"Content-Range": f"bytes */{len(data)}", "Accept-Ranges": "bytes"},
+            )
     return _download_faults(app, response)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +172,152 @@ def test_a_link_to_another_host_is_never_followed(world: World, tmp_path: Path) 
     assert world.cli("download", "--dest", "out") == ExitCode.OK
     [item] = _order(world)["deliveries"]  # type: ignore[misc]
     assert str(item["download_href"]).startswith(world.base_url)
+
+
+# ------------------------------------------------------------- issues 15.6, 16.3, 16.7
+
+
+def test_connections_cut_before_the_first_4_kib_still_make_progress(
+    delivered: World, client: OneAtlasClient
+) -> None:
+    task = _task(delivered)
+    delivered.faults(truncate_downloads_at=1000)  # every transfer from byte 0 ends at byte 1000
+    first = fetch(client, task, attempts=1)
+    assert first.status == "failed" and "interrupted" in first.message
+    assert task.part.stat().st_size == 1000, "every byte received is kept"
+    second = fetch(client, task, attempts=1)  # the resume (Range) is not cut
+    assert second.status == "downloaded", second.message
+    assert hashlib.md5(task.path.read_bytes()).hexdigest() == second.md5
+
+
+def test_the_cli_gets_through_early_cuts_within_one_run(delivered: World) -> None:
+    delivered.faults(truncate_downloads_at=100)
+    assert delivered.cli("download", "--dest", "out") == ExitCode.OK
+    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    assert hashlib.md5((delivered.project / str(record["path"])).read_bytes()).hexdigest() == (
+        record["md5"]
+    )
+
+
+def test_a_partial_file_longer_than_the_product_restarts_from_zero(
+    delivered: World, client: OneAtlasClient
+) -> None:
+    task = _task(delivered)
+    with client.open_download(task.href) as stream:
+        size = stream.total_size
+    assert size
+    task.part.parent.mkdir(parents=True, exist_ok=True)
+    task.part.write_bytes(b"\0" * (size + 100))  # a Range past the end: 416, not 500
+    bars = Bars()
+    result = fetch(client, task, progress=bars, attempts=2, sleep=lambda s: None)
+    assert result.status == "downloaded", result.message
+    assert bars.starts == [(size, 0)], "restarted from byte 0 after the 416"
+    assert task.path.stat().st_size == size and not task.part.exists()
+
+
+def test_a_range_past_the_end_is_answered_416(delivered: World, client: OneAtlasClient) -> None:
+    import requests
+
+    task = _task(delivered)
+    with client.open_download(task.href) as stream:
+        size = stream.total_size
+    token = requests.post(
+        f"{delivered.base_url}/auth/realms/IDP/protocol/openid-connect/token",
+        data={"apikey": API_KEY, "grant_type": "api_key", "client_id": "IDP"},
+        timeout=10,
+    ).json()["access_token"]
+    response = requests.get(
+        task.href,
+        headers={"Authorization": f"Bearer {token}", "Range": f"bytes={size}-"},
+        timeout=10,
+    )
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{size}"
+
+
+@pytest.mark.parametrize("method", ["MD5", "md5"])
+def test_the_announced_md5_method_is_honoured(
+    delivered: World, client: OneAtlasClient, method: str
+) -> None:
+    delivered.faults(checksum_method=method)
+    result = fetch(client, _task(delivered), attempts=1)
+    assert result.status == "downloaded" and result.message == "", result.message
+
+
+def test_an_unknown_checksum_method_is_refused_not_skipped(
+    delivered: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delivered.faults(checksum_method="sha256")
+    capsys.readouterr()
+    assert delivered.cli("download", "--dest", "out") == ExitCode.ERROR
+    out = capsys.readouterr().out
+    assert "checksum method 'sha256'" in out and "cannot verify" in out
+    assert not list((delivered.project / "out").glob("*.zip")), "nothing unverified is kept"
+    assert _order(delivered)["downloads"] == []
+
+
+@pytest.mark.parametrize("shape", ["none", "array"])
+def test_a_delivered_item_without_a_download_object_is_still_fetched(
+    world: World, shape: str
+) -> None:
+    """The archive guide's delivered item has no ``_links.download``: the documented access
+    path on the item's own access host is used; an array of links is followed too."""
+    world.faults(download_links=shape)
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
+    assert world.cli("refresh") == ExitCode.OK
+    [item] = _order(world)["deliveries"]  # type: ignore[misc]
+    assert item["download_href"] == f"{world.base_url}/api/v1/items/{item['item_id']}/download"
+    assert world.cli("download", "--dest", "out") == ExitCode.OK
+    [record] = _order(world)["downloads"]  # type: ignore[misc]
+    path = world.project / str(record["path"])
+    assert hashlib.md5(path.read_bytes()).hexdigest() == record["md5"]
+
+
+def test_a_delivery_without_any_usable_link_is_reported_plainly(
+    delivered: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_file = delivered.project / "oneatlas-state.json"
+    data = json.loads(state_file.read_text())
+    order = data["resources"][ADDRESS]["orders"][-1]
+    order["deliveries"][0]["download_href"] = None
+    state_file.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert delivered.cli("download", "--dest", "out") == ExitCode.ERROR
+    out = capsys.readouterr().out
+    item = order["deliveries"][0]["item_id"]
+    assert f"{ADDRESS}: delivered item {item} offers no usable download link" in out
+    assert "not delivered yet" not in out.replace("0 not delivered yet", "")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 KiB filesystem (tmpfs, needs root), unmounted afterwards."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full-disk test needs root to mount a small tmpfs")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_exits_1_and_keeps_the_partial_file(
+    delivered: World, small_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert delivered.cli("download", "--dest", str(small_disk)) == ExitCode.ERROR
+    captured = capsys.readouterr()
+    assert "No space left on device" in captured.out and "Traceback" not in captured.err
+    [part] = small_disk.glob("*.part")
+    assert part.stat().st_size > 0 and "run download again to resume" in captured.out
+    subprocess.run(["mount", "-o", "remount,size=1m", str(small_disk)], check=True)
+    bars_before = part.stat().st_size
+    assert delivered.cli("download", "--dest", str(small_disk)) == ExitCode.OK
+    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    data = Path(str(record["path"])).read_bytes()
+    assert len(data) > bars_before and hashlib.md5(data).hexdigest() == record["md5"]
