@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from oneatlas_plan.api.models import Contract, ProductionOption, ProductType
 from oneatlas_plan.errors import NotFoundError
-from oneatlas_plan.planning.orders import OrderTemplate
+from oneatlas_plan.planning.orders import OptionNames, OrderTemplate
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
@@ -64,17 +64,23 @@ class ContractCatalog:
 
     def check(
         self, template: OrderTemplate, aoi: dict[str, Any], projection: str | None, dem: str | None
-    ) -> tuple[str | None, str | None]:
-        """(problem or None, the projection to send: "auto" resolved to the AOI's default)."""
+    ) -> tuple[str | None, str | None, OptionNames]:
+        """(problem or None, the projection to send: "auto" resolved to the AOI's default,
+        how the contract names the per-AOI options)."""
         problem = self._check_contract(template)
         if problem is not None:
-            return problem, None
+            return problem, None, OptionNames()
         options = self.options(template, aoi)
         if projection == "auto":
             projection = projection_default(options)
             if projection is None:
-                return f"{template.product_type_id} offers no projection for this AOI", None
-        return check_options(template, options, projection, dem), projection
+                return (
+                    f"{template.product_type_id} offers no projection for this AOI",
+                    None,
+                    OptionNames(),
+                )
+        names = option_names(options, projection=projection is not None, dem=dem is not None)
+        return check_options(template, options, projection, dem), projection, names
 
     def _check_contract(self, template: OrderTemplate) -> str | None:
         contract = self.contract(template.contract_id)
@@ -102,6 +108,28 @@ def projection_default(options: list[ProductionOption]) -> str | None:
         if option.base_name == "projection":
             return option.default_value
     return None
+
+
+def option_names(
+    options: list[ProductionOption], *, projection: bool = True, dem: bool = True
+) -> OptionNames:
+    """The key form the options answer uses for DEM and projection (asked for polygon 1):
+    ``dem_1`` means one ``dem_<aoi id>`` per AOI, ``dem`` one key for the order. When the
+    answer lists both forms (or neither, for an option sent anyway), the per-AOI form is sent,
+    since Airbus's archive guide and OpenAPI document it, and the note says so."""
+    per_aoi: dict[str, bool] = {}
+    notes = []
+    for base, sent in (("dem", dem), ("projection", projection)):
+        indexed = any(o.base_name == base and o.aoi_id is not None for o in options)
+        plain = any(o.name == base for o in options)
+        per_aoi[base] = indexed or not plain
+        if sent and indexed == plain:
+            found = f"both {base} and {base}_<n>" if indexed else f"no {base} option"
+            notes.append(
+                f"{base} sent as {base}_<aoi id>: the contract's options answer lists {found} "
+                "(the archive guide documents the per-AOI form)"
+            )
+    return OptionNames(per_aoi["dem"], per_aoi["projection"], "; ".join(notes) or None)
 
 
 def check_options(

@@ -52,6 +52,18 @@ class OrderTemplate:
 
 
 @dataclass(frozen=True)
+class OptionNames:
+    """How the contract's ``…/options`` answer names the per-AOI options: ``dem_1``,
+    ``projection_1`` (one per AOI: the archive guide's and Airbus's OpenAPI's form) or plain
+    ``dem`` / ``projection`` (one for the whole order, as public production code sends on
+    some legacy contracts). ``note`` says which form was sent when the answer left it open."""
+
+    dem_per_aoi: bool = True
+    projection_per_aoi: bool = True
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ResolvedResource:
     address: str
     config_digest: str
@@ -61,6 +73,7 @@ class ResolvedResource:
     scenes: tuple[Candidate, ...]
     projection: str | None = None  # an EPSG-like code, or None
     dem: str | None = None
+    option_names: OptionNames = OptionNames()
 
 
 @dataclass(frozen=True)
@@ -103,13 +116,24 @@ def group(resources: Sequence[ResolvedResource]) -> list[list[ResolvedResource]]
         if (
             last is not None
             and last[0].template == resource.template
-            and (resource.template.is_neo or last[0].dem == resource.dem)  # legacy: one `dem`
+            and _may_share(last[0], resource)
             and sum(len(r.scenes) for r in last) + len(resource.scenes) <= limit
         ):
             last.append(resource)
         else:
             chunks.append([resource])
     return chunks
+
+
+def _may_share(first: ResolvedResource, other: ResolvedResource) -> bool:
+    """Whether two AOIs can be in one order: a plain ``dem``/``projection`` key holds one
+    value for every AOI of the order."""
+    names = first.option_names
+    return (
+        names == other.option_names
+        and (names.dem_per_aoi or first.dem == other.dem)
+        and (names.projection_per_aoi or first.projection == other.projection)
+    )
 
 
 def build_orders(resources: Sequence[ResolvedResource]) -> list[OrderDraft]:
@@ -128,16 +152,16 @@ def build_orders(resources: Sequence[ResolvedResource]) -> list[OrderDraft]:
 
 
 def _options(template: OrderTemplate, chunk: Sequence[ResolvedResource]) -> dict[str, str]:
-    """Common options, then projection_<aoi id> and dem (legacy) or dem_<aoi id> (neo)."""
+    """Common options, then projection and dem of each AOI, named as the contract's options
+    answer names them (``projection_<aoi id>`` or ``projection``, ``dem_<aoi id>`` or ``dem``)."""
     options = dict(template.options)
     for aoi_id, resource in enumerate(chunk, start=1):
+        names = resource.option_names
         if resource.projection:
-            options[f"projection_{aoi_id}"] = resource.projection
-        if resource.dem and template.is_neo:
-            options[f"dem_{aoi_id}"] = resource.dem
-    dem = chunk[0].dem
-    if dem and not template.is_neo:
-        options["dem"] = dem
+            key = f"projection_{aoi_id}" if names.projection_per_aoi else "projection"
+            options[key] = resource.projection
+        if resource.dem:
+            options[f"dem_{aoi_id}" if names.dem_per_aoi else "dem"] = resource.dem
     return options
 
 

@@ -30,7 +30,7 @@ from oneatlas_plan.planning.model import (
     SceneSummary,
     StateRef,
 )
-from oneatlas_plan.planning.orders import OrderDraft, ResolvedResource, build_orders
+from oneatlas_plan.planning.orders import OptionNames, OrderDraft, ResolvedResource, build_orders
 from oneatlas_plan.planning.search import SearchNeed, run_searches
 from oneatlas_plan.planning.selection import (
     Candidate,
@@ -75,6 +75,7 @@ class _Outcome:
     selection: Selection | None = None
     blocked: str | None = None
     projection: str | None = None
+    option_names: OptionNames = field(default_factory=OptionNames)
 
 
 def make_plan(
@@ -194,12 +195,13 @@ def _check_contracts(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> 
         if outcome.blocked is not None:
             continue
         resource = outcome.desired
-        problem, projection = catalog.check(
+        problem, projection, names = catalog.check(
             resource.template, resource.aoi_geometry, resource.projection, resource.dem
         )
         if problem is not None:
             outcome.blocked = problem
         outcome.projection = projection
+        outcome.option_names = names
 
 
 def _resolved(outcome: _Outcome) -> ResolvedResource:
@@ -214,6 +216,7 @@ def _resolved(outcome: _Outcome) -> ResolvedResource:
         scenes=tuple(c for c, _ in outcome.selection.scenes),
         projection=outcome.projection,
         dem=resource.dem,
+        option_names=outcome.option_names,
     )
 
 
@@ -378,6 +381,9 @@ def _order_plan(
     accept_up_to: Decimal | None = None,
 ) -> OrderPlan:
     action, reason = ("reorder", "a spec changed") if reorder else ("create", "new order")
+    notes = sorted({r.option_names.note for r in draft.resources if r.option_names.note})
+    if notes:
+        reason = f"{reason} ({'; '.join(notes)})"
     summary = price if isinstance(price, PriceSummary) else None
     if isinstance(price, str):
         action, reason = "blocked", price

@@ -1,8 +1,12 @@
 """Production options per contract backend (the ``…/productTypes/{id}/options`` answer).
 
-Legacy (SPOT/Pléiades) contracts use the ``dem`` key and lower-case licences; neo
-(Pléiades Neo) contracts use ``dem_<aoiId>`` and capitalised multi-user licences. The projection
-option is ``projection_<aoiId>`` with a default of the UTM zone of the AOI centroid.
+Legacy (SPOT/Pléiades) contracts use lower-case licences, neo (Pléiades Neo) contracts
+capitalised multi-user licences. DEM and projection are per AOI on both, ``dem_<aoiId>`` and
+``projection_<aoiId>`` (the projection's default is the UTM zone of the AOI centroid): the
+archive guide ("the number 1 in dem_1 and projection_1 refers to the aoiId"), Airbus's OpenAPI
+SPOT/Pléiades archive example and its options example all use ``dem_1``. Public production code
+sends a plain ``dem`` on its legacy contracts; a client must send what the options answer
+names, and the sandbox accepts exactly that (see docs/sandbox.md, "Known unknowns").
 """
 
 from __future__ import annotations
@@ -202,22 +206,10 @@ def available_options(
         ),
     ]
     dem_values = tuple((d, d if d == "best_available" else f"{d} (100)") for d in DEMS)
-    if neo:
-        for aoi_id in sorted(aoi_centroids):
-            opts.append(
-                _option(
-                    f"dem_{aoi_id}",
-                    "Orthorectification DEM Reference",
-                    dem_values,
-                    "best_available",
-                    mandatory="constraint",
-                    condition=ORTHO_CONDITION,
-                )
-            )
-    else:
+    for aoi_id in sorted(aoi_centroids):
         opts.append(
             _option(
-                "dem",
+                f"dem_{aoi_id}",
                 "Orthorectification DEM Reference",
                 dem_values,
                 "best_available",

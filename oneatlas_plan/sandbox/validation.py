@@ -168,8 +168,8 @@ def _check_option(
 ) -> None:
     if key not in allowed:
         hint = ""
-        if key.startswith("dem"):
-            hint = " (use 'dem_<aoiId>' on neo contracts, 'dem' on legacy contracts)"
+        if key.split("_", 1)[0] in ("dem", "projection"):
+            hint = " (per-AOI options are named '<option>_<aoiId>', e.g. 'dem_1')"
         raise _bad(f"Option '{key}' is not available on contract '{contract.id}'{hint}", "E4004")
     option = allowed[key]
     if option["type"] == "double":
@@ -204,7 +204,7 @@ def _check_constraints(
             "Option 'pixel_coding': 12bits requires radiometric_processing basic or reflectance",
             "E4004",
         )
-    dem_keys = ["dem"] if contract.backend == "legacy" else [f"dem_{i}" for i in aois]
+    dem_keys = [f"dem_{i}" for i in aois]
     projection_keys = [f"projection_{i}" for i in aois]
     for key in dem_keys:
         if key in chosen and level != "ortho":
