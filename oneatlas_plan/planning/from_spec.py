@@ -75,6 +75,7 @@ def criteria(order: OrderSpec) -> Criteria:
         resolution_min=search.resolution.min if search.resolution else None,
         resolution_max=search.resolution.max if search.resolution else None,
         platforms=tuple(search.platform or ()),
+        processing_levels=(search.processing_level,),
     )
 
 

@@ -111,4 +111,5 @@ def to_candidate(feature: Feature) -> Candidate | None:
         snow_cover=props.snow_cover,
         resolution=props.resolution,
         footprint=dict(geometry),
+        processing_level=props.processing_level,
     )

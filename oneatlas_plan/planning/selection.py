@@ -32,6 +32,7 @@ class Candidate:
     snow_cover: float | None
     resolution: float | None
     footprint: dict[str, Any] = field(hash=False, compare=False)
+    processing_level: str | None = "ALBUM"  # the catalogue's processingLevel (None: not given)
 
     @property
     def footprint_shape(self) -> BaseGeometry:
@@ -76,6 +77,9 @@ class Criteria:
     resolution_min: float | None = None
     resolution_max: float | None = None
     platforms: tuple[str, ...] = ()
+    # What a Pay-Per-Order archive body may carry: Airbus's search can answer other levels
+    # (its captured answers mix SENSOR items among ALBUM ones) whatever was asked for.
+    processing_levels: tuple[str, ...] = ("ALBUM",)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ def geodesic_area_km2(geometry: BaseGeometry) -> float:
 
 
 def _failed_criterion(candidate: Candidate, criteria: Criteria) -> str | None:
+    if criteria.processing_levels and candidate.processing_level not in criteria.processing_levels:
+        return "processing_level"
     checks: list[tuple[str, float | None, float | None, bool]] = [
         ("cloud_cover", candidate.cloud_cover, criteria.cloud_cover_max, True),
         ("incidence_angle", candidate.incidence_angle, criteria.incidence_angle_max, True),

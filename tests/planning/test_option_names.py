@@ -69,8 +69,9 @@ def test_a_plain_dem_answer_is_followed_even_on_neo() -> None:
 def test_plain_keys_never_mix_different_values_in_one_order() -> None:
     [base] = resolved("specs/toulouse-pleiades.yaml")
     template = type(base.template)(**{**base.template.__dict__, "pairs_per_order": 5})
+    dems = ("SRTMV4", "SRTMV4", "GTOPO30")
     make = [ResolvedResource(**{**base.__dict__, "address": f"t.o.a{i}", "template": template,
-                                "dem": dem}) for i, dem in enumerate(("SRTMV4", "SRTMV4", "GTOPO30"))]
+                                "dem": dem}) for i, dem in enumerate(dems)]
     assert [len(c) for c in group(_with(make, OptionNames(False, True)))] == [2, 1]
     assert [len(c) for c in group(_with(make, OptionNames(True, True)))] == [3]
     (draft,) = build_orders(_with(make, OptionNames(True, True)))
