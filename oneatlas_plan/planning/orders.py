@@ -1,8 +1,10 @@
 """Grouping resources into Airbus orders and building their exact bodies (pure).
 
 Each order gets an idempotency key derived from its resources' addresses and config digests;
-it is appended to the user's customerReference so a dropped answer can be reconciled by
-searching Airbus for that reference.
+it starts the customerReference (``oap-<12 hex>_<the user's template>``) so a dropped answer
+can be reconciled by searching Airbus for it, even if Airbus shortens the reference: no
+length or character limit is documented (docs/sandbox.md, "Known unknowns"), and a cut after
+the first 16 characters still keeps the whole key.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from oneatlas_plan.api.orders import (
 from oneatlas_plan.planning.selection import Candidate
 
 KEY_PREFIX = "oap-"
+KEY_LENGTH = len(KEY_PREFIX) + 12
+REFERENCE_SEPARATOR = "_"  # between the key and the user's text; "_" is in every reference seen
 NEO_CONSTELLATION = "PNEO"
 
 
@@ -104,7 +108,7 @@ def customer_reference(
     rendered = template.customer_reference.format(
         spec=template.spec_name, order=template.order_name, aoi=aoi
     ).strip()
-    return f"{rendered}~{key}" if rendered else key
+    return f"{key}{REFERENCE_SEPARATOR}{rendered}" if rendered else key
 
 
 def group(resources: Sequence[ResolvedResource]) -> list[list[ResolvedResource]]:
@@ -189,6 +193,13 @@ def _items(template: OrderTemplate, aoi_id: int, scenes: Sequence[Candidate]) ->
     return items
 
 
+def _end_users(template: OrderTemplate) -> tuple[dict[str, str], ...]:
+    """The spec's end users; ``[{}]`` for a SPOT/Pléiades order without any, as the archive
+    guide's step 5 sample sends (the OpenAPI requires the field; ``[]`` is in no reference)."""
+    users = tuple(dict(user) for user in template.end_users)
+    return users or (() if template.is_neo else ({},))
+
+
 def build_request(chunk: Sequence[ResolvedResource], key: str) -> OrderRequest:
     template = chunk[0].template
     aois = tuple(
@@ -210,7 +221,7 @@ def build_request(chunk: Sequence[ResolvedResource], key: str) -> OrderRequest:
         program_reference=template.program_reference,
         order_group=template.order_group,
         options={template.product_type_id: _options(template, chunk)},
-        end_users=tuple(dict(user) for user in template.end_users),
+        end_users=_end_users(template),
         delivery=dict(template.delivery),
         notification_emails=template.notification_emails,
         notifications=notifications,

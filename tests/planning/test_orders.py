@@ -1,24 +1,19 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from oneatlas_plan.planning.from_spec import desired_set
 from oneatlas_plan.planning.orders import ResolvedResource, build_orders, group, order_key
 from oneatlas_plan.planning.selection import Candidate
 from oneatlas_plan.spec.loader import load_specs
+from tests.reference import reference_json
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent / "shared" / "reference" / "oneatlas"
-SEED_ORDER = REFERENCE / "order-request-pleiades-archive.json"
 
-# Values the spec does not fix as the seed does: the reference carries our idempotency key,
-# AOI names are slugs (they are address segments), and the seed leaves endUsers as [{}]
-# where we send [] for a legacy order without end users.
-NOT_FIXED_BY_SPEC = {".customerReference", ".endUsers", ".aoi.name"}
+# Values the spec does not fix as the seed does: the reference carries our idempotency key
+# and AOI names are slugs (they are address segments). endUsers is [{}], as in the seed.
+NOT_FIXED_BY_SPEC = {".customerReference", ".aoi.name"}
 
 
 def seed_scene() -> Candidate:
@@ -72,13 +67,12 @@ def same_keys(ours: Any, seed: Any, where: str = "") -> list[str]:
 
 
 def test_toulouse_body_equals_the_seed_step5_sample() -> None:
-    if not SEED_ORDER.exists():
-        pytest.skip(f"reference sample absent: {SEED_ORDER}")
-    seed = json.loads(SEED_ORDER.read_text(encoding="utf-8"))
+    seed = reference_json("order-request-pleiades-archive.json")
     (draft,) = build_orders(resolved("specs/toulouse-pleiades.yaml"))
     body = draft.body
     assert same_keys(body, seed) == []
-    assert body["customerReference"] == f"toulouse/city-centre/polygon-1~{draft.key}"
+    assert body["customerReference"] == f"{draft.key}_toulouse/city-centre/polygon-1"
+    assert body["endUsers"] == [{}]
 
 
 def test_order_key_is_deterministic_and_depends_on_the_config() -> None:
@@ -117,3 +111,14 @@ def test_group_respects_pairs_per_order() -> None:
     (first, _) = build_orders(many)
     assert [a["id"] for a in first.body["aoi"]] == [1, 2]
     assert [i["aoiId"] for i in first.body["items"]] == [1, 2]
+
+
+def test_the_key_comes_first_so_a_shortened_reference_keeps_it() -> None:
+    from oneatlas_plan.planning.orders import KEY_LENGTH
+
+    for path in ("specs/toulouse-pleiades.yaml", "specs/tanzania-spot.yaml"):
+        for draft in build_orders(resolved(path)):
+            reference = draft.body["customerReference"]
+            assert len(draft.key) == KEY_LENGTH
+            assert reference[:KEY_LENGTH] == draft.key, "a cut at 16 characters keeps the key"
+            assert reference[KEY_LENGTH] == "_"
