@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,17 +25,15 @@ from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.api.retry import RetryPolicy
 
-REFERENCE = Path("/work/shared/reference/oneatlas")
 API_KEY = "test-key-0123456789"
 TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 DROP = object()
 
 
 def reference_json(name: str) -> Any:
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference sample {path} is not available on this machine")
-    return json.loads(path.read_text(encoding="utf-8"))
+    from tests.reference import reference_json as located
+
+    return located(name)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

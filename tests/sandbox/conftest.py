@@ -4,15 +4,14 @@ import copy
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from oneatlas_plan.sandbox.embedded import RunningSandbox, start_embedded
+from tests.reference import reference_path
 
-REFERENCE = Path(__file__).parents[2] / ".." / "shared" / "reference" / "oneatlas"
 LEGACY = "Test_E2E_BR_1392-1375"
 NEO = "CTR21000411"
 LEGACY_WS = "1a7aaef1-839e-4eaa-826c-aabee39eac85"
@@ -31,9 +30,7 @@ SUMMER_2022 = "[2022-06-01T00:00:00.000Z,2022-08-31T23:59:59.999Z]"
 
 
 def reference(name: str) -> Any:
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference material not available: {path} (needs /work/shared/reference)")
+    path = reference_path(name)
     if path.suffix == ".json":
         return json.loads(path.read_text(encoding="utf-8"))
     return path

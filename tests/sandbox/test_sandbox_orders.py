@@ -71,7 +71,7 @@ def test_options_projection_default_follows_aoi(client: Client, aoi: Any, epsg: 
     )
     options = {o["name"]: o for o in r.json()["availableOptions"]}
     assert options["projection_1"]["defaultValue"] == epsg
-    assert "dem" in options and "dem_1" not in options
+    assert "dem_1" in options and "dem" not in options  # the guide's form, on legacy too
     neo = client.post(
         f"/api/v1/contracts/{NEO}/productTypes/PleiadesNeoArchiveMono/options",
         {"aoi": [{"polygonId": 1, "geometry": aoi}]},
@@ -197,16 +197,16 @@ def test_aoi_vertex_limit(client: Client) -> None:
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
-        ([{"key": "dem_1", "value": "best_available"}], "dem_1"),
+        ([{"key": "dem", "value": "best_available"}], "Option 'dem' is not available"),
         ([{"key": "licence", "value": "Standard_1_5"}], "not allowed"),
         ([{"key": "pixel_coding", "value": "8bits"}], "8bits requires"),
         ([{"key": "radiometric_processing", "value": "display"}], "12bits requires"),
         ([{"key": "projection_1", "value": "32631"}], "only allowed with processing_level"),
-        ([{"key": "dem", "value": "best_available"}], "only allowed with processing_level ortho"),
+        ([{"key": "dem_1", "value": "best_available"}], "only allowed with processing_level ortho"),
         (
             [
                 {"key": "processing_level", "value": "ortho"},
-                {"key": "dem", "value": "best_available"},
+                {"key": "dem_1", "value": "best_available"},
             ],
             "projection_1' is mandatory",
         ),
@@ -227,7 +227,7 @@ def test_ortho_order_with_projection_and_dem_is_accepted(client: Client) -> None
     body = legacy_body(toulouse_scene(client))
     body["optionsPerProductType"][0]["options"] += [
         {"key": "processing_level", "value": "ortho"},
-        {"key": "dem", "value": "best_available"},
+        {"key": "dem_1", "value": "best_available"},
         {"key": "projection_1", "value": "32631"},
     ]
     body["optionsPerProductType"][0]["options"] = body["optionsPerProductType"][0]["options"][1:]
