@@ -38,6 +38,12 @@ class SceneSummary(_Model):
     footprint: dict[str, Any] = Field(description="GeoJSON footprint of the scene.")
 
 
+class Alternative(SceneSummary):
+    """A scene that was not chosen, and why (``ranked by cloud_cover: 0.4 vs 2.1``)."""
+
+    why: str = Field(description="The deciding difference, or what it missed by.")
+
+
 class Candidates(_Model):
     """What the search found for an AOI and what the policy removed (for explanations)."""
 
@@ -71,6 +77,12 @@ class ResourcePlan(_Model):
     scenes: list[SceneSummary] = Field(default_factory=list)
     coverage: float | None = Field(default=None, description="Union coverage of the scenes.")
     candidates: Candidates | None = None
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="Best-ranked eligible scenes not chosen (why not)."
+    )
+    near_misses: list[Alternative] = Field(
+        default_factory=list, description="When nothing qualified: the closest scenes (why not)."
+    )
     order_key: str | None = Field(default=None, description="Key of the order it belongs to.")
     previous: PreviousOrder | None = None
 

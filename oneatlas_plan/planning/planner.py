@@ -20,7 +20,9 @@ from oneatlas_plan.planning import budget as budgets
 from oneatlas_plan.planning.actions import Decision, decide, forgotten
 from oneatlas_plan.planning.contract import ContractCatalog, utm_zone
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
+from oneatlas_plan.planning.explain import deciding_difference
 from oneatlas_plan.planning.model import (
+    Alternative,
     Candidates,
     OrderPlan,
     Plan,
@@ -446,9 +448,28 @@ def _resource_plan(
         else Candidates(
             found=selection.found, eligible=selection.eligible, removed=selection.removed
         ),
+        alternatives=_alternatives(outcome),
+        near_misses=[]
+        if selection is None
+        else [_alternative(c, 0.0, why) for c, why in selection.near_misses],
         order_key=draft.key if draft is not None else None,
         previous=outcome.decision.previous,
     )
+
+
+def _alternatives(outcome: _Outcome) -> list[Alternative]:
+    selection = outcome.selection
+    if selection is None or not selection.scenes:
+        return []
+    chosen, policy = selection.scenes[0][0], outcome.desired.policy
+    return [
+        _alternative(c, coverage, deciding_difference(chosen, c, coverage, policy))
+        for c, coverage in selection.alternatives
+    ]
+
+
+def _alternative(candidate: Candidate, coverage: float, why: str) -> Alternative:
+    return Alternative(**dict(_scene(candidate, coverage)), why=why)
 
 
 def _scene(candidate: Candidate, coverage: float) -> SceneSummary:

@@ -97,6 +97,10 @@ class Selection:
     eligible: int
     removed: dict[str, int]
     unsatisfied: str | None
+    # The best-ranked eligible scenes not chosen, with their own coverage of the AOI.
+    alternatives: tuple[tuple[Candidate, float], ...] = ()
+    # When nothing qualified: the scenes closest to qualifying, each with what it missed by.
+    near_misses: tuple[tuple[Candidate, str], ...] = ()
 
     @property
     def satisfied(self) -> bool:
@@ -183,6 +187,7 @@ def select(
     exclude: frozenset[str] = frozenset(),
 ) -> Selection:
     """Choose the scene(s) for one AOI according to the policy."""
+    from oneatlas_plan.planning import explain
     touching = [c for c in candidates if c.id not in exclude and _shape(c).intersects(aoi)]
     eligible, removed = filter_candidates(touching, criteria)
     aoi_area = geodesic_area_km2(aoi)
@@ -197,10 +202,17 @@ def select(
             eligible=len(eligible),
             removed=removed,
             unsatisfied=None,
+            alternatives=explain.alternatives(aoi, aoi_area, ranked, (first,), policy, coverages),
         )
     ranked = [c for c in ranked if coverages[c.id] > _EPSILON]
 
     def result(scenes: list[Candidate], union: float, why: str | None) -> Selection:
+        alternatives: tuple[tuple[Candidate, float], ...] = ()
+        misses: tuple[tuple[Candidate, str], ...] = ()
+        if why is None:
+            alternatives = explain.alternatives(aoi, aoi_area, ranked, scenes, policy, coverages)
+        else:
+            misses = explain.near_misses(touching, criteria, ranked, policy, coverages)
         return Selection(
             scenes=tuple((c, coverages[c.id]) for c in scenes),
             coverage=union,
@@ -208,6 +220,8 @@ def select(
             eligible=len(eligible),
             removed=removed,
             unsatisfied=why,
+            alternatives=alternatives,
+            near_misses=misses,
         )
 
     if not ranked:

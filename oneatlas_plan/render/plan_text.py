@@ -1,47 +1,120 @@
-"""The human summary of a plan, in the spirit of ``terraform plan`` (pure: Plan -> str)."""
+"""The human summary of a plan: ``terraform plan`` crossed with an invoice (pure: Plan -> str).
+
+One header row, then one row per resource (action symbol, address, platform, date, short
+scene id, cloud, incidence, AOI coverage, requested and billable km², price and price per km²).
+An order grouping several resources is shown once, on its own row, with its members below it;
+a Pléiades Neo price is a quotation and says so. Colour (green create, yellow reorder, red
+blocked) only when the caller asks for it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.planning.model import Alternative, OrderPlan, Plan, ResourcePlan, SceneSummary
 from oneatlas_plan.render.money import format_money, format_totals
+from oneatlas_plan.render.style import paint
 
 SYMBOLS = {"create": "+", "reorder": "-/+", "forget": "-", "blocked": "!", "no-op": " "}
+COLUMNS = (
+    "ADDRESS", "PLATFORM", "DATE", "SCENE", "CLOUD", "INCID.", "COVER",
+    "REQ km²", "BILL km²", "PRICE", "PER km²",
+)  # fmt: skip
+_RIGHT = frozenset({"CLOUD", "INCID.", "COVER", "REQ km²", "BILL km²", "PRICE", "PER km²"})
+NEO_CONSTELLATION = "PNEO"
 
 
-def _scene_text(resource: ResourcePlan) -> str:
-    if not resource.scenes:
+def is_quotation(order: OrderPlan) -> bool:
+    """Pléiades Neo archive orders are quoted first: nothing is bought until accepted."""
+    return order.constellation == NEO_CONSTELLATION
+
+
+def coverage_text(fraction: float | None) -> str:
+    """One decimal, rounded down: 0.9989 is 99.8 %, never 100 %."""
+    if fraction is None:
         return "-"
-    first = resource.scenes[0]
-    extra = f" +{len(resource.scenes) - 1}" if len(resource.scenes) > 1 else ""
-    cloud = "?" if first.cloud_cover is None else f"{first.cloud_cover:.1f}%"
-    return f"{first.platform} {first.acquisition_date[:10]}{extra}  cloud {cloud}"
+    return f"{math.floor(round(fraction * 1000, 6)) / 10:.1f} %"
 
 
-def _price_text(order: OrderPlan | None) -> str:
-    if order is None or order.price is None:
-        return ""
+def short_scene_id(archive_identifier: str) -> str:
+    """``DS_PHR1B_202207151016099_FR1_PX_E001N43_0708_94508`` -> ``…0708_94508``."""
+    parts = archive_identifier.split("_")
+    return archive_identifier if len(parts) <= 3 else "…" + "_".join(parts[-2:])
+
+
+def _number(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.1f}{unit}"
+
+
+def price_text(order: OrderPlan) -> str:
+    if order.price is None:
+        return "not priced"
+    text = format_money(order.price.amount, order.price.currency)
+    return f"quote {text}" if is_quotation(order) else text
+
+
+def per_km2_text(order: OrderPlan) -> str:
     price = order.price
-    marker = "*" if price.minimum_applied else ""
-    shared = f" (order of {len(order.addresses)})" if len(order.addresses) > 1 else ""
-    return (
-        f"{price.billable_area_km2:,.2f} km²{marker}  "
-        f"{format_money(price.amount, price.currency)}{shared}"
-    )
+    if price is None or price.billable_area_km2 <= 0:
+        return "-"
+    return format_money(price.amount / Decimal(str(price.billable_area_km2)), price.currency)
 
 
-def resource_line(resource: ResourcePlan, order: OrderPlan | None) -> str:
-    symbol = SYMBOLS[resource.action]
-    parts = [f"{symbol:>3} {resource.address}"]
-    if resource.action in ("create", "reorder", "blocked") and resource.scenes:
-        coverage = "" if resource.coverage is None else f"  cov {resource.coverage:.0%}"
-        parts.append(f"{_scene_text(resource)}{coverage}")
-        price = _price_text(order)
-        if price:
-            parts.append(price)
-    return "  ".join(parts)
+def billable_text(order: OrderPlan) -> str:
+    if order.price is None:
+        return "-"
+    marker = "*" if order.price.minimum_applied else ""
+    return f"{order.price.billable_area_km2:,.2f}{marker}"
+
+
+def requested_km2(resource: ResourcePlan) -> float | None:
+    """The part of this AOI the chosen scenes cover (the union: overlaps count once)."""
+    if resource.aoi_area_km2 is None or resource.coverage is None:
+        return None
+    return resource.aoi_area_km2 * resource.coverage
+
+
+def scene_cells(scene: SceneSummary | None, extra: int = 0) -> list[str]:
+    if scene is None:
+        return ["", "", "", "", ""]
+    more = f" +{extra}" if extra else ""
+    return [
+        scene.platform,
+        scene.acquisition_date[:10],
+        short_scene_id(scene.archive_identifier) + more,
+        _number(scene.cloud_cover, " %"),
+        _number(scene.incidence_angle, "°"),
+    ]
+
+
+# A table row (action, cells) or a free line printed as is under the previous row.
+_Row = tuple[str, list[str]]
+_Entry = _Row | str
+
+
+def _resource_row(
+    resource: ResourcePlan, order: OrderPlan | None, *, member: bool = False
+) -> _Row:
+    scene = resource.scenes[0] if resource.scenes else None
+    cells = [("  " if member else "") + resource.address]
+    cells += scene_cells(scene, max(0, len(resource.scenes) - 1))
+    requested = requested_km2(resource)
+    cells.append(coverage_text(resource.coverage) if scene else "")
+    cells.append("" if requested is None or not scene else f"{requested:,.2f}")
+    if order is not None and not member:
+        cells += [billable_text(order), price_text(order), per_km2_text(order)]
+    else:
+        cells += ["", "", ""]
+    return resource.action, cells
+
+
+def _order_row(order: OrderPlan) -> _Row:
+    requested = "" if order.price is None else f"{order.price.requested_area_km2:,.2f}"
+    label = f"order {order.key}: {len(order.addresses)} AOIs, one price"
+    cells = [label, "", "", "", "", "", "", requested]
+    return order.action, [*cells, billable_text(order), price_text(order), per_km2_text(order)]
 
 
 def _detail_lines(resource: ResourcePlan) -> list[str]:
@@ -52,6 +125,85 @@ def _detail_lines(resource: ResourcePlan) -> list[str]:
         previous = resource.previous
         order_id = previous.sales_order_id or previous.quotation_id or previous.order_key
         lines.append(f"      previous order {order_id} stays ({previous.status})")
+    return lines
+
+
+def _alternative_line(alternative: Alternative, *, miss: bool) -> str:
+    cells = scene_cells(alternative)
+    cover = "" if miss else f"  cover {coverage_text(alternative.coverage)}"
+    return (
+        f"        {cells[0]} {cells[1]} {cells[2]}  cloud {cells[3]}  incid. {cells[4]}"
+        f"{cover}  {alternative.why}"
+    )
+
+
+def candidate_lines(resource: ResourcePlan, limit: int) -> list[str]:
+    """``show --candidates``: the search counts, the runners-up or the nearest misses."""
+    lines: list[str] = []
+    found = resource.candidates
+    if found is not None:
+        removed = ", ".join(f"{k} {v}" for k, v in sorted(found.removed.items()))
+        lines.append(
+            f"      candidates: {found.found} found, {found.eligible} eligible"
+            + (f" (removed: {removed})" if removed else "")
+        )
+    if resource.alternatives and limit > 0:
+        lines.append("      alternatives (why not chosen):")
+        lines += [_alternative_line(a, miss=False) for a in resource.alternatives[:limit]]
+    if resource.near_misses and limit > 0:
+        lines.append("      nearest misses (what they missed by):")
+        lines += [_alternative_line(a, miss=True) for a in resource.near_misses[:limit]]
+    return lines
+
+
+def _entries(plan: Plan, resources: Sequence[ResourcePlan], candidates: int | None) -> list[_Entry]:
+    orders = {order.key: order for order in plan.orders}
+    shown: set[str] = set()
+    entries: list[_Entry] = []
+    for resource in resources:
+        order = orders.get(resource.order_key) if resource.order_key else None
+        if order is not None and len(order.addresses) > 1:
+            if order.key in shown:
+                continue
+            shown.add(order.key)
+            entries.append(_order_row(order))
+            members = [r for r in resources if r.address in order.addresses]
+            for member in members:
+                entries.append(_resource_row(member, order, member=True))
+                entries += _resource_details(member, candidates)
+            continue
+        entries.append(_resource_row(resource, order))
+        entries += _resource_details(resource, candidates)
+    return entries
+
+
+def _resource_details(resource: ResourcePlan, candidates: int | None) -> list[str]:
+    lines = _detail_lines(resource)
+    if candidates is not None:
+        lines += candidate_lines(resource, candidates)
+    return lines
+
+
+def _table(entries: Sequence[_Entry], colour: bool) -> list[str]:
+    rows = [e for e in entries if not isinstance(e, str)]
+    widths = [len(c) for c in COLUMNS]
+    for _, cells in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+
+    def line(symbol: str, cells: Sequence[str]) -> str:
+        padded = [
+            c.rjust(w) if name in _RIGHT else c.ljust(w)
+            for name, c, w in zip(COLUMNS, cells, widths, strict=True)
+        ]
+        return f"{symbol:>3} " + "  ".join(padded).rstrip()
+
+    lines = [line("", COLUMNS)]
+    for entry in entries:
+        if isinstance(entry, str):
+            lines.append(entry)
+            continue
+        action, cells = entry
+        lines.append(paint(line(SYMBOLS[action], cells), action, colour))
     return lines
 
 
@@ -122,21 +274,17 @@ def _budget_lines(plan: Plan) -> Iterable[str]:
         yield f"  budget {line}"
 
 
-def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
-    orders = {order.key: order for order in plan.orders}
-    lines = [f"Endpoint: {plan.endpoint}    State serial: {plan.state.serial}", ""]
-    changed = [r for r in plan.resources if r.action != "no-op" or show_unchanged]
-    if not changed:
-        lines.append("No changes. Every resource matches the state.")
-    for resource in changed:
-        order = orders.get(resource.order_key) if resource.order_key else None
-        lines.append(resource_line(resource, order))
-        lines.extend(_detail_lines(resource))
-    budget_lines = list(_budget_lines(plan))
-    if budget_lines:
-        lines += ["", "Budgets:", *budget_lines]
+def _footnotes(plan: Plan) -> list[str]:
+    lines: list[str] = []
     if any(o.price is not None and o.price.minimum_applied for o in plan.orders):
         lines += ["", "* billed at the product's minimum order area"]
+    if any(is_quotation(o) and o.action != "blocked" for o in plan.orders):
+        lines += [
+            "",
+            "quote: Pléiades Neo orders are quotations; nothing is bought until the quotation "
+            "is accepted (oneatlas-plan quotations accept, or the spec's "
+            "accept_quotations_up_to).",
+        ]
     reused = len(plan.meta.reused_prices)
     if reused:
         lines += [
@@ -144,5 +292,26 @@ def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
             f"{reused} price(s) reused from the previous plan file (identical order bodies "
             "priced recently); apply re-prices every order before submitting it.",
         ]
+    return lines
+
+
+def render_plan_text(
+    plan: Plan,
+    *,
+    show_unchanged: bool = False,
+    colour: bool = False,
+    candidates: int | None = None,
+) -> str:
+    """``candidates``: show that many alternatives (or nearest misses) per resource."""
+    lines = [f"Endpoint: {plan.endpoint}    State serial: {plan.state.serial}", ""]
+    changed = [r for r in plan.resources if r.action != "no-op" or show_unchanged]
+    if not changed:
+        lines.append("No changes. Every resource matches the state.")
+    else:
+        lines += _table(_entries(plan, changed, candidates), colour)
+    budget_lines = list(_budget_lines(plan))
+    if budget_lines:
+        lines += ["", "Budgets:", *budget_lines]
+    lines += _footnotes(plan)
     lines += ["", summary_line(plan)]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""Why a scene was chosen: the runners-up of a selection and, when nothing qualified, the
+scenes that came closest (kept in the plan so that reviewers can judge the choice)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+from oneatlas_plan.planning.selection import _EPSILON as EPSILON
+from oneatlas_plan.planning.selection import (
+    Candidate,
+    Criteria,
+    Policy,
+)
+from oneatlas_plan.planning.selection import _coverage as coverage_of
+from oneatlas_plan.planning.selection import _failed_criterion as failed_criterion
+from oneatlas_plan.planning.selection import _shape as footprint_of
+
+ALTERNATIVES = 3
+# How far down the ranking alternatives are sought (each costs an intersection).
+_ALTERNATIVES_SCAN = 20
+
+
+def alternatives(
+    aoi: BaseGeometry,
+    aoi_area: float,
+    ranked: Sequence[Candidate],
+    chosen: Sequence[Candidate],
+    policy: Policy,
+    coverages: dict[str, float],
+) -> tuple[tuple[Candidate, float], ...]:
+    """The best-ranked eligible scenes that were not chosen: those that would also meet the
+    coverage first (a bounded scan of the ranking)."""
+    others = [c for c in ranked if c not in chosen][:_ALTERNATIVES_SCAN]
+    for candidate in others:
+        if candidate.id not in coverages:
+            coverages[candidate.id] = coverage_of(aoi, aoi_area, footprint_of(candidate))
+    others = [c for c in others if coverages[c.id] > EPSILON]
+    covering = [c for c in others if coverages[c.id] + EPSILON >= policy.min_coverage]
+    # A scene covering part of the AOI is an alternative only where scenes are combined.
+    rest = [c for c in others if c not in covering] if policy.max_scenes > 1 else []
+    return tuple((c, coverages[c.id]) for c in (covering + rest)[:ALTERNATIVES])
+
+
+_SHORT_NAMES = {"cloud_cover": "cloud", "incidence_angle": "incidence", "snow_cover": "snow"}
+_UNITS = {"cloud_cover": " %", "snow_cover": " %", "incidence_angle": "°", "resolution": " m"}
+
+
+def near_misses(
+    touching: Sequence[Candidate],
+    criteria: Criteria,
+    ranked: Sequence[Candidate],
+    policy: Policy,
+    coverages: dict[str, float],
+) -> tuple[tuple[Candidate, str], ...]:
+    """The scenes closest to qualifying: by relative excess over the failed criterion, or
+    by the coverage they miss."""
+    misses: list[tuple[float, str, Candidate, str]] = []
+    for candidate in touching:
+        miss = _criterion_miss(candidate, criteria)
+        if miss is not None:
+            misses.append((miss[0], candidate.id, candidate, miss[1]))
+    for candidate in ranked:
+        coverage = coverages.get(candidate.id)
+        if coverage is not None and coverage + EPSILON < policy.min_coverage:
+            shortfall = (policy.min_coverage - coverage) / policy.min_coverage
+            text = f"coverage {coverage:.1%} < min {policy.min_coverage:.0%}"
+            misses.append((shortfall, candidate.id, candidate, text))
+    misses.sort(key=lambda m: (m[0], m[1]))
+    return tuple((m[2], m[3]) for m in misses[:ALTERNATIVES])
+
+
+def _criterion_miss(candidate: Candidate, criteria: Criteria) -> tuple[float, str] | None:
+    name = failed_criterion(candidate, criteria)
+    if name is None:
+        return None
+    if name == "platform":
+        return 1.0, f"platform {candidate.platform} not in {', '.join(criteria.platforms)}"
+    value = getattr(candidate, name)
+    upper = {
+        "cloud_cover": criteria.cloud_cover_max,
+        "incidence_angle": criteria.incidence_angle_max,
+        "snow_cover": criteria.snow_cover_max,
+    }.get(name)
+    if name == "resolution":
+        upper = criteria.resolution_max
+        if upper is None or value <= upper:
+            bound = criteria.resolution_min or 0.0
+            gap = (bound - value) / bound if bound else 1.0
+            return gap, f"resolution {value:g} m < min {bound:g} m"
+    assert upper is not None and value is not None
+    unit = _UNITS.get(name, "")
+    label = _SHORT_NAMES.get(name, name)
+    gap = (value - upper) / upper if upper else float(value)
+    return gap, f"{label} {value:g}{unit} > max {upper:g}{unit}"
+
+
+def deciding_difference(
+    chosen: Candidate, alternative: Candidate, coverage: float, policy: Policy
+) -> str:
+    """Why ``chosen`` ranks before ``alternative``: the first ranking key telling them apart
+    (``ranked by cloud_cover: 0.4 % vs 2.1 %``), or the coverage it lacks."""
+    if coverage + EPSILON < policy.min_coverage:
+        return f"covers {coverage:.1%} < min {policy.min_coverage:.0%}"
+    for criterion in policy.rank_by:
+        name = criterion.lstrip("-")
+        ours, theirs = getattr(chosen, name), getattr(alternative, name)
+        if ours != theirs:
+            return f"ranked by {criterion}: {_shown(name, ours)} vs {_shown(name, theirs)}"
+    return f"tie on {', '.join(policy.rank_by)}: broken by scene id"
+
+
+def _shown(name: str, value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if name == "acquisition_date":
+        return str(value)[:10]
+    if isinstance(value, float):
+        return f"{value:g}{_UNITS.get(name, '')}"
+    return str(value)
+
