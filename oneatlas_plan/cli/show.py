@@ -11,9 +11,11 @@ import click
 
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.planfile import read_plan
+from oneatlas_plan.render.plan_text import render_plan_text
 from oneatlas_plan.render.plans import render_plan
+from oneatlas_plan.render.style import use_colour
 
-FORMATS = ["text", "json", "markdown", "geojson", "png"]
+FORMATS = ["text", "json", "markdown", "geojson", "png", "html"]
 
 
 @click.command()
@@ -25,7 +27,8 @@ FORMATS = ["text", "json", "markdown", "geojson", "png"]
     default="text",
     show_default=True,
     help="text: the summary of `plan`; json: the plan file; markdown: a PR comment; "
-    "geojson: AOIs and footprints; png: a map (needs --out).",
+    "geojson: AOIs and footprints; png: a map (needs --out); html: a self-contained report "
+    "with an interactive map.",
 )
 @click.option(
     "--out",
@@ -38,10 +41,32 @@ FORMATS = ["text", "json", "markdown", "geojson", "png"]
     metavar="URL",
     help="markdown only: show the map image at URL (e.g. the PNG of `show --format png`).",
 )
-def show(plan_file: Path, output_format: str, out: Path | None, map_url: str | None) -> int:
-    """Show PLAN_FILE (checksum verified) as text, json, markdown, geojson or png."""
+@click.option(
+    "--candidates",
+    type=click.IntRange(min=0),
+    is_flag=False,
+    flag_value=3,
+    default=None,
+    metavar="[N]",
+    help="text: under each resource, the N best alternatives or nearest misses (default 3).",
+)
+@click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set, or not a TTY).")
+def show(
+    plan_file: Path,
+    output_format: str,
+    out: Path | None,
+    map_url: str | None,
+    candidates: int | None,
+    no_color: bool,
+) -> int:
+    """Show PLAN_FILE (checksum verified) as text, json, markdown, geojson, png or html."""
     if map_url is not None and output_format != "markdown":
         raise ConfigError("--map-url only applies to --format markdown")
+    if candidates is not None and output_format != "text":
+        raise ConfigError(
+            "--candidates only applies to --format text (json, markdown and html always "
+            "include the alternatives)"
+        )
     if output_format == "png" and out is None:
         raise ConfigError(
             "--format png writes a binary image: give --out FILE (or --out - to pipe it)"
@@ -51,16 +76,26 @@ def show(plan_file: Path, output_format: str, out: Path | None, map_url: str | N
         from oneatlas_plan.render.plan_png import render_plan_png
 
         _emit(render_plan_png(plan), out)
+    elif output_format == "html":
+        from oneatlas_plan.render.plan_html import render_plan_html
+
+        _emit(render_plan_html(plan), out)
+    elif output_format == "text":
+        to_terminal = out is None or str(out) == "-"
+        colour = use_colour(
+            isatty=to_terminal and sys.stdout.isatty(), environ=os.environ, no_color=no_color
+        )
+        _emit(render_plan_text(plan, colour=colour, candidates=candidates), out, colour=colour)
     else:
         _emit(render_plan(plan, output_format, map_url=map_url), out)
     return ExitCode.OK
 
 
-def _emit(data: bytes | str, out: Path | None) -> None:
+def _emit(data: bytes | str, out: Path | None, *, colour: bool = False) -> None:
     """To stdout (never binary to a terminal) or atomically to the file ``out``."""
     if out is None or str(out) == "-":
         if isinstance(data, str):
-            click.echo(data, nl=False)
+            click.echo(data, nl=False, color=colour)
             return
         if sys.stdout.isatty():
             raise ConfigError("refusing to write a PNG image to a terminal: give --out FILE")
