@@ -42,6 +42,12 @@ FORMATS = ["text", "json", "markdown", "geojson", "png", "html"]
     help="markdown only: show the map image at URL (e.g. the PNG of `show --format png`).",
 )
 @click.option(
+    "--quicklook-url",
+    metavar="TEMPLATE",
+    help="markdown only: thumbnails from TEMPLATE ({id}, {archive_identifier}), a URL readers "
+    "can load (Airbus quicklooks need a token, so e.g. copies your CI publishes).",
+)
+@click.option(
     "--candidates",
     type=click.IntRange(min=0),
     is_flag=False,
@@ -56,12 +62,47 @@ def show(
     output_format: str,
     out: Path | None,
     map_url: str | None,
+    quicklook_url: str | None,
     candidates: int | None,
     no_color: bool,
 ) -> int:
     """Show PLAN_FILE (checksum verified) as text, json, markdown, geojson, png or html."""
+    _check_options(output_format, out, map_url, quicklook_url, candidates)
+    plan = read_plan(plan_file)
+    if output_format == "text":
+        to_terminal = out is None or str(out) == "-"
+        colour = use_colour(
+            isatty=to_terminal and sys.stdout.isatty(), environ=os.environ, no_color=no_color
+        )
+        _emit(render_plan_text(plan, colour=colour, candidates=candidates), out, colour=colour)
+    elif output_format == "png":
+        from oneatlas_plan.render.plan_png import render_plan_png
+
+        _emit(render_plan_png(plan), out)
+    elif output_format == "html":
+        from oneatlas_plan.render.plan_html import render_plan_html
+
+        _emit(render_plan_html(plan), out)
+    elif output_format == "markdown":
+        from oneatlas_plan.render.plan_markdown import render_plan_markdown
+
+        _emit(render_plan_markdown(plan, map_url=map_url, quicklook_url=quicklook_url), out)
+    else:
+        _emit(render_plan(plan, output_format), out)
+    return ExitCode.OK
+
+
+def _check_options(
+    output_format: str,
+    out: Path | None,
+    map_url: str | None,
+    quicklook_url: str | None,
+    candidates: int | None,
+) -> None:
     if map_url is not None and output_format != "markdown":
         raise ConfigError("--map-url only applies to --format markdown")
+    if quicklook_url is not None and output_format != "markdown":
+        raise ConfigError("--quicklook-url only applies to --format markdown")
     if candidates is not None and output_format != "text":
         raise ConfigError(
             "--candidates only applies to --format text (json, markdown and html always "
@@ -71,24 +112,6 @@ def show(
         raise ConfigError(
             "--format png writes a binary image: give --out FILE (or --out - to pipe it)"
         )
-    plan = read_plan(plan_file)
-    if output_format == "png":
-        from oneatlas_plan.render.plan_png import render_plan_png
-
-        _emit(render_plan_png(plan), out)
-    elif output_format == "html":
-        from oneatlas_plan.render.plan_html import render_plan_html
-
-        _emit(render_plan_html(plan), out)
-    elif output_format == "text":
-        to_terminal = out is None or str(out) == "-"
-        colour = use_colour(
-            isatty=to_terminal and sys.stdout.isatty(), environ=os.environ, no_color=no_color
-        )
-        _emit(render_plan_text(plan, colour=colour, candidates=candidates), out, colour=colour)
-    else:
-        _emit(render_plan(plan, output_format, map_url=map_url), out)
-    return ExitCode.OK
 
 
 def _emit(data: bytes | str, out: Path | None, *, colour: bool = False) -> None:

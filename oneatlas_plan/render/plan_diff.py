@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from oneatlas_plan import _canonical
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.render.markdown_text import code, escape
 from oneatlas_plan.render.plan_text import format_money
 from oneatlas_plan.state.model import ResourceRecord, State
 
@@ -301,18 +302,20 @@ def render_diff_text(diff: PlanDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+def _arrows(text: str) -> str:
+    return escape(text.replace(" -> ", " → "))
 
 
 def render_diff_markdown(diff: PlanDiff) -> str:
     lines = [f"### {_title(diff)}", ""]
     if diff.empty:
         return "\n".join([*lines, "No change."]) + "\n"
-    rows = [f"| ➕ | `{a}` | added: {_md(_entry(s))} |" for a, s in diff.added.items()]
-    rows += [f"| ➖ | `{a}` | removed (was {_md(_entry(s))}) |" for a, s in diff.removed.items()]
+    rows = [f"| ➕ | {code(a)} | added: {escape(_entry(s))} |" for a, s in diff.added.items()]
     rows += [
-        f"| ✏️ | `{a}` | {_md('; '.join(c.describe() for c in cs))} |"
+        f"| ➖ | {code(a)} | removed (was {escape(_entry(s))}) |" for a, s in diff.removed.items()
+    ]
+    rows += [
+        f"| ✏️ | {code(a)} | {_arrows('; '.join(c.describe() for c in cs))} |"
         for a, cs in diff.changes.items()
     ]
     if rows:
@@ -320,10 +323,10 @@ def render_diff_markdown(diff: PlanDiff) -> str:
         if len(rows) > MARKDOWN_ROW_CAP:
             lines += ["", f"_… and {len(rows) - MARKDOWN_ROW_CAP} more changed resources._"]
     if diff.plan_changes:
-        lines += ["", *[f"- {_md(c.describe())}" for c in diff.plan_changes]]
+        lines += ["", *[f"- {_arrows(c.describe())}" for c in diff.plan_changes]]
     spend = _spend_lines(diff)
     if spend:
-        lines += ["", *[f"**{line.replace('->', '→')}**" for line in spend]]
+        lines += ["", *[f"**{_arrows(line)}**" for line in spend]]
     return "\n".join(lines) + "\n"
 
 

@@ -12,16 +12,20 @@ each with a note saying what was left out.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from oneatlas_plan import _canonical
-from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan, SceneSummary
+from oneatlas_plan.render import markdown_text
 from oneatlas_plan.render.plan_text import (
     budget_descriptions,
-    format_money,
+    coverage_text,
     format_totals,
+    is_quotation,
+    price_text,
     summary_line,
 )
 
@@ -34,26 +38,11 @@ ACTION_ICONS = {"create": "➕", "reorder": "🔁", "forget": "➖", "blocked": 
 UNSETTLED = frozenset({"pending", "unknown"})
 
 HEADER = (
-    "| action | address | scene | platform | date | cloud | incidence | coverage "
-    "| billable km² | price |\n|---|---|---|---|---|---|---|---:|---:|---:|"
+    "| address | opt | date | platform | cloud | cover | km² | price |\n"
+    "|---|:-:|---|---|---:|---:|---:|---:|"
 )
-
-
-def _escape(text: str) -> str:
-    """Safe inside a table cell or a list item: no pipe, no newline, no raw HTML."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
-
-
-def _code(text: str) -> str:
-    """A code span, also safe in a table cell (GFM honours ``\\|`` inside code spans)."""
-    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+_escape = markdown_text.escape
+_code = markdown_text.code
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -132,11 +121,59 @@ def summary_lines(plan: Plan, *, map_url: str | None = None) -> list[str]:
 # ------------------------------------------------------------------------------ tables
 
 
-def _scene_cell(resource: ResourcePlan) -> str:
-    if not resource.scenes:
-        return "-"
-    more = len(resource.scenes) - 1
-    return _code(resource.scenes[0].archive_identifier) + (f" +{more}" if more else "")
+# (product type, sorted option key/value pairs)
+_OptionSet = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _option_sets(plan: Plan) -> dict[str, tuple[str, _OptionSet]]:
+    """Order key -> (label, option set): one short label per distinct option set."""
+    labels: dict[_OptionSet, str] = {}
+    by_order: dict[str, tuple[str, _OptionSet]] = {}
+    for order in plan.orders:
+        key = (order.product_type_id, _options(order))
+        if key not in labels:
+            labels[key] = _label(len(labels))
+        by_order[order.key] = (labels[key], key)
+    return by_order
+
+
+def _label(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _options(order: OrderPlan) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for group in order.body.get("optionsPerProductType", []) or []:
+        for option in group.get("options", []) or []:
+            pairs.append((str(option.get("key")), str(option.get("value"))))
+    return tuple(sorted(pairs))
+
+
+def _options_lines(plan: Plan) -> list[str]:
+    """Each distinct option set once, with the orders using it (the table's ``opt``)."""
+    by_order = _option_sets(plan)
+    users: dict[str, list[str]] = defaultdict(list)
+    sets: dict[str, _OptionSet] = {}
+    for order in plan.orders:
+        label, key = by_order[order.key]
+        users[label].append(order.key)
+        sets[label] = key
+    if not sets:
+        return []
+    lines = ["", "**Options** (the table's `opt` column):", ""]
+    for label, (product, options) in sets.items():
+        pairs = " · ".join(f"{_escape(k)} {_code(v)}" for k, v in options) or "none"
+        keys = users[label]
+        shown = ", ".join(_code(k) for k in keys[:5])
+        more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+        count = f"{len(keys)} order{'s' if len(keys) != 1 else ''}"
+        lines.append(f"- **{label}** {_code(product)}: {pairs} ({count}: {shown}{more})")
+    return lines
 
 
 def _number(value: float | None, suffix: str) -> str:
@@ -147,25 +184,24 @@ def _price_cells(resource: ResourcePlan, order: OrderPlan | None) -> tuple[str, 
     if order is None or order.price is None:
         return "-", "-"
     if order.addresses and order.addresses[0] != resource.address:
-        return "(same order)", "(same order)"
+        return "↑", "↑ same order"
     price = order.price
-    billable = f"{price.billable_area_km2:,.2f}" + ("*" if price.minimum_applied else "")
-    shared = f" (order of {len(order.addresses)})" if len(order.addresses) > 1 else ""
-    return billable, format_money(price.amount, price.currency) + shared
+    billable = f"{price.billable_area_km2:,.2f}" + ("\\*" if price.minimum_applied else "")
+    shared = f" ({len(order.addresses)} AOIs)" if len(order.addresses) > 1 else ""
+    return billable, price_text(order) + shared
 
 
-def _row(resource: ResourcePlan, order: OrderPlan | None) -> str:
+def _row(resource: ResourcePlan, order: OrderPlan | None, option: str) -> str:
     scene = resource.scenes[0] if resource.scenes else None
     billable, price = _price_cells(resource, order)
+    more = f" +{len(resource.scenes) - 1}" if len(resource.scenes) > 1 else ""
     cells = [
-        f"{ACTION_ICONS[resource.action]} {resource.action}",
-        _code(resource.address),
-        _scene_cell(resource),
+        f"{ACTION_ICONS[resource.action]} {_code(resource.address)}",
+        option,
+        (_escape(scene.acquisition_date[:10]) + more) if scene else "-",
         _escape(scene.platform) if scene else "-",
-        _escape(scene.acquisition_date[:10]) if scene else "-",
-        _number(scene.cloud_cover if scene else None, "%"),
-        _number(scene.incidence_angle if scene else None, "°"),
-        f"{resource.coverage:.0%}" if resource.coverage is not None else "-",
+        _number(scene.cloud_cover if scene else None, " %"),
+        coverage_text(resource.coverage) if scene else "-",
         billable,
         price,
     ]
@@ -180,14 +216,20 @@ class _Table:
 
 def _tables(plan: Plan) -> list[_Table]:
     orders = {o.key: o for o in plan.orders}
+    options = _option_sets(plan)
     per_spec: dict[str, list[ResourcePlan]] = defaultdict(list)
     for resource in plan.resources:
         if resource.action != "no-op":
             per_spec[resource.spec_file or "(state only)"].append(resource)
+
+    def row(resource: ResourcePlan) -> str:
+        key = resource.order_key or ""
+        return _row(resource, orders.get(key), options[key][0] if key in options else "")
+
     return [
         _Table(
             heading=["", f"### {_code(spec)}", "", HEADER],
-            rows=[_row(r, orders.get(r.order_key or "")) for r in per_spec[spec]],
+            rows=[row(r) for r in per_spec[spec]],
         )
         for spec in sorted(per_spec)
     ]
@@ -198,31 +240,98 @@ def _table_footer(plan: Plan) -> list[str]:
     unchanged = sum(1 for r in plan.resources if r.action == "no-op")
     if unchanged:
         lines += ["", f"{unchanged} unchanged resource(s) not shown."]
+    notes = []
     if any(o.price is not None and o.price.minimum_applied for o in plan.orders):
-        lines += ["", "\\* billed at the product's minimum order area"]
-    return lines
+        notes.append("\\* billed at the product's minimum order area")
+    if any(is_quotation(o) for o in plan.orders):
+        notes.append(
+            "quote: Pléiades Neo orders are quotations, nothing is bought until one is accepted"
+        )
+    if notes:
+        lines += ["", "; ".join(notes) + "."]
+    return lines + _options_lines(plan)
 
 
 # ----------------------------------------------------------------------------- details
 
 
-def _candidates_line(resource: ResourcePlan) -> str | None:
-    candidates = resource.candidates
-    if candidates is None:
-        return None
-    removed = ", ".join(f"{k} {v}" for k, v in sorted(candidates.removed.items()))
+_ONE_LINE = 88
+
+
+def compact_json(value: Any, indent: int = 0) -> str:
+    """Indented JSON where a list of numbers (however nested: coordinates) is one line, and
+    so is any small value."""
+    pad, inner = "  " * indent, "  " * (indent + 1)
+    flat = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
+    if _numeric(value):
+        return json.dumps(value, separators=(",", ":"))
+    if len(flat) + len(pad) <= _ONE_LINE:
+        return flat
+    if isinstance(value, dict) and value:
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {compact_json(v, indent + 1)}"
+            for k, v in sorted(value.items())
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and value and not _numeric(value):
+        items = [f"{inner}{compact_json(v, indent + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _numeric(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_numeric(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _scene_words(scene: SceneSummary) -> str:
+    cloud = _number(scene.cloud_cover, " %")
+    incidence = _number(scene.incidence_angle, "°")
     return (
-        f"- Candidates for {_code(resource.address)}: {candidates.found} found, "
-        f"{candidates.eligible} eligible" + (f" (removed: {removed})" if removed else "")
+        f"{_code(scene.archive_identifier)} {_escape(scene.platform)} "
+        f"{scene.acquisition_date[:10]}, cloud {cloud}, incidence {incidence}"
     )
 
 
-def _order_block(order: OrderPlan, resources: dict[str, ResourcePlan]) -> str:
+def _thumbnail(scene: SceneSummary, quicklook_url: str | None) -> str:
+    if not quicklook_url:
+        return ""
+    url = quicklook_url.format(id=scene.id, archive_identifier=scene.archive_identifier)
+    return f' <img src="{markdown_text.html(url)}" alt="quicklook" width="96">'
+
+
+def _why_lines(resource: ResourcePlan, quicklook_url: str | None) -> list[str]:
+    lines = [f"- {_code(resource.address)}:"]
+    candidates = resource.candidates
+    if candidates is not None:
+        removed = ", ".join(f"{k} {v}" for k, v in sorted(candidates.removed.items()))
+        lines[0] += (
+            f" {candidates.found} found, {candidates.eligible} eligible"
+            + (f" (removed: {_escape(removed)})" if removed else "")
+        )
+    for scene in resource.scenes:
+        lines.append(
+            f"  - chosen: {_scene_words(scene)}, covers {coverage_text(scene.coverage)}"
+            + _thumbnail(scene, quicklook_url)
+        )
+    for alternative in resource.alternatives:
+        lines.append(
+            f"  - not chosen: {_scene_words(alternative)}: {_escape(alternative.why)}"
+        )
+    for miss in resource.near_misses:
+        lines.append(f"  - nearest miss: {_scene_words(miss)}: {_escape(miss.why)}")
+    return lines
+
+
+def _order_block(
+    order: OrderPlan, resources: dict[str, ResourcePlan], quicklook_url: str | None
+) -> str:
     price = order.price
-    cost = "not priced" if price is None else format_money(price.amount, price.currency)
+    cost = "not priced" if price is None else price_text(order)
     lines = [
         f"<details><summary>Order <code>{order.key}</code> ({order.action}, {cost}): "
-        f"{_escape(', '.join(order.addresses))}</summary>",
+        f"{markdown_text.html(', '.join(order.addresses))}</summary>",
         "",
         f"- Reason: {_escape(order.reason)}",
         f"- Contract {_code(order.contract_id)}, product {_code(order.product_type_id)}, "
@@ -234,12 +343,12 @@ def _order_block(order: OrderPlan, resources: dict[str, ResourcePlan]) -> str:
             f"- Area: {price.requested_area_km2:,.2f} km² requested, "
             f"{price.billable_area_km2:,.2f} km² billed{minimum}"
         )
+    lines += ["", "Why these scenes:", ""]
     for address in order.addresses:
         resource = resources.get(address)
-        line = None if resource is None else _candidates_line(resource)
-        if line:
-            lines.append(line)
-    lines += ["", "```json", _canonical.dumps(order.body).rstrip("\n"), "```", "</details>"]
+        if resource is not None:
+            lines += _why_lines(resource, quicklook_url)
+    lines += ["", "```json", compact_json(order.body), "```", "</details>"]
     return "\n".join(lines)
 
 
@@ -249,13 +358,17 @@ def _other_block(plan: Plan) -> str | None:
     if not others:
         return None
     lines = [f"<details><summary>Resources without an order ({len(others)})</summary>", ""]
-    lines += [f"- {_code(r.address)} ({r.action}): {_escape(r.reason)}" for r in others]
+    for resource in others:
+        lines.append(f"- {_code(resource.address)} ({resource.action}): {_escape(resource.reason)}")
+        lines += [
+            f"  - nearest miss: {_scene_words(m)}: {_escape(m.why)}" for m in resource.near_misses
+        ]
     return "\n".join([*lines, "</details>"])
 
 
-def _details(plan: Plan) -> list[str]:
+def _details(plan: Plan, quicklook_url: str | None) -> list[str]:
     resources = {r.address: r for r in plan.resources}
-    blocks = [_order_block(order, resources) for order in plan.orders]
+    blocks = [_order_block(order, resources, quicklook_url) for order in plan.orders]
     other = _other_block(plan)
     return blocks + ([other] if other else [])
 
@@ -309,12 +422,17 @@ def _fit_tables(tables: list[_Table], footer: list[str], room: int) -> str:
 
 
 def render_plan_markdown(
-    plan: Plan, *, map_url: str | None = None, limit: int = GITHUB_COMMENT_LIMIT
+    plan: Plan,
+    *,
+    map_url: str | None = None,
+    quicklook_url: str | None = None,
+    limit: int = GITHUB_COMMENT_LIMIT,
 ) -> str:
-    """The PR comment: at most ``limit - SAFETY_MARGIN`` characters."""
+    """The PR comment: at most ``limit - SAFETY_MARGIN`` characters. ``quicklook_url``: a
+    template (``{id}``, ``{archive_identifier}``) of thumbnails readers can load."""
     room = limit - SAFETY_MARGIN
     head = _join(summary_lines(plan, map_url=map_url))
-    blocks = _details(plan)
+    blocks = _details(plan, quicklook_url)
     note_room = len(_details_note(len(blocks))) + 1 if blocks else 0
     body = _fit_tables(_tables(plan), _table_footer(plan), room - len(head) - note_room)
     if not blocks:

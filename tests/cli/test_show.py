@@ -140,3 +140,73 @@ def test_unwritable_out_is_a_clear_error(
     out = tmp_path / "missing-dir" / "map.png"
     assert run(["show", str(plan_file), "--format", "png", "--out", str(out)]) == ExitCode.ERROR
     assert f"cannot write {out}" in capsys.readouterr().err
+
+
+def test_candidates_lists_alternatives_under_each_resource(
+    plan_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["show", str(plan_file), "--candidates", "2"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert out.count("ranked by cloud_cover") == 5  # 2 + 2 + 1 (xinjiang has one)
+    assert "alternatives (why not chosen):" in out
+    assert run(["show", str(plan_file), "--candidates"]) == ExitCode.OK
+    assert capsys.readouterr().out.count("ranked by cloud_cover") == 7  # default 3
+
+
+def test_candidates_refused_outside_text(
+    plan_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["show", str(plan_file), "--format", "markdown", "--candidates"]) == 1
+    assert "--candidates only applies to --format text" in capsys.readouterr().err
+
+
+def _show_on_a_tty(plan_file: Path, *extra: str, env: dict[str, str] | None = None) -> bytes:
+    """Run `show` as a subprocess whose stdout is a real pseudo-terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | (env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oneatlas_plan", "show", str(plan_file), *extra],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=environ,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    return b"".join(chunks)
+
+
+def test_colour_on_a_tty_none_with_no_color_or_the_flag(plan_file: Path) -> None:
+    green = b"\x1b[32m"
+    assert green in _show_on_a_tty(plan_file)
+    assert b"\x1b[" not in _show_on_a_tty(plan_file, env={"NO_COLOR": "1"})
+    assert b"\x1b[" not in _show_on_a_tty(plan_file, "--no-color")
+
+
+def test_no_colour_through_a_pipe(
+    plan_file: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    assert run(["show", str(plan_file)]) == ExitCode.OK
+    assert b"\x1b[" not in capsysbinary.readouterr().out
+
+
+def test_html_report_to_a_file(plan_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.html"
+    assert run(["show", str(plan_file), "--format", "html", "--out", str(out)]) == ExitCode.OK
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "tanzania-spot.malagarasi.malagarasi-west" in page

@@ -115,8 +115,8 @@ def test_markdown_and_json_rendering() -> None:
     diff = diff_plans(old_plan(), new_plan())
     markdown = render_diff(diff, "markdown")
     assert markdown.startswith("### Plan changes\n\n| | address | change |\n|---|---|---|\n")
-    assert "| ➕ | `a.x.new` | added: create, DS_N1, EUR 75.00 |" in markdown
-    assert "| ✏️ | `a.x.scene` | scenes: DS_S1 -> DS_S2 |" in markdown
+    assert "| ➕ | `a.x.new` | added: create, DS\\_N1, EUR 75.00 |" in markdown
+    assert "| ✏️ | `a.x.scene` | scenes: DS\\_S1 → DS\\_S2 |" in markdown
     assert "**spend +EUR 55.00 (EUR 900.00 → EUR 955.00)**" in markdown
     data = json.loads(render_diff(diff, "json"))
     assert data["old_kind"] == "plan" and data["empty"] is False
@@ -197,3 +197,15 @@ def test_state_against_plan() -> None:
     text = render_diff(diff, "text")
     assert text.startswith("Changes from the state:\n")
     assert "  - a.x.old: removed (was ordered, DS_O, EUR 60.00)" in text
+
+
+def test_markdown_uses_the_one_escaper_for_backslashes_and_angle_brackets() -> None:
+    from oneatlas_plan.render.markdown_text import escape
+
+    hostile = "a\\|b <b>x</b> > quote *bold* _it_ [link](u) `code`"
+    escaped = escape(hostile)
+    assert "\\\\" in escaped and "&gt;" in escaped and "&lt;b&gt;" in escaped
+    for raw in ("<b>", "*bold*", "_it_", "[link]", "`code`"):
+        assert raw not in escaped
+    markdown = render_diff(diff_plans(old_plan(), new_plan()), "markdown")
+    assert "->" not in markdown  # arrows are typeset, never a raw '>'

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -37,7 +38,7 @@ def test_2000_creates_fit_the_comment_limit_tables_cut_after_details() -> None:
     assert text.startswith("\n".join(summary_lines(plan)) + "\n")  # the summary is whole
     assert "<details>" not in text  # details go first ...
     assert "2000 detail block(s) omitted" in text
-    shown = len(re.findall(r"^\| ➕ create", text, flags=re.M))
+    shown = len(re.findall(r"^\| ➕ `", text, flags=re.M))
     assert 0 < shown < 2000  # ... then table rows, with a note saying how many
     assert f"{2000 - shown} row(s) not shown" in text
     for block in text.split("\n\n"):  # every table kept has its header
@@ -88,3 +89,45 @@ def test_pipes_and_html_in_reasons_cannot_break_the_layout() -> None:
     text = render_plan_markdown(mixed_plan())
     line = next(line for line in text.splitlines() if "b.far.empty" in line)
     assert "\\|" in line and "&lt;" in line
+
+
+def test_tables_are_narrow_and_options_are_listed_once_per_set() -> None:
+    text = render_plan_markdown(mixed_plan())
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows and all(line.count(" | ") == 7 for line in rows)  # 8 columns
+    assert max(len(line) for line in rows) < 110  # no 55-character datastrip ids in rows
+    assert "DS_N1" not in "\n".join(rows)
+    assert text.count("licence `standard` · pixel\\_coding `12bits`") == 1
+    assert "(3 orders: `oap-1`, `oap-2`, `oap-3`)" in text
+    south = "| ➕ `a.city.south` | A | 2022-06-01 | PHR1A | 2.5 % | 100.0 % | ↑ | ↑ same order |"
+    assert south in text
+
+
+def test_order_bodies_are_collapsed_with_coordinates_on_one_line() -> None:
+    from oneatlas_plan.render.plan_markdown import compact_json
+
+    body = {"aoi": [{"geometry": {"type": "Polygon", "coordinates": [[[1.0, 2.0]] * 5]}}]}
+    out = compact_json({**body, "long": "x" * 100})
+    assert '"coordinates": [[[1.0,2.0],[1.0,2.0],[1.0,2.0],[1.0,2.0],[1.0,2.0]]]' in out
+    assert json.loads(out) == {**body, "long": "x" * 100}
+    text = render_plan_markdown(mixed_plan())
+    blocks = [b.split("</details>")[0] for b in text.split("<details>")[1:]]
+    orders = [b for b in blocks if b.startswith("<summary>Order ")]
+    assert len(orders) == 3 and all("```json" in b for b in orders)
+    assert "```json" not in text.split("<details>")[0]  # bodies only inside the blocks
+
+
+def test_why_these_scenes_lists_alternatives_and_quicklooks_from_a_template() -> None:
+    from plan_factory import make_plan, order, resource, scene
+
+    from oneatlas_plan.planning.model import Alternative
+
+    alternative = Alternative(**dict(scene("ALT", 1.4, 43.6, cloud=4.0)), why="ranked by x")
+    chosen = resource("a.x.y", "create", scenes=[scene("N1", 1.4, 43.6)], order_key="oap-1")
+    plan = make_plan([chosen.model_copy(update={"alternatives": [alternative]})],
+                     [order("oap-1", ["a.x.y"])])  # fmt: skip
+    text = render_plan_markdown(plan, quicklook_url="https://ql.example/{id}.jpg")
+    why = "  - not chosen: `DS_ALT` PHR1A 2022-06-01, cloud 4.0 %, incidence 12.0°: ranked by x"
+    assert why in text
+    assert '<img src="https://ql.example/id-N1.jpg" alt="quicklook" width="96">' in text
+    assert "<img" not in render_plan_markdown(plan)
