@@ -78,6 +78,8 @@ class ApplyResult:
     outcomes: list[OrderOutcome] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early
+    planned: int = 0  # orders the plan asked to place
+    interrupted: bool = False
 
     @property
     def failed(self) -> bool:
@@ -94,14 +96,28 @@ def check_fresh(plan: Plan, state: State, endpoint: str) -> None:
     if plan.endpoint != endpoint:
         raise PlanError(
             f"the plan was made for endpoint {plan.endpoint!r}, not {endpoint!r}; "
-            "plan again against this endpoint"
+            + _endpoint_hint(plan.endpoint, endpoint)
         )
     expected_lineage = state.lineage if state.serial else None
+    if plan.state.lineage is not None and plan.state.lineage != expected_lineage:
+        raise PlanError(
+            f"the plan was made against another state (lineage {plan.state.lineage}, serial "
+            f"{plan.state.serial}), not this one (lineage {expected_lineage or 'none yet'}, "
+            f"serial {state.serial}): check --state / ONEATLAS_STATE, or plan again"
+        )
     if plan.state.serial != state.serial or plan.state.lineage != expected_lineage:
         raise PlanError(
             "plan is stale: the state changed since it was made "
             f"(plan: serial {plan.state.serial}, state: serial {state.serial}); run plan again"
         )
+
+
+def _endpoint_hint(planned: str, current: str) -> str:
+    if planned == "sandbox":
+        return "add --sandbox to apply it to the sandbox, or plan again against this endpoint"
+    if current == "sandbox":
+        return "drop --sandbox to apply it there, or plan again against the sandbox"
+    return f"add --endpoint {planned} to apply it there, or plan again against this endpoint"
 
 
 def apply_plan(
@@ -115,11 +131,13 @@ def apply_plan(
     result = ApplyResult()
     resources = {r.address: r for r in plan.resources}
     to_order = [o for o in plan.orders if o.action in ORDERING_ACTIONS]
+    result.planned = len(to_order)
     budgets = _BudgetTracker(plan)
     for done, order in enumerate(to_order):
         emit("order", done, len(to_order))
         if settings.should_stop():
             result.stopped = "interrupted: the remaining orders were not submitted"
+            result.interrupted = True
             break
         assert client is not None, "orders to place need a client"
         outcome = _apply_order(order, resources, store, client, settings, budgets)

@@ -159,6 +159,12 @@ def changed_spec_files(plan: Plan) -> list[str]:
     return messages
 
 
+def check_plan(workspace: Workspace, plan: Plan) -> None:
+    """Refuse a plan for another endpoint or state before anything is shown (``apply`` checks
+    again under the lock)."""
+    check_fresh(plan, StateStore(workspace.state_path).load(), workspace.endpoint)
+
+
 def apply_with_state(
     workspace: Workspace,
     plan: Plan,

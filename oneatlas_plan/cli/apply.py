@@ -14,7 +14,7 @@ from oneatlas_plan.cli.plan import DEFAULT_SPECS
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
-from oneatlas_plan.render.apply_text import render_apply_result
+from oneatlas_plan.render.apply_text import confirmation_prompt, render_apply_result
 from oneatlas_plan.render.plan_text import render_plan_text
 
 
@@ -38,12 +38,18 @@ def apply(
     accept_price_changes: bool,
 ) -> int:
     """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation."""
-    from oneatlas_plan.applying.session import StopFlag, apply_with_state, plan_with_state
+    from oneatlas_plan.applying.session import (
+        StopFlag,
+        apply_with_state,
+        check_plan,
+        plan_with_state,
+    )
     from oneatlas_plan.planning.planfile import read_plan
 
     workspace = app.workspace(lock_timeout)
     if _is_plan_file(paths):
         plan = read_plan(paths[0])
+        check_plan(workspace, plan)  # a refused plan is never printed as if it would apply
         click.echo(render_plan_text(plan))
     else:
         with StageProgress() as progress:
@@ -51,7 +57,7 @@ def apply(
                 workspace, list(paths) or [DEFAULT_SPECS], out=None, on_event=progress
             )
         click.echo(render_plan_text(plan))
-        if not _confirmed(plan, auto_approve):
+        if not _confirmed(plan, auto_approve, workspace.endpoint):
             click.echo("Apply cancelled.", err=True)
             return ExitCode.ERROR
     with StopFlag() as stop, StageProgress() as progress:
@@ -66,12 +72,13 @@ def apply(
     return _exit_code(result)
 
 
-def _confirmed(plan: Plan, auto_approve: bool) -> bool:
+def _confirmed(plan: Plan, auto_approve: bool, endpoint: str) -> bool:
     if not plan.has_changes or auto_approve:
         return True
+    placing = sum(1 for o in plan.orders if o.action in ("create", "reorder"))
     try:
         answer = click.prompt(
-            "Do you want to place these orders? Only 'yes' will be accepted",
+            confirmation_prompt(placing, plan.totals, endpoint),
             default="",
             show_default=False,
             err=True,
@@ -82,4 +89,6 @@ def _confirmed(plan: Plan, auto_approve: bool) -> bool:
 
 
 def _exit_code(result: ApplyResult) -> int:
+    if result.interrupted:
+        return ExitCode.INTERRUPTED
     return ExitCode.ERROR if result.failed else ExitCode.OK

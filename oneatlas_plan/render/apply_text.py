@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from oneatlas_plan.applying.apply import ApplyResult
+from oneatlas_plan.render.money import format_totals
 
 STATUS_WORDS = {
     "ordered": "ordered",
@@ -35,10 +38,26 @@ def render_apply_result(result: ApplyResult) -> str:
         f"{result.count('accepted')} accepted",
         f"{result.count('rejected')} rejected",
         f"{result.count('unknown')} unknown",
-        f"{result.count('skipped')} not submitted",
+        f"{result.count('skipped')} skipped (price or budget)",
         f"{len(result.forgotten)} forgotten",
     ]
     lines.append("Apply: " + ", ".join(counts))
     if result.stopped:
         lines.append(f"Stopped: {result.stopped}")
+    lines.append(submitted_line(result))
     return "\n".join(lines) + "\n"
+
+
+def submitted_line(result: ApplyResult) -> str:
+    """``3 submitted, 2 not submitted``: every order of the plan is in one of the two."""
+    submitted = sum(1 for o in result.outcomes if o.status != "skipped")
+    return f"{submitted} submitted, {result.planned - submitted} not submitted"
+
+
+def confirmation_prompt(count: int, totals: dict[str, Decimal], endpoint: str) -> str:
+    """What `apply` asks before placing orders planned from specs."""
+    orders = f"{count} order{'s' if count != 1 else ''}"
+    return (
+        f"Place {orders} for {format_totals(totals)} on endpoint {endpoint}? "
+        "Only 'yes' will be accepted"
+    )
