@@ -253,7 +253,7 @@ def _maybe_accept(
     quoted = f"{outcome.currency} {outcome.amount:,.2f}" if outcome.amount is not None else "?"
     accept_hint = f"accept it with `oneatlas-plan quotations accept {outcome.order_id}`"
     if threshold is None:
-        outcome.message = f"quoted {quoted}; nothing is bought until a person will {accept_hint}"
+        outcome.message = f"quoted {quoted}; nothing is bought until it is accepted: {accept_hint}"
         return
     limit = f"{threshold:,.2f}"
     if not within_threshold(outcome.amount, outcome.currency, threshold):

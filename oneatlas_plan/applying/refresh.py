@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from oneatlas_plan.api.orders import orders_search_q
+from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.applying.quotations import valid_until
 from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery
 from oneatlas_plan.state.model import (
@@ -155,7 +156,9 @@ def refresh_with_state(
 
     from oneatlas_plan.applying.session import locked_store
 
-    if not refreshable(StateStore(workspace.state_path).load(), targets):
+    state = StateStore(workspace.state_path).load()
+    check_targets(targets, state.resources, what="address")
+    if not refreshable(state, targets):
         return RefreshResult()
     with locked_store(workspace) as store:
         return refresh_orders(

@@ -68,7 +68,7 @@ def apply(
             should_stop=stop,
         )
         result = apply_with_state(workspace, plan, settings, on_event=progress)
-    click.echo(render_apply_result(result))
+    click.echo(render_apply_result(result, flags=app.flags))
     return _exit_code(result)
 
 

@@ -48,6 +48,20 @@ class AppContext:
         return self.endpoint or "production"
 
     @property
+    def flags(self) -> str:
+        """The endpoint/state flags of this run, for hints to repeat (`` --sandbox --state s``)."""
+        import shlex
+
+        parts = []
+        if self.use_sandbox:
+            parts.append("--sandbox")
+        elif self.endpoint and "ONEATLAS_ENDPOINT" not in self.environ:
+            parts += ["--endpoint", self.endpoint]
+        if str(self.state_path) != "oneatlas-state.json" and "ONEATLAS_STATE" not in self.environ:
+            parts += ["--state", str(self.state_path)]
+        return "".join(f" {shlex.quote(part)}" for part in parts)
+
+    @property
     def sandbox_data_dir(self) -> Path:
         return self.state_path.resolve().parent / SANDBOX_DIR_NAME
 

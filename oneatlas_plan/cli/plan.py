@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -11,7 +12,9 @@ from oneatlas_plan.cli.options import common_options
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.render.plan_text import render_plan_text
 from oneatlas_plan.render.plans import render_plan
+from oneatlas_plan.render.style import use_colour
 
 DEFAULT_SPECS = Path("specs")
 
@@ -29,6 +32,7 @@ DEFAULT_SPECS = Path("specs")
 @click.option("--refresh", is_flag=True, help="Check deliveries of ordered resources first.")
 @click.option("--target", "targets", multiple=True, help="Plan only this address (or prefix).")
 @click.option("--fail-on-unsatisfied", is_flag=True, help="Exit 1 when a resource is unsatisfied.")
+@click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set, or not a TTY).")
 @common_options
 def plan(
     app: AppContext,
@@ -39,6 +43,7 @@ def plan(
     refresh: bool,
     targets: tuple[str, ...],
     fail_on_unsatisfied: bool,
+    no_color: bool,
 ) -> int:
     """Resolve the specs (search, select, price) into a plan. Shows it; --out writes it."""
     from oneatlas_plan.applying.session import plan_with_state
@@ -52,9 +57,18 @@ def plan(
             on_event=progress,
             refresh=refresh,
         )
-    click.echo(render_plan(result, output_format), nl=False)
-    if out is not None:
-        click.echo(f"\nPlan written to {out}. Apply it with: oneatlas-plan apply {out}", err=True)
+    if output_format == "text":
+        colour = use_colour(isatty=sys.stdout.isatty(), environ=app.environ, no_color=no_color)
+        click.echo(render_plan_text(result, colour=colour), nl=False, color=colour)
+    else:
+        click.echo(render_plan(result, output_format), nl=False)
+    if out is not None and result.has_changes:
+        click.echo(
+            f"\nPlan written to {out}. Apply it with: oneatlas-plan apply {out}{app.flags}",
+            err=True,
+        )
+    elif out is not None:
+        click.echo(f"\nPlan written to {out}: no changes, nothing to apply.", err=True)
     return exit_code(
         result, detailed_exitcode=detailed_exitcode, fail_on_unsatisfied=fail_on_unsatisfied
     )

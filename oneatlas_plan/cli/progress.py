@@ -1,10 +1,11 @@
-"""Progress on stderr (tqdm), shown only when a stage takes more than a moment."""
+"""Progress on stderr: a tqdm bar on a terminal (shown only when a stage takes more than a
+moment); elsewhere (CI logs, pipes) one plain line per stage, when it starts."""
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 LABELS = {
     "search": "searching",
@@ -18,12 +19,22 @@ LABELS = {
 class StageProgress:
     """An ``on_event(stage, done, total)`` callback drawing one bar per stage."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, stream: TextIO | None = None) -> None:
         self._enabled = enabled
+        self._stream = stream
         self._bars: dict[str, Any] = {}
+        self._announced: set[str] = set()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self._enabled or total <= 0:
+            return
+        stream = self._stream or sys.stderr
+        if not stream.isatty():
+            if stage not in self._announced:
+                self._announced.add(stage)
+                plural = "s" if total != 1 else ""
+                stream.write(f"{LABELS.get(stage, stage)}: {total} request{plural}\n")
+                stream.flush()
             return
         bar = self._bars.get(stage)
         if bar is None:
@@ -33,7 +44,7 @@ class StageProgress:
                 total=total,
                 desc=LABELS.get(stage, stage),
                 unit=" req",
-                file=sys.stderr,
+                file=stream,
                 delay=1.0,
                 leave=False,
                 dynamic_ncols=True,

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from oneatlas_plan import __version__, _canonical
+from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
 from oneatlas_plan.planning import budget as budgets
 from oneatlas_plan.planning.actions import Decision, decide, forgotten
@@ -88,6 +89,8 @@ def make_plan(
     on_event: Event | None = None,
 ) -> Plan:
     emit = on_event or (lambda stage, done, total: None)
+    known = [r.address for r in desired.resources] + list(state.resources)
+    check_targets(settings.targets, known, what="--target")
     resources = [r for r in desired.resources if _targeted(r.address, settings.targets)]
     outcomes = {
         r.address: _Outcome(r, decide(r.config_digest, state.resources.get(r.address)))

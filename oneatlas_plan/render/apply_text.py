@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from oneatlas_plan.applying.apply import ApplyResult
@@ -17,7 +18,15 @@ STATUS_WORDS = {
 }
 
 
-def render_apply_result(result: ApplyResult) -> str:
+_COMMAND = re.compile(r"`(oneatlas-plan [^`]*)`")
+
+
+def with_flags(message: str, flags: str) -> str:
+    """Hints quote commands to run next: they repeat the endpoint/state flags of this run."""
+    return _COMMAND.sub(lambda m: f"`{m.group(1)}{flags}`", message) if flags else message
+
+
+def render_apply_result(result: ApplyResult, *, flags: str = "") -> str:
     lines = []
     for outcome in result.outcomes:
         what = STATUS_WORDS.get(outcome.status, outcome.status)
@@ -29,7 +38,7 @@ def render_apply_result(result: ApplyResult) -> str:
         )
         lines.append(f"{', '.join(outcome.addresses)}: {what}{order_id}{amount}")
         if outcome.message and outcome.status != "ordered":
-            lines.append(f"    {outcome.message}")
+            lines.append(f"    {with_flags(outcome.message, flags)}")
     for address in result.forgotten:
         lines.append(f"{address}: forgotten (nothing was cancelled)")
     counts = [

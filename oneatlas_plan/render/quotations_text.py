@@ -7,13 +7,19 @@ from typing import Any
 from oneatlas_plan.applying.quotations import Quotation
 from oneatlas_plan.render.refresh_text import table
 
-COLUMNS = ("QUOTATION", "ADDRESS", "AMOUNT", "VALID UNTIL", "SUBMITTED")
+COLUMNS = ("QUOTATION", "ADDRESS", "STATUS", "AMOUNT", "VALID UNTIL", "SUBMITTED")
 
 
 def _amount(quotation: Quotation) -> str:
     if quotation.amount is None:
         return "-"
     return f"{quotation.currency or '?'} {quotation.amount:,.2f}"
+
+
+def _status(quotation: Quotation) -> str:
+    if quotation.status == "accepted" and quotation.sales_order_id:
+        return f"accepted ({quotation.sales_order_id})"
+    return quotation.status
 
 
 def render_quotations(quotations: list[Quotation]) -> str:
@@ -26,6 +32,7 @@ def render_quotations(quotations: list[Quotation]) -> str:
                 (
                     quotation.quotation_id,
                     address,
+                    _status(quotation),
                     _amount(quotation),
                     quotation.valid_until or "-",
                     quotation.submitted_at or "-",

@@ -72,7 +72,7 @@ def test_above_the_threshold_it_stays_quoted_until_accepted_explicitly(
     capsys.readouterr()
     assert run(["quotations", "list"]) == ExitCode.OK
     listed = capsys.readouterr().out
-    assert f"{quotation_id}  {ADDRESS}  EUR 979.72" in listed
+    assert f"{quotation_id}  {ADDRESS}  quoted  EUR 979.72" in listed
     assert "Quoted, awaiting acceptance" not in listed
 
     assert world.cli("quotations", "accept", ADDRESS) == ExitCode.OK
@@ -92,8 +92,10 @@ def test_without_a_threshold_a_person_refuses_it(
 ) -> None:
     _threshold(None)
     assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
-    assert "nothing is bought until a person will accept it" in capsys.readouterr().out
+    out = capsys.readouterr().out
     quotation_id = str(_order(world)["quotation_id"])
+    hint = f"`oneatlas-plan quotations accept {quotation_id} --endpoint {world.base_url}`"
+    assert f"nothing is bought until it is accepted: accept it with {hint}" in out
     assert run(["state", "list"]) == ExitCode.OK
     assert "Quoted, awaiting acceptance: EUR 979.72 (1 quotation" in capsys.readouterr().out
 
