@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.addresses import check_targets
+from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.applying.quotations import valid_until
 from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery
 from oneatlas_plan.state.model import (
