@@ -38,17 +38,20 @@ class Change:
     old: Any
     new: Any
     key: str | None = None
+    detail: str | None = None  # spec files: which resources the edit changed
 
     def describe(self) -> str:
-        name = f"option {self.key}" if self.field == "options" else self.field
         if self.field == "spec_file":
-            name = f"spec file {self.key}"
+            return f"spec file {self.key} {self.new}: {self.detail or 'no resource changed'}"
+        name = f"option {self.key}" if self.field == "options" else self.field
         return f"{name}: {_show(self.old)} -> {_show(self.new)}"
 
     def to_json(self) -> dict[str, Any]:
         data = {"field": self.field, "old": self.old, "new": self.new}
         if self.key is not None:
             data["key"] = self.key
+        if self.detail is not None:
+            data["detail"] = self.detail
         return data
 
 
@@ -235,7 +238,36 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         spend_old=dict(old.totals),
         spend_new=dict(new.totals),
     )
-    return _diff(plan_summaries(old), plan_summaries(new), result)
+    _diff(plan_summaries(old), plan_summaries(new), result)
+    result.plan_changes = [_spec_detail(c, old, new, result) for c in result.plan_changes]
+    return result
+
+
+def _spec_detail(change: Change, old: Plan, new: Plan, diff: PlanDiff) -> Change:
+    """Name what an edit of a spec file changed: the resources it added, removed, changed."""
+    if change.field != "spec_file":
+        return change
+    files = {r.address: r.spec_file for r in (*old.resources, *new.resources)}
+    mine = [a for a, f in files.items() if f == change.key]
+    parts = []
+    added = [a for a in mine if a in diff.added]
+    removed = [a for a in mine if a in diff.removed]
+    changed = [
+        f"{a} ({', '.join(sorted({c.field for c in diff.changes[a]}))})"
+        for a in mine
+        if a in diff.changes
+    ]
+    for label, items in (("added", added), ("removed", removed), ("changed", changed)):
+        if items:
+            shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+            parts.append(f"{label} {shown}")
+    unchanged = (
+        "no resource changed (comments, formatting or defaults only)"
+        if change.new == "changed"
+        else "no resource of it planned"
+    )
+    detail = "; ".join(parts) or unchanged
+    return Change(change.field, change.old, change.new, key=change.key, detail=detail)
 
 
 def diff_state_plan(state: State, plan: Plan) -> PlanDiff:
@@ -254,7 +286,11 @@ def diff_state_plan(state: State, plan: Plan) -> PlanDiff:
             "scenes": summary.get("scenes", []),
             "price": summary.get("price"),
         }
-    result = PlanDiff(old_kind="state", spend_old={}, spend_new=dict(plan.totals))
+    spent = state.spent()
+    after_spend = dict(spent)
+    for currency, amount in plan.totals.items():
+        after_spend[currency] = after_spend.get(currency, Decimal(0)) + amount
+    result = PlanDiff(old_kind="state", spend_old=spent, spend_new=after_spend)
     return _diff(before, after, result)
 
 
@@ -279,7 +315,8 @@ def _spend_lines(diff: PlanDiff) -> list[str]:
         new = diff.spend_new.get(currency, Decimal(0))
         lines.append(
             f"spend {sign}{format_money(abs(amount), currency)} "
-            f"({format_money(old, currency)} -> {format_money(new, currency)})"
+            f"({format_money(old, currency)} -> {format_money(new, currency)}"
+            + (" including what the state already spent)" if diff.old_kind == "state" else ")")
         )
     return lines
 

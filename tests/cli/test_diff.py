@@ -98,7 +98,11 @@ def test_state_as_old(
     assert f"  ~ {address}\n      status: ordered -> create\n" in out
     assert "      price: EUR 300.00 -> EUR 404.93" in out
     assert f"  + {plan.resources[1].address}: added" in out
-    assert "spend +EUR 1,634.65 (EUR 0.00 -> EUR 1,634.65)" in out
+    # the state already spent EUR 300.00: the spend line counts it
+    assert (
+        "spend +EUR 1,634.65 (EUR 300.00 -> EUR 1,934.65 including what the state already "
+        "spent)" in out
+    )
 
 
 def test_state_as_new_is_refused(
@@ -132,3 +136,21 @@ def test_bad_old_is_a_clear_error(
     assert run(["diff", str(old), str(plans[1])]) == ExitCode.ERROR
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_diff_names_what_an_edited_spec_file_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "render"))
+    from test_plan_diff import new_plan, old_plan
+
+    from oneatlas_plan.planning.planfile import write_plan
+
+    write_plan(old_plan(), tmp_path / "old.json")
+    write_plan(new_plan(), tmp_path / "new.json")
+    assert run(["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "  ~ spec file specs/a.yaml changed: added a.x.new; removed a.x.gone; changed " in out
+    assert "a.x.price (price)" in out and "-> changed" not in out

@@ -103,9 +103,10 @@ def test_text_rendering() -> None:
         "      price: EUR 100.00 -> EUR 130.00",
         "  ~ a.x.scene",
         "      scenes: DS_S1 -> DS_S2",
-        "  ~ spec file specs/a.yaml: aaaaaaaaaaaa -> changed",
-        "  ~ spec file specs/b.yaml: bbbbbbbbbbbb -> removed",
-        "  ~ spec file specs/c.yaml: (none) -> added",
+        "  ~ spec file specs/a.yaml changed: added a.x.new; removed a.x.gone; changed "
+        "a.x.blocks (action), a.x.option (options), a.x.price (price), a.x.scene (scenes)",
+        "  ~ spec file specs/b.yaml removed: no resource of it planned",
+        "  ~ spec file specs/c.yaml added: no resource of it planned",
         "  spend +EUR 55.00 (EUR 900.00 -> EUR 955.00)",
         "  spend -USD 10.00 (USD 10.00 -> USD 0.00)",
     ]
