@@ -118,8 +118,9 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
     if row["order"] == 0:
         return (row["address"], "-", row["status"], "-", "-", "-", "-", "-")
     status = row["status"]
-    if row["production_status"]:
-        status += f"/{row['production_status']}"
+    production = row["production_status"]
+    if production and production != status:  # never "ordered/ordered"
+        status += ", " + production.replace("_", " ")
     order_id = row["sales_order_id"] or (
         f"quotation {row['quotation_id']}" if row["quotation_id"] else "-"
     )

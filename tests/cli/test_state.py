@@ -16,6 +16,7 @@ from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.state.lock import StateLock, lock_path_for, read_lock
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord
 from oneatlas_plan.state.store import StateStore
+from tests.conftest import World
 
 HOLDER = """
 import sys, time
@@ -325,3 +326,14 @@ def test_a_corrupt_state_exits_1_naming_the_backup(
     assert f"cp {state_path}.backup {state_path}" in err
     assert state_path.read_bytes() == content
     assert read_lock(state_path) is None
+
+
+def test_state_list_never_says_ordered_twice(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.cli("apply", "specs/toulouse-pleiades.yaml", "--auto-approve") == 0
+    capsys.readouterr()
+    assert run(["state", "list"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("toulouse."))
+    assert "ordered/ordered" not in out and " ordered " in row

@@ -75,12 +75,12 @@ def _state() -> State:
 def test_state_table() -> None:
     assert render_state_table(_state()) == dedent(
         """\
-        ADDRESS       #  STATUS             ORDER ID       AMOUNT          SUBMITTED             DELIVERED  DOWNLOADED
-        lyon.centre   1  unknown            -              EUR 300.00      2026-11-23T20:00:00Z  -          -
-        nice.port     1  quoted             quotation Q-4  USD 99.00       2026-11-23T20:00:00Z  -          -
-        paris.louvre  1  rejected           -              -               2026-11-23T20:00:00Z  -          -
-        paris.louvre  2  ordered/delivered  SO-2           EUR 1,234.50 *  2026-11-23T20:00:00Z  2          1/2
-        paris.orsay   1  ordered/delivered  SO-2           EUR 1,234.50 *  2026-11-23T20:00:00Z  2          1/2
+        ADDRESS       #  STATUS              ORDER ID       AMOUNT          SUBMITTED             DELIVERED  DOWNLOADED
+        lyon.centre   1  unknown             -              EUR 300.00      2026-11-23T20:00:00Z  -          -
+        nice.port     1  quoted              quotation Q-4  USD 99.00       2026-11-23T20:00:00Z  -          -
+        paris.louvre  1  rejected            -              -               2026-11-23T20:00:00Z  -          -
+        paris.louvre  2  ordered, delivered  SO-2           EUR 1,234.50 *  2026-11-23T20:00:00Z  2          1/2
+        paris.orsay   1  ordered, delivered  SO-2           EUR 1,234.50 *  2026-11-23T20:00:00Z  2          1/2
 
         State 5f0c3c1e-8d3a-4b8e-9a51-0c2f4b7d9e10, serial 7: 4 resources, 4 orders.
         Spent: EUR 1,234.50 (orders placed; each Airbus order once).
@@ -108,7 +108,7 @@ def test_accepted_quotation_shows_both_ids_and_counts_as_spent() -> None:
         resources={"neo.a": ResourceRecord(address="neo.a", config_digest="d", orders=[accepted])},
     )
     text = render_state_table(state)
-    assert "accepted/in_production  SAL1 (QUO1)  EUR 979.72" in text
+    assert "accepted, in production  SAL1 (QUO1)  EUR 979.72" in text
     assert "Spent: EUR 979.72" in text
     data = state_list_json(state)
     assert data["spent"] == {"EUR": "979.72"}
