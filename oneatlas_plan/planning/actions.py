@@ -58,8 +58,9 @@ def decide(config_digest: str, record: ResourceRecord | None) -> Decision:
         key = previous.order_key if previous else "?"
         return Decision(
             "blocked",
-            f"outcome of order {key} is unknown ({record.status}): it is reconciled with "
-            f"Airbus at the next plan/apply, or settle it with "
+            f"outcome of order {key} is unknown ({record.status}): Airbus showed no order "
+            "with its customerReference when this plan was made (it is looked up again at "
+            "every plan/apply); if you know the outcome, settle it with "
             f"`oneatlas-plan state resolve {record.address} --ordered ID | --not-ordered`",
             previous,
         )

@@ -109,8 +109,9 @@ def summary_lines(plan: Plan, *, map_url: str | None = None) -> list[str]:
         f"**⛔ {len(blocked)} blocked** (nothing is ordered for them):", blocked
     )
     lines += _resource_list(
-        f"**❓ {len(unknown)} with an unknown order outcome** (reconciled at the next "
-        "plan/apply, or settled with `oneatlas-plan state resolve`):",
+        f"**❓ {len(unknown)} with an unknown order outcome** (not found at Airbus when the "
+        "plan was made; looked up again at every plan/apply, or settled with "
+        "`oneatlas-plan state resolve`):",
         unknown,
     )
     if map_url:

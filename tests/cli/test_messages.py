@@ -58,3 +58,29 @@ def test_quotations_list_all_has_a_status_column(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["QUOTATION", "ADDRESS", "STATUS"]
     assert lines[1].split()[2] == "accepted"  # the spec's threshold accepted it
+
+
+def test_after_a_reconcile_found_nothing_the_reason_says_so(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from pathlib import Path
+
+    assert world.cli("apply", "specs/toulouse-pleiades.yaml", "--auto-approve") == 0
+    path = Path("oneatlas-state.json")
+    state = json.loads(path.read_text())
+    record = state["resources"]["toulouse.city-centre.polygon-1"]
+    order = record["orders"][-1]
+    # as after a kill -9 between the pending record and Airbus's answer, for an order
+    # Airbus never received
+    record["status"] = order["status"] = "unknown"
+    order["order_key"] = "oap-000000000000"
+    order["customer_reference"] = "toulouse-city-centre-polygon-1~oap-000000000000"
+    order["sales_order_id"] = None
+    path.write_text(json.dumps(state))
+    capsys.readouterr()
+    assert world.cli("plan", "specs/toulouse-pleiades.yaml") == ExitCode.OK
+    out, err = capsys.readouterr()
+    assert "still unknown (not found at Airbus yet); it stays blocked" in err
+    assert "Airbus showed no order with its customerReference when this plan was made" in out
+    assert "reconciled with Airbus at the next plan/apply" not in out
