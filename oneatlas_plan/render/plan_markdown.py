@@ -206,6 +206,8 @@ def _row(resource: ResourcePlan, order: OrderPlan | None, option: str) -> str:
         billable,
         price,
     ]
+    # numbers and amounts never wrap inside their narrow cells ("100.0 %", "EUR 404.93")
+    cells[4:] = [cell.replace(" ", "\u00a0") for cell in cells[4:]]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -99,7 +99,11 @@ def test_tables_are_narrow_and_options_are_listed_once_per_set() -> None:
     assert "DS_N1" not in "\n".join(rows)
     assert text.count("licence `standard` · pixel\\_coding `12bits`") == 1
     assert "(3 orders: `oap-1`, `oap-2`, `oap-3`)" in text
-    south = "| ➕ `a.city.south` | A | 2022-06-01 | PHR1A | 2.5 % | 100.0 % | ↑ | ↑ same order |"
+    nbsp = "\u00a0"
+    south = (
+        f"| ➕ `a.city.south` | A | 2022-06-01 | PHR1A | 2.5{nbsp}% | 100.0{nbsp}% | ↑ "
+        f"| ↑{nbsp}same{nbsp}order |"
+    )
     assert south in text
 
 
