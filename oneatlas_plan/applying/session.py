@@ -159,23 +159,21 @@ def changed_spec_files(plan: Plan) -> list[str]:
     return messages
 
 
-def check_plan(workspace: Workspace, plan: Plan) -> None:
-    """Refuse a plan for another endpoint or state before anything is shown (``apply`` checks
-    again under the lock)."""
-    check_fresh(plan, StateStore(workspace.state_path).load(), workspace.endpoint)
-
-
 def apply_with_state(
     workspace: Workspace,
     plan: Plan,
     settings: ApplySettings,
     on_event: Event | None = None,
+    on_accepted: Callable[[], None] | None = None,
 ) -> ApplyResult:
-    """Apply exactly ``plan``: checked fresh under the lock, then submitted write-ahead."""
+    """Apply exactly ``plan``: checked fresh under the lock (then ``on_accepted``, e.g. to
+    show it: a refused plan is never shown as if it would apply), then submitted write-ahead."""
     for message in changed_spec_files(plan):
         workspace.warn(message)
     with locked_store(workspace) as store:
         check_fresh(plan, store.state(), workspace.endpoint)
+        if on_accepted is not None:
+            on_accepted()
         needs_client = any(o.action in ("create", "reorder") for o in plan.orders)
         client = workspace.client() if needs_client else None
         contracts = {a: o.contract_id for o in plan.orders for a in o.addresses}

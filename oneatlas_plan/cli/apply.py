@@ -38,19 +38,13 @@ def apply(
     accept_price_changes: bool,
 ) -> int:
     """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation."""
-    from oneatlas_plan.applying.session import (
-        StopFlag,
-        apply_with_state,
-        check_plan,
-        plan_with_state,
-    )
+    from oneatlas_plan.applying.session import StopFlag, apply_with_state, plan_with_state
     from oneatlas_plan.planning.planfile import read_plan
 
     workspace = app.workspace(lock_timeout)
-    if _is_plan_file(paths):
+    reviewed = _is_plan_file(paths)
+    if reviewed:
         plan = read_plan(paths[0])
-        check_plan(workspace, plan)  # a refused plan is never printed as if it would apply
-        click.echo(render_plan_text(plan))
     else:
         with StageProgress() as progress:
             plan = plan_with_state(
@@ -67,7 +61,14 @@ def apply(
             price_tolerance=Decimal(0),
             should_stop=stop,
         )
-        result = apply_with_state(workspace, plan, settings, on_event=progress)
+        result = apply_with_state(
+            workspace,
+            plan,
+            settings,
+            on_event=progress,
+            # a reviewed plan is shown once accepted (fresh, same endpoint), never before
+            on_accepted=(lambda: click.echo(render_plan_text(plan))) if reviewed else None,
+        )
     click.echo(render_apply_result(result, flags=app.flags))
     return _exit_code(result)
 

@@ -49,7 +49,7 @@ def test_accepted_automatically_within_the_spec_threshold(
     assert len(order["deliveries"]) == 1  # type: ignore[arg-type]
     assert run(["state", "list"]) == ExitCode.OK
     listed = capsys.readouterr().out
-    assert f"accepted/delivered  {order['sales_order_id']} ({order['quotation_id']})" in listed
+    assert f"accepted, delivered  {order['sales_order_id']} ({order['quotation_id']})" in listed
     assert "Spent: EUR 979.72" in listed
 
 
