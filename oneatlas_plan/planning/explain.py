@@ -3,6 +3,7 @@ scenes that came closest (kept in the plan so that reviewers can judge the choic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,13 +78,18 @@ def _criterion_miss(candidate: Candidate, criteria: Criteria) -> tuple[float, st
     if name is None:
         return None
     if name == "platform":
-        return 1.0, f"platform {candidate.platform} not in {', '.join(criteria.platforms)}"
+        return math.inf, f"platform {candidate.platform} not in {', '.join(criteria.platforms)}"
+    if name == "processing_level":
+        levels = ", ".join(criteria.processing_levels)
+        return math.inf, f"processing level {candidate.processing_level} not in {levels}"
     value = getattr(candidate, name)
     upper = {
         "cloud_cover": criteria.cloud_cover_max,
         "incidence_angle": criteria.incidence_angle_max,
         "snow_cover": criteria.snow_cover_max,
     }.get(name)
+    if name not in _UNITS:  # no numeric bound to be near: after every numeric miss
+        return math.inf, f"{name} not accepted"
     if name == "resolution":
         upper = criteria.resolution_max
         if upper is None or value <= upper:

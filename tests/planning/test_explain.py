@@ -64,3 +64,15 @@ def test_nearest_misses_include_scenes_covering_too_little() -> None:
     reasons = dict((c.id, why) for c, why in result.near_misses)
     assert reasons["west"].startswith("coverage ") and reasons["west"].endswith("< min 95%")
     assert reasons["east"] == "cloud 50 % > max 10 %"
+
+
+def test_a_non_archive_item_is_the_farthest_miss() -> None:
+    from dataclasses import replace
+
+    delivered = replace(scene("delivered", WHOLE, cloud=0), processing_level="ORTHO")
+    cloudy = scene("cloudy", WHOLE, cloud=90)
+    result = select(AOI, [delivered, cloudy], Criteria(cloud_cover_max=10), Policy())
+    assert [(c.id, why) for c, why in result.near_misses] == [
+        ("cloudy", "cloud 90 % > max 10 %"),
+        ("delivered", "processing level ORTHO not in ALBUM"),
+    ]
