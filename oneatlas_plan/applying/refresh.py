@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.applying.quotations import valid_until
 from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import (
     Delivery,
     OrderRecord,
@@ -30,7 +31,6 @@ from oneatlas_plan.state.model import (
     State,
     utc_iso,
 )
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
@@ -155,7 +155,7 @@ def refresh_with_state(
 
     from oneatlas_plan.applying.session import locked_store
 
-    if not refreshable(StateStore(workspace.state_path).load(), targets):
+    if not refreshable(workspace.state.store().load(), targets):
         return RefreshResult()
     with locked_store(workspace) as store:
         return refresh_orders(

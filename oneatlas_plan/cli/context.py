@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
     from oneatlas_plan.api.profiles import EndpointProfile
     from oneatlas_plan.applying.session import Workspace
+    from oneatlas_plan.state.backends import StateBackend
 
 SANDBOX_DIR_NAME = ".oneatlas-sandbox"
 SANDBOX_LABEL = "sandbox"
@@ -29,7 +30,7 @@ SANDBOX_LABEL = "sandbox"
 class AppContext:
     endpoint: str | None
     use_sandbox: bool
-    state_path: Path
+    state: StateBackend
     api_key_file: Path | None
     verbose: int
     environ: dict[str, str]
@@ -49,7 +50,7 @@ class AppContext:
 
     @property
     def sandbox_data_dir(self) -> Path:
-        return self.state_path.resolve().parent / SANDBOX_DIR_NAME
+        return self.state.local_dir / SANDBOX_DIR_NAME
 
     def client(self) -> OneAtlasClient:
         """The one OneAtlas client of this command (created on first use)."""
@@ -65,7 +66,7 @@ class AppContext:
 
         return Workspace(
             endpoint=self.endpoint_label,
-            state_path=self.state_path,
+            state=self.state,
             client=self.client,
             warn=lambda message: click.echo(redact(f"Warning: {message}"), err=True),
             lock_timeout=lock_timeout,
