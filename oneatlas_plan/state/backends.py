@@ -110,6 +110,15 @@ class StateBackend(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
 
 class FileBackend:
     """The JSON state file (the default): :class:`FileStateStore` plus ``<file>.lock``."""
@@ -143,6 +152,17 @@ class FileBackend:
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> FileBackend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def is_database_url(location: str) -> bool:
