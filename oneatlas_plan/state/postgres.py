@@ -42,6 +42,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
+from oneatlas_plan import _testhooks
 from oneatlas_plan._secrets import MASK, redact, register_secret
 from oneatlas_plan.errors import StateError, StateLockedError
 from oneatlas_plan.state.lock import (
@@ -353,6 +354,8 @@ class PostgresLock:
                     return self.info
             if waited >= timeout:
                 raise StateLockedError(self._locked_message())
+            if waited == 0:
+                _testhooks.mark("lock-wait")
             pause = min(delay, timeout - waited)
             backend._sleep(pause)
             waited += pause
