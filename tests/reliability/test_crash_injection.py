@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
-from oneatlas_plan._testhooks import MARKER, SECONDS_ENV
+from oneatlas_plan._testhooks import MARKER, RELEASE_ENV
 from oneatlas_plan.errors import ExitCode
 from tests.pg_server import PostgresServer
 from tests.reliability.conftest import (
@@ -217,15 +217,20 @@ def test_database_restarted_during_apply_stops_resumably(
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         project = make_project(tmp_path, sandbox.base_url, pg_url)
         assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
+        release = tmp_path / "release"
         proc = project.spawn(
-            "apply", str(project.plan_path), **{PAUSE_ENV: "after-pending:1", SECONDS_ENV: "6"}
+            "apply",
+            str(project.plan_path),
+            **{PAUSE_ENV: "after-pending:1", RELEASE_ENV: str(release)},
         )
         watcher = StderrWatcher(proc)
         try:
             assert watcher.wait_for(f"{MARKER} after-pending", timeout=30), watcher.text
-            postgres_server.restart()
+            postgres_server.restart()  # the first order's pending record is committed
+            release.touch()
             assert proc.wait(timeout=60) == ExitCode.ERROR, watcher.text
         finally:
+            release.touch()
             kill(proc)
         assert "lost the connection to the state database" in watcher.text, watcher.text
         assert "Traceback" not in watcher.text
