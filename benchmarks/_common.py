@@ -321,10 +321,11 @@ def sandbox_on_port(data_dir: Path, port: int, **options: Any) -> Iterator[Runni
         running.stop()
 
 
-def workspace(state_path: Path, endpoint: str, make_client: Any) -> Any:
+def workspace(state: Path | str, endpoint: str, make_client: Any) -> Any:
     from oneatlas_plan.applying.session import Workspace
+    from oneatlas_plan.state.backends import open_backend
 
-    return Workspace(endpoint=endpoint, state_path=state_path, client=make_client,
+    return Workspace(endpoint=endpoint, state=open_backend(state), client=make_client,
                      warn=lambda message: print("warning:", message, file=sys.stderr))
 
 

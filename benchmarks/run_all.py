@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 DOC = HERE.parent / "docs" / "performance.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCHMARKS = ("bench_startup", "bench_noop", "bench_replan", "bench_plan", "bench_apply",
-              "bench_bigplan")
+              "bench_bigplan", "bench_state_backends")
 
 
 def update_docs() -> None:

@@ -12,6 +12,7 @@ import requests
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.sandbox.embedded import start_embedded
+from tests.pg_server import SKIP_REASON, PostgresServer, destroy, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sandbox-key-for-tests-7c1f"
@@ -61,3 +62,22 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.delenv("ONEATLAS_STATE", raising=False)
     with start_embedded(tmp_path / "sandbox-data", api_key=API_KEY, time_scale=50) as sandbox:
         yield World(base_url=sandbox.base_url, project=project)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this test session (each xdist worker starts its own)."""
+    try:
+        server = start_server()
+    except FileNotFoundError:
+        pytest.skip(SKIP_REASON)
+    try:
+        yield server
+    finally:
+        destroy(server)
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A state URL on its own fresh schema."""
+    return postgres_server.url()

@@ -37,6 +37,7 @@ from oneatlas_plan.planning.model import (
     Plan,
     ResourcePlan,
 )
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import (
     OrderRecord,
     ResourceRecord,
@@ -44,7 +45,6 @@ from oneatlas_plan.state.model import (
     State,
     utc_iso,
 )
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient

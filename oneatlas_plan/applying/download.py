@@ -41,8 +41,8 @@ from oneatlas_plan.errors import (
     RateLimitedError,
     StateError,
 )
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import Download, ResourceRecord, State, utc_iso
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import Download as Stream
@@ -466,7 +466,7 @@ def download_with_state(
     from oneatlas_plan.applying.session import locked_store
 
     tasks, waiting, unusable = plan_downloads(
-        StateStore(workspace.state_path).load(), addresses, dest
+        workspace.state.store().load(), addresses, dest
     )
     if not tasks:
         return DownloadResult(waiting=waiting, unusable=unusable)
@@ -483,7 +483,7 @@ def download_with_state(
     if foreign:
         refresh_with_state(workspace, targets=foreign)
         tasks, waiting, unusable = plan_downloads(
-            StateStore(workspace.state_path).load(), addresses, dest
+            workspace.state.store().load(), addresses, dest
         )
 
     def record(file: FileResult) -> None:

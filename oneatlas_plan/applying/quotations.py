@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.errors import ApiError, StateError
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State, utc_iso
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from oneatlas_plan.api.orders import orders_search_q
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import Delivery, OrderRecord, ResourceRecord, State, utc_iso
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient

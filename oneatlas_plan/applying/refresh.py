@@ -23,6 +23,7 @@ from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.applying.quotations import valid_until
 from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import (
     Delivery,
     OrderRecord,
@@ -31,7 +32,6 @@ from oneatlas_plan.state.model import (
     State,
     utc_iso,
 )
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
@@ -156,7 +156,7 @@ def refresh_with_state(
 
     from oneatlas_plan.applying.session import locked_store
 
-    state = StateStore(workspace.state_path).load()
+    state = workspace.state.store().load()
     check_targets(targets, state.resources, what="address")
     if not refreshable(state, targets):
         return RefreshResult()

@@ -22,9 +22,9 @@ from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.planning.planfile import write_plan
 from oneatlas_plan.planning.planner import Event
 from oneatlas_plan.planning.run import plan_specs, previous_plan
-from oneatlas_plan.state.lock import LockInfo, StateLock
+from oneatlas_plan.state.backends import StateBackend, StateStore
+from oneatlas_plan.state.lock import LockInfo
 from oneatlas_plan.state.model import State
-from oneatlas_plan.state.store import StateStore
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
@@ -35,10 +35,10 @@ Warn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where the tool runs: the endpoint, the state file, how to get a client."""
+    """Where the tool runs: the endpoint, the state (a backend), how to get a client."""
 
     endpoint: str
-    state_path: Path
+    state: StateBackend
     client: ClientFactory
     warn: Warn
     lock_timeout: float = 30.0
@@ -53,10 +53,10 @@ def locked_store(workspace: Workspace) -> Iterator[StateStore]:
     def stale(info: LockInfo) -> None:
         workspace.warn(f"took over a stale lock: {info.describe()}")
 
-    lock = StateLock(workspace.state_path)
+    lock = workspace.state.lock()
     lock.acquire(workspace.lock_timeout, on_stale=stale)
     try:
-        with StateStore(workspace.state_path) as store:
+        with workspace.state.store() as store:
             store.load()
             yield store
     finally:
@@ -93,7 +93,7 @@ def plan_with_state(
         from oneatlas_plan.applying.refresh import refresh_with_state
 
         refresh_with_state(workspace, targets=targets, on_event=on_event)
-    state = StateStore(workspace.state_path).load()
+    state = workspace.state.store().load()
     if unsettled(state):
         from oneatlas_plan.planning.from_spec import desired_set
         from oneatlas_plan.spec.loader import load_specs
@@ -101,7 +101,7 @@ def plan_with_state(
         desired = desired_set(load_specs(list(paths)))
         contracts = {r.address: r.template.contract_id for r in desired.resources}
         if _reconcile_if_needed(workspace, state, contracts) is not None:
-            state = StateStore(workspace.state_path).load()
+            state = workspace.state.store().load()
     plan = plan_specs(
         paths,
         state,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,12 +56,19 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="oneatlas-plan")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Plan and apply Airbus OneAtlas archive imagery orders as code.
 
     Specs (YAML) -> `plan` (a priced, reviewable plan file) -> `apply` (idempotent orders,
     recorded in a state file) -> `refresh` / `download`.
+
+    Defaults come from the nearest oneatlas-plan.toml (see the README), below the
+    environment and the command line.
     """
+    from oneatlas_plan.config import project_defaults
+
+    ctx.default_map = project_defaults(Path.cwd(), dict(os.environ))
 
 
 def main(argv: list[str] | None = None) -> None:

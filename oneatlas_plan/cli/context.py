@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
     from oneatlas_plan.api.profiles import EndpointProfile
     from oneatlas_plan.applying.session import Workspace
+    from oneatlas_plan.state.backends import StateBackend
 
 SANDBOX_DIR_NAME = ".oneatlas-sandbox"
 SANDBOX_LABEL = "sandbox"
@@ -29,7 +30,7 @@ SANDBOX_LABEL = "sandbox"
 class AppContext:
     endpoint: str | None
     use_sandbox: bool
-    state_path: Path
+    state: StateBackend
     api_key_file: Path | None
     verbose: int
     environ: dict[str, str]
@@ -57,13 +58,14 @@ class AppContext:
             parts.append("--sandbox")
         elif self.endpoint and "ONEATLAS_ENDPOINT" not in self.environ:
             parts += ["--endpoint", self.endpoint]
-        if str(self.state_path) != "oneatlas-state.json" and "ONEATLAS_STATE" not in self.environ:
-            parts += ["--state", str(self.state_path)]
+        location = self.state.location
+        if location != "oneatlas-state.json" and "ONEATLAS_STATE" not in self.environ:
+            parts += ["--state", location]
         return "".join(f" {shlex.quote(part)}" for part in parts)
 
     @property
     def sandbox_data_dir(self) -> Path:
-        return self.state_path.resolve().parent / SANDBOX_DIR_NAME
+        return self.state.local_dir / SANDBOX_DIR_NAME
 
     def client(self) -> OneAtlasClient:
         """The one OneAtlas client of this command (created on first use)."""
@@ -79,7 +81,7 @@ class AppContext:
 
         return Workspace(
             endpoint=self.endpoint_label,
-            state_path=self.state_path,
+            state=self.state,
             client=self.client,
             warn=lambda message: click.echo(redact(f"Warning: {message}"), err=True),
             lock_timeout=lock_timeout,

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from oneatlas_plan.cli.context import AppContext, configure_logging
+from oneatlas_plan.errors import StateError
+from oneatlas_plan.state.backends import StateBackend, is_database_url, open_backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,15 +51,37 @@ def lock_timeout_option(
     )
 
 
+class StateLocation(click.ParamType):
+    """A state file path or a ``postgresql://`` URL, opened as its backend (closed at exit)."""
+
+    name = "path|url"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> StateBackend:
+        if not isinstance(value, str | Path):
+            return value  # type: ignore[return-value]  # already a backend
+        text = str(value)
+        if not is_database_url(text) and (not text.strip() or Path(text).is_dir()):
+            self.fail(f"{text!r} is a directory or empty, not a state file", param, ctx)
+        try:
+            backend = open_backend(value)
+        except StateError as error:
+            self.fail(str(error), param, ctx)
+        if ctx is not None:
+            ctx.call_on_close(backend.close)
+        return backend
+
+
 def state_option(function: F) -> F:
     return click.option(
         "--state",
-        "state_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        "state_backend",
+        type=StateLocation(),
         envvar="ONEATLAS_STATE",
         default=DEFAULT_STATE,
         show_default=True,
-        help="State file (env ONEATLAS_STATE).",
+        help="State file, or postgresql://user@host/db?schema=NAME (env ONEATLAS_STATE).",
     )(function)
 
 
@@ -88,7 +112,7 @@ def common_options(function: F) -> F:
         *args: Any,
         endpoint: str | None,
         sandbox: bool,
-        state_path: Path,
+        state_backend: StateBackend,
         api_key_file: Path | None,
         verbose: int,
         **kwargs: Any,
@@ -97,7 +121,7 @@ def common_options(function: F) -> F:
         app = AppContext(
             endpoint=endpoint,
             use_sandbox=sandbox,
-            state_path=state_path,
+            state=state_backend,
             api_key_file=api_key_file,
             verbose=verbose,
             environ=dict(os.environ),

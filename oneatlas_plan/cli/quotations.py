@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
@@ -16,8 +15,8 @@ from oneatlas_plan.render.quotations_text import (
     render_decision,
     render_quotations,
 )
+from oneatlas_plan.state.backends import StateBackend
 from oneatlas_plan.state.model import dumps
-from oneatlas_plan.state.store import StateStore
 
 LOCK_TIMEOUT = lock_timeout_option()
 
@@ -31,11 +30,11 @@ def quotations() -> None:
 @click.option("--all", "include_decided", is_flag=True, help="Also accepted and refused ones.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 @state_option
-def list_(include_decided: bool, output_format: str, state_path: Path) -> int:
+def list_(include_decided: bool, output_format: str, state_backend: StateBackend) -> int:
     """Quotations awaiting a decision (from the state; run `refresh` for their validity)."""
     from oneatlas_plan.applying.quotations import quotations as recorded
 
-    found = recorded(StateStore(state_path).load(), include_decided=include_decided)
+    found = recorded(state_backend.store().load(), include_decided=include_decided)
     if output_format == "json":
         click.echo(dumps(quotations_json(found)), nl=False)
     else:

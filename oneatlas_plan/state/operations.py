@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Literal
 
 from oneatlas_plan.errors import StateError
+from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import ResourceRecord, utc_iso
-from oneatlas_plan.state.store import StateStore
 
 RESOLVABLE: frozenset[str] = frozenset({"unknown", "pending"})
 
@@ -33,7 +33,7 @@ def resolve_order(
     """
     record = store.get(address)
     if record is None:
-        raise StateError(f"no resource {address!r} in state {store.path}")
+        raise StateError(f"no resource {address!r} in state {store.location}")
     order = record.current
     if order is None or order.status not in RESOLVABLE:
         what = "no order" if order is None else f"its order is {order.status!r}"

@@ -78,8 +78,11 @@ class _Journal:
     torn_tail: bool
 
 
-class StateStore:
-    """Load and durably change one state file. See the module docstring for the files."""
+class FileStateStore:
+    """Load and durably change one state file. See the module docstring for the files.
+
+    The file backend of :class:`oneatlas_plan.state.backends.StateStore`.
+    """
 
     def __init__(
         self,
@@ -100,6 +103,10 @@ class StateStore:
         self._folded_serial: int | None = None  # serial of S on disk; None: no S yet
         self._leftover_journal = False  # a journal from an earlier run is on disk
         self._broken: str | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     # ----------------------------------------------------------------------------- reading
     def exists(self) -> bool:
@@ -352,6 +359,12 @@ class StateStore:
             _fsync_dir(self.path.parent)
         return self._journal_fd
 
+    def replace(self, state: State) -> None:
+        """Replace the whole file by ``state`` (state push/pull); the caller holds the lock."""
+        with self._mutex:
+            self._write_file(state)
+            self._state = state.model_copy(deep=True)
+
     def checkpoint(self) -> None:
         """Fold the journal into the state file (atomically, keeping ``.backup``)."""
         with self._mutex:
@@ -424,7 +437,7 @@ class StateStore:
                     os.close(self._journal_fd)
                     self._journal_fd = None
 
-    def __enter__(self) -> StateStore:
+    def __enter__(self) -> FileStateStore:
         return self
 
     def __exit__(
@@ -434,3 +447,6 @@ class StateStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+StateStore = FileStateStore  # its name before the PostgreSQL backend

@@ -28,7 +28,9 @@ import requests
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.sandbox.embedded import RunningSandbox, start_embedded
-from oneatlas_plan.state.store import StateStore
+from oneatlas_plan.state.backends import open_backend
+from oneatlas_plan.state.lock import LockInfo, read_lock
+from oneatlas_plan.state.postgres import PostgresBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-reliability-5b9e0c2f7d4a41e3"
@@ -74,6 +76,11 @@ class Project:
     root: Path
     base_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    state_location: str | None = None  # a postgresql:// URL; None: the state file
+
+    @property
+    def on_database(self) -> bool:
+        return self.state_location is not None
 
     @property
     def specs(self) -> Path:
@@ -84,6 +91,10 @@ class Project:
         return self.root / "oneatlas-state.json"
 
     @property
+    def state_arg(self) -> str:
+        return self.state_location or str(self.state_path)
+
+    @property
     def plan_path(self) -> Path:
         return self.root / "plan.json"
 
@@ -92,9 +103,9 @@ class Project:
         command = args[0]
         extra: list[str] = []
         if command in ("plan", "apply"):
-            extra = ["--endpoint", self.base_url, "--state", str(self.state_path)]
+            extra = ["--endpoint", self.base_url, "--state", self.state_arg]
         elif command == "state":
-            extra = ["--state", str(self.state_path)]
+            extra = ["--state", self.state_arg]
         return [*args, *extra]
 
     def cli(self, *args: str) -> Result:
@@ -164,15 +175,41 @@ class Project:
         """The state as the tool sees it (file + journal); asserts the file parses."""
         if self.state_path.exists():
             json.loads(self.state_path.read_text(encoding="utf-8"))  # always complete
-        state = StateStore(self.state_path).load()
+        with open_backend(self.state_arg) as backend:
+            state = backend.store().load()
         return state.model_dump(mode="json")
 
+    def lock_holder(self) -> LockInfo | None:
+        """Who holds the run lock (from the lock file, or the database's holder row)."""
+        if self.state_location is None:
+            return read_lock(self.state_path)
+        with PostgresBackend.from_url(self.state_location) as backend:
+            found = backend.holder()
+        return found[1] if found else None
 
-def make_project(tmp_path: Path, base_url: str) -> Project:
+
+def make_project(tmp_path: Path, base_url: str, state_location: str | None = None) -> Project:
     root = tmp_path / "project"
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "specs", root / "specs")
-    return Project(root=root, base_url=base_url)
+    return Project(root=root, base_url=base_url, state_location=state_location)
+
+
+BACKENDS = ["file", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def state_location(request: pytest.FixtureRequest) -> str | None:
+    """None (the state file) or a URL on a fresh schema of the session's PostgreSQL."""
+    if request.param == "file":
+        return None
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def any_project(tmp_path: Path, sandbox: RunningSandbox, state_location: str | None) -> Project:
+    """A project on each state backend in turn."""
+    return make_project(tmp_path, sandbox.base_url, state_location)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
 from oneatlas_plan._testhooks import MARK, MARKER, MARKS_ENV, RELEASE_ENV
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.sandbox.embedded import RunningSandbox
 from tests.reliability.conftest import (
     Project,
     StderrWatcher,
@@ -21,6 +22,7 @@ from tests.reliability.conftest import (
     check_no_duplicate,
     converge,
     kill,
+    make_project,
 )
 
 pytestmark = pytest.mark.timeout(90)
@@ -36,8 +38,9 @@ def _plan(project: Project) -> None:
 
 
 def test_second_apply_stops_naming_the_holder_then_a_waiting_one_gets_in(
-    project: Project, tmp_path: Path
+    any_project: Project, tmp_path: Path
 ) -> None:
+    project = any_project
     _plan(project)
     release = tmp_path / "release-first"
     first = project.spawn(
@@ -47,14 +50,14 @@ def test_second_apply_stops_naming_the_holder_then_a_waiting_one_gets_in(
     waiting = None
     try:
         assert watcher.wait_for(f"{MARKER} after-pending", timeout=30), watcher.text
-        holder = json.loads(_lock_file(project).read_text())
-        assert holder["pid"] == first.pid
+        holder = project.lock_holder()
+        assert holder is not None and holder.pid == first.pid
         # No wait: stops at once, naming the holder and how to break a dead lock.
         busy = project.subprocess("apply", str(project.plan_path), "--lock-timeout", "0.3s")
         assert busy.code == ExitCode.ERROR, busy.text
         assert f"pid {first.pid}" in busy.err, busy.err
-        assert f"{holder['user']}@{socket.gethostname()}" in busy.err
-        assert f"state unlock {holder['lock_id']}" in busy.err
+        assert f"{holder.user}@{socket.gethostname()}" in busy.err
+        assert f"state unlock {holder.lock_id}" in busy.err
         # Waiting long enough: once it is seen waiting, the first run is let go; the waiting
         # one gets the lock when the first ends, then refuses the plan (made before the first
         # run changed the state) instead of ordering again.
@@ -76,7 +79,8 @@ def test_second_apply_stops_naming_the_holder_then_a_waiting_one_gets_in(
     check_done(project)
 
 
-def test_two_applies_started_together_order_each_resource_once(project: Project) -> None:
+def test_two_applies_started_together_order_each_resource_once(any_project: Project) -> None:
+    project = any_project
     _plan(project)
     procs = [
         project.spawn("apply", str(project.plan_path), "--lock-timeout", "60s") for _ in range(2)
@@ -183,3 +187,25 @@ def test_garbage_lock_file_is_reported_not_crashed_on(project: Project) -> None:
     assert busy.code == ExitCode.ERROR
     assert "unreadable" in busy.err and "delete that file" in busy.err, busy.err
     assert project.ledger() == []
+
+
+def test_a_killed_apply_on_the_database_frees_its_lock_at_once(
+    sandbox: RunningSandbox, tmp_path: Path, pg_url: str
+) -> None:
+    """No stale-lock dance: the server ends a dead client's session and its advisory lock."""
+    project = make_project(tmp_path, sandbox.base_url, pg_url)
+    _plan(project)
+    proc = project.spawn("apply", str(project.plan_path), **{PAUSE_ENV: "after-pending:1"})
+    watcher = StderrWatcher(proc)
+    try:
+        assert watcher.wait_for(f"{MARKER} after-pending", timeout=30), watcher.text
+        holder = project.lock_holder()
+        assert holder is not None and holder.pid == proc.pid
+    finally:
+        kill(proc)
+    check_ledger_in_state(project, settled=False)
+    replan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+    assert replan.code == ExitCode.OK, replan.text
+    assert "stale lock" not in replan.err
+    converge(project)  # the pending record (never sent) is settled as a person would
+    check_done(project)

@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
-from oneatlas_plan._testhooks import MARKER
+from oneatlas_plan._testhooks import MARKER, RELEASE_ENV
+from oneatlas_plan.errors import ExitCode
+from tests.pg_server import PostgresServer
 from tests.reliability.conftest import (
     UNSETTLED,
     Project,
@@ -107,9 +109,9 @@ def wait_for_ledger(
         time.sleep(0.02)
 
 
-def run_trial(tmp_path: Path, trial: Trial) -> None:
+def run_trial(tmp_path: Path, trial: Trial, state_location: str | None = None) -> None:
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
-        project = make_project(tmp_path, sandbox.base_url)
+        project = make_project(tmp_path, sandbox.base_url, state_location)
         planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert planned.code == 0, planned.text
         if trial.faults:
@@ -145,6 +147,29 @@ def test_kill_at_a_fixed_point(tmp_path: Path, trial: Trial) -> None:
     run_trial(tmp_path, trial)
 
 
+# The file's own write points do not exist on the database; the rest run there too (the
+# cheapest in the default run, all of them in the campaign).
+DATABASE_TRIALS = [t for t in FIXED if not t.name.startswith("state write")]
+DEFAULT_DATABASE_TRIALS = {
+    "after-first-pending",
+    "after-second-outcome",
+    "in flight: committed, answer delayed",
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "trial",
+    [
+        t if t.name in DEFAULT_DATABASE_TRIALS else pytest.param(t, marks=pytest.mark.campaign)
+        for t in DATABASE_TRIALS
+    ],
+    ids=[t.name for t in DATABASE_TRIALS],
+)
+def test_kill_at_a_fixed_point_on_the_database(tmp_path: Path, trial: Trial, pg_url: str) -> None:
+    run_trial(tmp_path, trial, pg_url)
+
+
 @pytest.mark.timeout(60 + 30 * RANDOM_TRIALS)
 def test_kill_at_random_times(tmp_path: Path) -> None:
     for index, trial in enumerate(random_trials(RANDOM_TRIALS)):
@@ -173,6 +198,77 @@ def test_in_flight_kill_is_reconciled_not_reordered(tmp_path: Path) -> None:
         project.faults(order_delay_ms=0)
         replan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert "took over a stale lock" in replan.err or "reconciled" in replan.err, replan.err
+        assert "reconciled" in replan.err, replan.err
+        assert converge(project) == [], "nothing needed a manual resolve"
+        check_done(project)
+
+
+def _apply_session(project: Project, postgres_server: PostgresServer) -> int:
+    holder = project.lock_holder()
+    assert holder is not None
+    schema = project.state_location.rsplit("schema=", 1)[1]  # type: ignore[union-attr]
+    return int(postgres_server.sql(f'SELECT backend_pid FROM "{schema}".lock_holder'))
+
+
+@pytest.mark.timeout(120)
+def test_database_restarted_during_apply_stops_resumably(
+    tmp_path: Path, pg_url: str, postgres_server: PostgresServer
+) -> None:
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url, pg_url)
+        assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
+        release = tmp_path / "release"
+        proc = project.spawn(
+            "apply",
+            str(project.plan_path),
+            **{PAUSE_ENV: "after-pending:1", RELEASE_ENV: str(release)},
+        )
+        watcher = StderrWatcher(proc)
+        try:
+            assert watcher.wait_for(f"{MARKER} after-pending", timeout=30), watcher.text
+            postgres_server.restart()  # the first order's pending record is committed
+            release.touch()
+            assert proc.wait(timeout=60) == ExitCode.ERROR, watcher.text
+        finally:
+            release.touch()
+            kill(proc)
+        assert "lost the connection to the state database" in watcher.text, watcher.text
+        assert "Traceback" not in watcher.text
+        wait_until_sandbox_idle(project)
+        check_ledger_in_state(project, settled=False)  # nothing lost
+        converge(project)  # nothing duplicated
+        check_done(project)
+
+
+@pytest.mark.timeout(120)
+def test_connection_dropped_after_the_order_is_reconciled_not_reordered(
+    tmp_path: Path, pg_url: str, postgres_server: PostgresServer
+) -> None:
+    """Airbus committed the order, then the outcome's transaction lost its connection."""
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url, pg_url)
+        assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
+        project.faults(order_delay_ms=800)
+        proc = project.spawn("apply", str(project.plan_path))
+        watcher = StderrWatcher(proc)
+        try:
+            wait_for_ledger(project, proc, watcher, 1)
+            session = _apply_session(project, postgres_server)
+            postgres_server.sql(f"SELECT pg_terminate_backend({session})")
+            assert proc.wait(timeout=60) == ExitCode.ERROR, watcher.text
+        finally:
+            kill(proc)
+        assert "lost the connection to the state database" in watcher.text, watcher.text
+        wait_until_sandbox_idle(project)
+        committed = project.ledger()[0]
+        pending = [
+            r for r in project.load_state()["resources"].values() if r["status"] == "pending"
+        ]
+        assert [r["orders"][-1]["customer_reference"] for r in pending] == [
+            committed["customerReference"]
+        ]
+        project.faults(order_delay_ms=0)
+        replan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert "reconciled" in replan.err, replan.err
         assert converge(project) == [], "nothing needed a manual resolve"
         check_done(project)

@@ -1,0 +1,71 @@
+"""The PostgreSQL backend's tables, as numbered migrations applied in order by the tool.
+
+Each migration runs once, in one transaction, recorded in ``schema_migrations``; the whole
+run holds a transaction-level advisory lock so two processes never migrate at once. A
+database migrated by a newer oneatlas-plan is refused, never downgraded.
+
+``{schema}`` is replaced by the quoted schema name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "state tables: one row per resource and one per order record",
+        """
+        CREATE TABLE {schema}.state_meta (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            version integer NOT NULL,
+            lineage text NOT NULL,
+            serial bigint NOT NULL CHECK (serial >= 0),
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE {schema}.resources (
+            address text PRIMARY KEY,
+            config_digest text NOT NULL,
+            spec_file text,
+            status text NOT NULL
+        );
+        CREATE TABLE {schema}.orders (
+            address text NOT NULL REFERENCES {schema}.resources ON DELETE CASCADE,
+            position integer NOT NULL CHECK (position >= 0),
+            order_key text NOT NULL,
+            status text NOT NULL,
+            record jsonb NOT NULL,
+            PRIMARY KEY (address, position)
+        );
+        CREATE INDEX orders_order_key ON {schema}.orders (order_key);
+        CREATE TABLE {schema}.lock_holder (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            lock_id text NOT NULL,
+            holder_user text NOT NULL,
+            host text NOT NULL,
+            pid integer NOT NULL,
+            process_start text,
+            created_at text NOT NULL,
+            backend_pid integer NOT NULL
+        );
+        """,
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+    version integer PRIMARY KEY,
+    description text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
