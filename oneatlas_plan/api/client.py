@@ -512,8 +512,11 @@ class OneAtlasClient:
     def open_download(self, href: str, offset: int = 0) -> Download:
         """Open a ``_links.download`` href as a stream, from byte ``offset`` (``Range``).
 
-        The token is only ever sent to the profile's own hosts: another host is refused.
+        The token is only ever sent to the profile's own hosts: another host is refused. A
+        path (``/api/v1/items/…``, as the state keeps them) is on the access service.
         """
+        if href.startswith("/"):
+            href = self._url("access", href)
         if origin_of(href) not in self._profile.origins():
             raise ApiError(
                 f"refusing to download from {origin_of(href)}: not a host of endpoint "

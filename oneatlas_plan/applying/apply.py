@@ -4,11 +4,13 @@ For each order, in plan order:
 
 1. re-price it; refuse it if the price rose beyond the tolerance or breaks a budget;
 2. persist a ``pending`` record for every resource of the order (fsynced) *before* sending;
-3. POST the order once; record ``ordered``/``quoted``, ``rejected`` (a 4xx: nothing was
-   created) or ``unknown`` (the request may have reached Airbus: reconciled later by its
-   customerReference, never resubmitted blindly);
-4. a Pléiades Neo quotation is accepted (``accepted``) only when the plan's
-   ``accept_quotations_up_to`` allows its amount; otherwise it stays ``quoted`` for a person.
+3. POST the order once (``/api/v1/orders``; ``/api/v1/quotations`` for a product quoted
+   first: Pléiades Neo, which never goes to ``/orders``); record ``ordered``/``quoted``,
+   ``rejected`` (a 4xx: nothing was created) or ``unknown`` (the request may have reached
+   Airbus: reconciled later by its customerReference, never resubmitted blindly);
+4. a quotation is accepted (``accepted``) only when the plan's ``accept_quotations_up_to``
+   allows its amount; otherwise it stays ``quoted`` for a person. The threshold is recorded
+   with the pending record, so reconcile can finish an acceptance an interruption cut short.
 
 The caller holds the state lock for the whole run.
 """
@@ -214,8 +216,9 @@ def _apply_order(
     _testhooks.pause("before-pending")
     _write_ahead(order, resources, store, settings.now())
     _testhooks.pause("after-pending")
+    send = client.quotation if order.needs_quotation else client.order
     try:
-        response = client.order(order.body)
+        response = send(order.body)
     except OutcomeUnknownError as error:
         _record_outcome(store, order, settings.now(), status="unknown", message=str(error))
         outcome.status, outcome.message = "unknown", str(error)
@@ -237,6 +240,7 @@ def _apply_order(
     outcome.amount = _decimal(response.total_amount)
     outcome.currency = response.currency
     if status == "quoted":
+        _testhooks.pause("before-accept")
         _maybe_accept(order, store, client, outcome, settings.now)
     return outcome
 
@@ -331,6 +335,8 @@ def _write_ahead(
             currency=order.price.currency if order.price else None,
             scenes=_scenes(resource),
             addresses=list(order.addresses),
+            delivery_workspace=_delivery_workspace(order.body),
+            accept_up_to=order.accept_quotations_up_to if order.needs_quotation else None,
         )
         store.record(
             ResourceRecord(
@@ -340,6 +346,12 @@ def _write_ahead(
                 orders=[*history, pending],
             )
         )
+
+
+def _delivery_workspace(body: dict[str, object]) -> str | None:
+    delivery = body.get("delivery")
+    workspace = delivery.get("workspace") if isinstance(delivery, dict) else None
+    return str(workspace) if workspace else None
 
 
 def _update_current(

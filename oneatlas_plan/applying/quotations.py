@@ -9,11 +9,13 @@ read back from ``/api/v2/orders/search``, which also gives the contract and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from oneatlas_plan import _testhooks
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.errors import ApiError, StateError
 from oneatlas_plan.state.backends import StateStore
@@ -98,6 +100,16 @@ def within_threshold(
     return amount <= threshold
 
 
+def auto_acceptable(order: OrderRecord) -> bool:
+    """A quotation the reviewed plan allowed to accept without asking (its amount is within
+    the ``accept_quotations_up_to`` recorded with the order)."""
+    return (
+        order.status == "quoted"
+        and bool(order.quotation_id)
+        and within_threshold(order.amount, order.currency, order.accept_up_to)
+    )
+
+
 def quotation_lines(client: OneAtlasClient, quotation_id: str) -> list[OrderLine]:
     """The order lines of a quotation (``/api/v2/orders/search`` by ``cis.quotation``)."""
     lines = client.search_orders(orders_search_q(quotation_id=quotation_id))
@@ -148,7 +160,11 @@ def decide(
     if current == "SENT":
         reference = _customer_reference(store, quotation)
         if decision == "accept":
+            # Written ahead: if the answer is lost (or the run killed), reconcile asks Airbus
+            # whether this acceptance took effect and records it as spend.
+            mark_accept_sent(store, quotation, now)
             client.accept_quotation(contract, quotation.quotation_id, customer_reference=reference)
+            _testhooks.pause("after-accept")
         else:
             client.refuse_quotation(contract, quotation.quotation_id, customer_reference=reference)
     sales_order_id = None
@@ -173,6 +189,28 @@ def _customer_reference(store: StateStore, quotation: Quotation) -> str:
     return order.customer_reference if order is not None else ""
 
 
+def mark_accept_sent(store: StateStore, quotation: Quotation, now: datetime) -> None:
+    def change(current: OrderRecord) -> None:
+        current.accept_sent_at = utc_iso(now)
+
+    _change_quoted(store, quotation, change)
+
+
+def _change_quoted(
+    store: StateStore, quotation: Quotation, change: Callable[[OrderRecord], None]
+) -> None:
+    for address in quotation.addresses:
+
+        def update(record: ResourceRecord) -> ResourceRecord:
+            current = record.orders[-1]
+            if current.order_key == quotation.order_key and current.status == "quoted":
+                change(current)
+            return record
+
+        if store.get(address) is not None:
+            store.update(address, update)
+
+
 def record_decision(
     store: StateStore,
     quotation: Quotation,
@@ -184,18 +222,13 @@ def record_decision(
     message: str,
 ) -> None:
     """Record an accepted (→ ``accepted``, an order) or refused (→ ``refused``) quotation."""
-    for address in quotation.addresses:
 
-        def change(record: ResourceRecord) -> ResourceRecord:
-            current = record.orders[-1]
-            if current.order_key == quotation.order_key and current.status == "quoted":
-                current.status = "accepted" if decision == "accept" else "refused"
-                current.sales_order_id = sales_order_id or current.sales_order_id
-                current.quotation_valid_until = valid_until or current.quotation_valid_until
-                current.production_status = "ordered" if decision == "accept" else None
-                current.outcome_at = utc_iso(now)
-                current.message = message
-            return record
+    def change(current: OrderRecord) -> None:
+        current.status = "accepted" if decision == "accept" else "refused"
+        current.sales_order_id = sales_order_id or current.sales_order_id
+        current.quotation_valid_until = valid_until or current.quotation_valid_until
+        current.production_status = "ordered" if decision == "accept" else None
+        current.outcome_at = utc_iso(now)
+        current.message = message
 
-        if store.get(address) is not None:
-            store.update(address, change)
+    _change_quoted(store, quotation, change)

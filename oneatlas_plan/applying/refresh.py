@@ -5,16 +5,18 @@ For each current order that was placed (``ordered``/``accepted``) or quoted:
 * Pléiades Neo orders and quotations are read from ``/api/v2/orders/search`` (by quotation
   id, else by the customerReference): line status, quotation status and validity, the
   salesOrderId of an accepted quotation, the delivery workspace;
-* delivered items are searched in the contract's private workspace by internalReference
-  (the salesOrderId), else by customerReference; each gives a :class:`Delivery` (item id, the
-  ``_links.download`` href and resourceId, publication date).
+* delivered items are searched by internalReference (the salesOrderId), else by
+  customerReference, in the workspace the order's body named (``delivery.workspace``), then
+  the one the order search gives, then the contract's (or the account's); each gives a
+  :class:`Delivery` (item id, the ``_links.download`` path and resourceId, publication date).
 
-Every resource sharing an Airbus order is updated alike; an unchanged record costs no write.
+Every resource sharing an Airbus order is updated alike; an unchanged record costs no write,
+so a refresh that observes nothing new leaves the state (and its serial) as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.applying.quotations import valid_until
-from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery
+from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery, same_reference
 from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import (
     Delivery,
@@ -192,10 +194,29 @@ def _observe(
             contract_id = contract_id or lines[0].contract_id
     items: tuple[Feature, ...] = ()
     if sales_order_id or order.status != "quoted":
-        workspace = workspace or workspaces.of(contract_id)
-        if workspace:
-            items = tuple(_delivered(client, workspace, order, sales_order_id))
+        searched: set[str] = set()
+        for candidate in _workspaces(order, workspace, workspaces, contract_id):
+            if candidate in searched:
+                continue
+            searched.add(candidate)
+            items = tuple(_delivered(client, candidate, order, sales_order_id))
+            if items:
+                break
     return _Observation(sales_order_id, quotation_status, validity, production, items)
+
+
+def _workspaces(
+    order: OrderRecord,
+    from_lines: str | None,
+    workspaces: DeliveryWorkspaces,
+    contract_id: str | None,
+) -> Iterator[str]:
+    """The body's delivery workspace, the order search's, then the defaults (lazily)."""
+    if order.delivery_workspace:
+        yield order.delivery_workspace
+    if from_lines:
+        yield from_lines
+    yield from workspaces.candidates(order, contract_id)
 
 
 def _order_lines(client: OneAtlasClient, order: OrderRecord) -> list[OrderLine]:
@@ -206,7 +227,10 @@ def _order_lines(client: OneAtlasClient, order: OrderRecord) -> list[OrderLine]:
     return [
         line
         for line in client.search_orders(query)
-        if line.customer_reference in (None, order.customer_reference)
+        if (
+            line.customer_reference is None
+            or same_reference(line.customer_reference, order.customer_reference, order.order_key)
+        )
         and (not order.quotation_id or line.quotation_id in (None, order.quotation_id))
     ]
 
@@ -232,7 +256,12 @@ def _delivered(
         if exact:
             return exact
     items = client.find_delivered(workspace, customer_reference=order.customer_reference)
-    return [f for f in items if f.properties.customer_reference == order.customer_reference]
+    return [
+        f
+        for f in items
+        if same_reference(f.properties.customer_reference, order.customer_reference,
+                          order.order_key)
+    ]
 
 
 def _record(

@@ -70,14 +70,27 @@ def _reconcile_if_needed(
         return None
     with locked_store(workspace) as store:
         result = reconcile(store, workspace.client(), contracts, _now)
-    for address, order_id in sorted(result.resolved.items()):
-        workspace.warn(f"reconciled {address}: Airbus has order {order_id}")
-    for address in result.unresolved:
-        workspace.warn(
-            f"{address}: the outcome of its order is still unknown (not found at Airbus yet); "
-            "it stays blocked"
-        )
+    report_reconcile(result, workspace.warn)
     return result
+
+
+def report_reconcile(result: ReconcileResult, warn: Warn) -> None:
+    for address, order_id in sorted(result.resolved.items()):
+        warn(f"reconciled {address}: Airbus has order {order_id}")
+    for address, order_id in sorted(result.accepted.items()):
+        warn(f"{address}: quotation accepted (sales order {order_id}), recorded as spend")
+    for address in result.not_ordered:
+        warn(f"{address}: {result.hints[address]}")
+    for address in result.unresolved:
+        warn(
+            f"{address}: the outcome of its order is still unknown (not found at Airbus yet); "
+            f"it stays blocked. {result.hints.get(address, '')}".rstrip()
+        )
+    for address in result.awaiting_accept:
+        warn(
+            f"{address}: its quotation is within the reviewed accept_quotations_up_to but was "
+            "not accepted (an interrupted run): the next `oneatlas-plan apply` accepts it"
+        )
 
 
 def plan_with_state(
@@ -174,9 +187,10 @@ def apply_with_state(
         check_fresh(plan, store.state(), workspace.endpoint)
         if on_accepted is not None:
             on_accepted()
-        needs_client = any(o.action in ("create", "reorder") for o in plan.orders)
+        to_settle = bool(unsettled(store.state()))
+        needs_client = to_settle or any(o.action in ("create", "reorder") for o in plan.orders)
         client = workspace.client() if needs_client else None
         contracts = {a: o.contract_id for o in plan.orders for a in o.addresses}
-        if unsettled(store.state()) and client is not None:
-            reconcile(store, client, contracts, _now)
+        if to_settle and client is not None:
+            report_reconcile(reconcile(store, client, contracts, _now, accept=True), workspace.warn)
         return apply_plan(plan, store, client, settings, on_event)

@@ -56,12 +56,15 @@ def decide(config_digest: str, record: ResourceRecord | None) -> Decision:
         )
     if record.status in UNSETTLED:
         key = previous.order_key if previous else "?"
+        # reconcile records how (and when) it will settle this outcome
+        settling = record.current.message if record.current is not None else None
         return Decision(
             "blocked",
             f"outcome of order {key} is unknown ({record.status}): Airbus showed no order "
             "with its customerReference when this plan was made (it is looked up again at "
             "every plan/apply); if you know the outcome, settle it with "
-            f"`oneatlas-plan state resolve {record.address} --ordered ID | --not-ordered`",
+            f"`oneatlas-plan state resolve {record.address} --ordered ID | --not-ordered`"
+            + (f"; {settling}" if settling else ""),
             previous,
         )
     message = ""

@@ -18,6 +18,10 @@ FORMAT_VERSION = 1
 
 Action = Literal["create", "no-op", "reorder", "forget", "blocked"]
 ORDERING_ACTIONS: frozenset[str] = frozenset({"create", "reorder"})
+# Products quoted first (POST /api/v1/quotations), bought only once the quotation is accepted:
+# Pléiades Neo. The planner refuses a contract whose backendSource disagrees with the
+# constellation, so these are exactly the orders on `neo` contracts.
+QUOTED_CONSTELLATIONS: frozenset[str] = frozenset({"PNEO"})
 
 
 class _Model(BaseModel):
@@ -111,6 +115,11 @@ class OrderPlan(_Model):
     body_digest: str
     price: PriceSummary | None = None
     accept_quotations_up_to: Amount | None = None
+
+    @property
+    def needs_quotation(self) -> bool:
+        """Submitted as a quotation request; nothing is bought until it is accepted."""
+        return self.constellation in QUOTED_CONSTELLATIONS
 
 
 class BudgetCheck(_Model):

@@ -11,7 +11,9 @@ AIRBUS_SEARCH_RPS = 100.0
 AIRBUS_BAN_SECONDS = 600.0
 
 
-_INT_KNOBS = frozenset({"drop_next_orders", "corrupt_downloads", "truncate_downloads_at"})
+_INT_KNOBS = frozenset(
+    {"drop_next_orders", "corrupt_downloads", "truncate_downloads_at", "truncate_references_at"}
+)
 _BOOL_KNOBS = frozenset({"ignore_ranges"})
 _CHOICE_KNOBS = {
     "checksum_method": None,  # any method name: tests a client's handling of unknown ones
@@ -39,6 +41,7 @@ class Faults:
     # delivered items' _links.download: one object, a one-element array, or none at all (as
     # the archive guide's step 6 item shows: only dataAccess and the access links remain)
     download_links: str = "object"
+    truncate_references_at: int = 0  # orders keep this many customerReference chars (0: all)
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}

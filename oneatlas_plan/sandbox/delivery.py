@@ -12,7 +12,7 @@ from shapely.geometry import mapping
 
 from .features import derived_uuid, iso, links
 from .validation import Line
-from .world import Contract
+from .world import Contract, Workspace
 
 BUNDLES = ("bundle", "full_bundle")
 
@@ -37,8 +37,10 @@ def delivered_feature(
     customer_reference: str,
     source: dict[str, Any],
     produced_at: float,
+    workspace: Workspace | None = None,
 ) -> dict[str, Any]:
-    """The delivered item (without links; links are added per request with the base URL)."""
+    """The delivered item (without links; links are added per request with the base URL), in
+    ``workspace`` (the body's ``delivery.workspace``) or else the contract's."""
     src = source.get("properties", {})
     item_id = derived_uuid(sales_order_id, line_no, "delivery")
     source_identifier = src.get("acquisitionIdentifier") or src.get("archiveIdentifier") or ""
@@ -52,7 +54,7 @@ def delivered_feature(
         else [("pms", derived_uuid(item_id, "pms"))]
     )
     geometry = line.aoi.intersection(_footprint(source))
-    ws = contract.delivery
+    ws = workspace or contract.delivery
     props = {
         k: src.get(k)
         for k in (

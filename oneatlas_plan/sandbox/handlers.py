@@ -324,7 +324,10 @@ def prices(app: SandboxApp, request: Request) -> Response:
 
 def _create(app: SandboxApp, request: Request, endpoint: str) -> Response:
     order = app.orders.validate(_body(request), endpoint)
-    answer = app.orders.commit(order, endpoint, app.config.faults.delivery_delay_s)
+    faults = app.config.faults
+    answer = app.orders.commit(
+        order, endpoint, faults.delivery_delay_s, reference_limit=faults.truncate_references_at
+    )
     app.faults.order_delay()
     if app.faults.should_drop():
         raise DropConnection

@@ -15,7 +15,7 @@ from .lucene import QueryError, compile_query
 from .search import Archive
 from .store import Store
 from .validation import ValidatedOrder, validate_order
-from .world import CONTRACTS
+from .world import CONTRACTS, Workspace, private_workspace
 
 QUOTATION_VALIDITY_S = 30 * 86400.0
 
@@ -67,20 +67,33 @@ class OrderService:
                 "Quotations are only available for Pléiades Neo "
                 f"contracts (contract '{order.contract.id}' is legacy)",
             )
+        delivery_workspace(order.body)  # an unknown workspace is refused before any commit
         return order
 
     def commit(
-        self, order: ValidatedOrder, endpoint: str, delivery_delay_s: float
+        self,
+        order: ValidatedOrder,
+        endpoint: str,
+        delivery_delay_s: float,
+        *,
+        reference_limit: int = 0,
     ) -> dict[str, Any]:
-        """Record the order (the point of no return) and return the 201 body."""
+        """Record the order (the point of no return) and return the 201 body.
+
+        A Pléiades Neo body becomes a quotation on ``/orders`` as on ``/quotations`` (Airbus's
+        OpenAPI documents ``quotationId`` as the PleiadesNeo answer of ``POST /orders``).
+        ``reference_limit`` > 0 keeps only that many characters of the customerReference."""
         now = time.time()
         neo = order.contract.backend == "neo"
+        reference = str(order.body.get("customerReference", ""))
+        if reference_limit > 0:
+            reference = reference[:reference_limit]
         row: dict[str, Any] = {
             "endpoint": endpoint,
             "received_at": now,
             "contract_id": order.contract.id,
             "backend": order.contract.backend,
-            "customer_reference": str(order.body.get("customerReference", "")),
+            "customer_reference": reference,
             "sales_order_id": None if neo else self._next_id("SAL"),
             "quotation_id": self._next_id("QUO") if neo else None,
             "quotation_status": "SENT" if neo else None,
@@ -150,6 +163,7 @@ class OrderService:
     def _schedule(self, seq: int, row: dict[str, Any], ready_at: float) -> None:
         """Create one delivered item per ordered line, visible from ``ready_at``."""
         contract = CONTRACTS[row["contract_id"]]
+        workspace = delivery_workspace(row["body"]) or contract.delivery
         order = validate_order(row["body"], self.archive)
         for number, line in enumerate(order.lines, start=1):
             source = self.archive.feature_by_id(line.item_id, "")
@@ -163,9 +177,10 @@ class OrderService:
                 customer_reference=row["customer_reference"],
                 source=source,
                 produced_at=ready_at,
+                workspace=workspace,
             )
             self.store.insert_delivery(
-                feature["properties"]["id"], seq, contract.delivery.id, ready_at, feature
+                feature["properties"]["id"], seq, workspace.id, ready_at, feature
             )
 
     # --- tracking ----------------------------------------------------------------------------
@@ -203,6 +218,19 @@ class OrderService:
             },
             "features": lines[start : start + per_page],
         }
+
+
+def delivery_workspace(body: Any) -> Workspace | None:
+    """The private workspace named by ``delivery.workspace`` (None: the contract's); an unknown
+    one is refused as Airbus documents it (400 E2203 "Unable to access workspace")."""
+    delivery = body.get("delivery") if isinstance(body, dict) else None
+    key = delivery.get("workspace") if isinstance(delivery, dict) else None
+    if key is None or key == "":
+        return None
+    workspace = private_workspace(str(key))
+    if workspace is None:
+        raise order_error(400, "E2203", f"Unable to access workspace '{key}'")
+    return workspace
 
 
 def _line_record(line: Any) -> dict[str, Any]:
@@ -276,7 +304,7 @@ def _order_line(
         "contact": "sandbox@example.invalid",
         "deliveryType": "network",
         "deliveryPlatformId": "PublicMOC",
-        "deliveryWorkspace": contract.delivery.id,
+        "deliveryWorkspace": (delivery_workspace(body) or contract.delivery).id,
         "projectionCode": opts.get(f"projection_{line['aoiId']}"),
         "quotationEndOfValidityDate": iso(created + QUOTATION_VALIDITY_S),
         "cancelationDeadlineDate": iso(created + 86400.0),

@@ -25,8 +25,12 @@ LEGACY_DELIVERY = Workspace(
 NEO_DELIVERY = Workspace(
     "5c0cbf3c-7b8c-4d0e-9a43-2f0b2f4b9e10", "sandbox-neo", "Sandbox neo deliveries"
 )
+# Another delivery workspace of the same customer, named by an order body's delivery.workspace.
+TEAM_DELIVERY = Workspace(
+    "9d2f4c61-3b7e-4a08-8c5e-6f1a2b3c4d5e", "sandbox-team", "Sandbox team deliveries"
+)
 PUBLIC_WORKSPACES = (PUBLIC, PUBLIC_PNEO)
-PRIVATE_WORKSPACES = (LEGACY_DELIVERY, NEO_DELIVERY)
+PRIVATE_WORKSPACES = (LEGACY_DELIVERY, NEO_DELIVERY, TEAM_DELIVERY)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,11 @@ def workspace_by_key(key: str) -> Workspace | None:
         if key in (ws.id, ws.name):
             return ws
     return None
+
+
+def private_workspace(key: str) -> Workspace | None:
+    """A delivery workspace of the customer, by name or id."""
+    return next((ws for ws in PRIVATE_WORKSPACES if key in (ws.id, ws.name)), None)
 
 
 def contract_for_workspace(workspace_id: str) -> Contract | None:

@@ -16,8 +16,12 @@ Format history:
          "price": {"amount": 512.5, "currency": "EUR"}, "scene_ids": ["..."],
          "submitted": "...Z", "completed": "...Z", "error": null}]}
 
-* **v2** (current): ``resources`` keyed by address, each with its order history
-  (see :mod:`oneatlas_plan.state.model`).
+* **v2**: ``resources`` keyed by address, each with its order history.
+
+* **v3** (current): order records may carry ``delivery_workspace``, ``accept_up_to``,
+  ``accept_sent_at`` and ``not_found_checks`` (see :mod:`oneatlas_plan.state.model`); a v2
+  file gets none of them (their defaults), and an older tool refuses a v3 file by its version
+  rather than by an unknown field.
 
 Reading never rewrites the file: the migrated state is written by the next change.
 """
@@ -96,8 +100,15 @@ def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Only the version moves: every field v3 adds has a default meaning "not known"."""
+    if not isinstance(data.get("resources"), dict):
+        raise StateError("v2 state has no 'resources' object")
+    return {**data, "version": 3}
+
+
 # version N -> the function turning an N dict into an N+1 dict
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: v1_to_v2, 2: v2_to_v3}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

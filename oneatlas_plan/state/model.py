@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from oneatlas_plan import _canonical
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 RecordStatus = Literal["pending", "ordered", "quoted", "unknown", "rejected", "not_ordered"]
 OrderStatus = Literal[
@@ -135,6 +135,25 @@ class OrderRecord(_Model):
         default=None, description="user@host who settled the outcome with `state resolve`."
     )
     resolved_at: UtcTimestamp | None = None
+    delivery_workspace: str | None = Field(
+        default=None,
+        description="delivery.workspace of the order body (searched first for its deliveries).",
+    )
+    accept_up_to: Amount | None = Field(
+        default=None,
+        description="Reviewed accept_quotations_up_to (EUR): a quotation within it is accepted "
+        "automatically, also after an interrupted run.",
+    )
+    accept_sent_at: UtcTimestamp | None = Field(
+        default=None,
+        description="When an acceptance of the quotation was sent (written before the request).",
+    )
+    not_found_checks: list[UtcTimestamp] = Field(
+        default_factory=list,
+        description="Times Airbus's order search, authoritative for this contract, found no "
+        "order with this customerReference (an unknown outcome settles after two, a grace "
+        "period apart).",
+    )
 
 
 class ResourceRecord(_Model):

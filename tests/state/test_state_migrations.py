@@ -12,7 +12,7 @@ from state_factories import make_record
 
 from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.migrations import migrate, v1_to_v2
-from oneatlas_plan.state.model import State
+from oneatlas_plan.state.model import STATE_VERSION, State
 from oneatlas_plan.state.store import StateStore
 
 V1_FIXTURE = Path(__file__).parent / "data" / "state-v1.json"
@@ -24,9 +24,9 @@ def v1() -> dict[str, Any]:
     return data
 
 
-def test_v1_fixture_migrates_to_a_valid_v2_state(v1: dict[str, Any]) -> None:
+def test_v1_fixture_migrates_to_a_valid_current_state(v1: dict[str, Any]) -> None:
     state = State.model_validate(migrate(copy.deepcopy(v1)))
-    assert state.version == 2
+    assert state.version == STATE_VERSION == 3
     assert state.lineage == v1["lineage"]
     assert state.serial == 9
     assert sorted(state.resources) == [
@@ -62,9 +62,9 @@ def test_current_version_is_left_alone() -> None:
     ("version", "message"),
     [
         (
-            3,
-            "format version 3 was written by a newer oneatlas-plan; this version reads "
-            "formats 1 to 2: upgrade oneatlas-plan",
+            4,
+            "format version 4 was written by a newer oneatlas-plan; this version reads "
+            "formats 1 to 3: upgrade oneatlas-plan",
         ),
         (0, "unknown state format version 0"),
         ("2", "'version' is '2', expected an integer"),
@@ -99,18 +99,38 @@ def test_a_malformed_v1_file_is_reported(v1: dict[str, Any]) -> None:
         )
 
 
-def test_store_reads_v1_without_rewriting_and_writes_v2_on_change(tmp_path: Path) -> None:
+def test_store_reads_v1_without_rewriting_and_writes_current_on_change(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     shutil.copyfile(V1_FIXTURE, path)
     store = StateStore(path, fsync=False)
     state = store.load()
-    assert state.version == 2
+    assert state.version == STATE_VERSION
     assert path.read_bytes() == V1_FIXTURE.read_bytes()  # reading never writes
     store.record(make_record("new.one"))
     store.close()
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 2
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == STATE_VERSION
     assert store.backup_path.read_bytes() == V1_FIXTURE.read_bytes()  # the v1 original kept
     again = StateStore(path).load()
     assert again.serial == 10
     assert again.lineage == state.lineage
     assert len(again.resources) == 4
+
+
+def test_v2_gains_the_v3_fields_with_their_defaults() -> None:
+    order = {
+        "order_key": "k", "customer_reference": "r~k", "body_digest": "d", "status": "unknown",
+    }
+    v2 = {
+        "version": 2, "lineage": "l", "serial": 4,
+        "resources": {"s.o.a": {"address": "s.o.a", "config_digest": "c", "orders": [order]}},
+    }
+    state = State.model_validate(migrate(copy.deepcopy(v2)))
+    assert (state.version, state.serial) == (3, 4)
+    current = state.resources["s.o.a"].current
+    assert current is not None
+    assert (current.delivery_workspace, current.accept_up_to, current.accept_sent_at) == (
+        None, None, None
+    )
+    assert current.not_found_checks == []
+    with pytest.raises(StateError, match="v2 state has no 'resources' object"):
+        migrate({"version": 2, "lineage": "l", "serial": 0})
