@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -9,9 +10,10 @@ import click
 from oneatlas_plan.applying.quotations import Decision
 from oneatlas_plan.cli.context import AppContext
 from oneatlas_plan.cli.options import common_options, lock_timeout_option, state_option
-from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.errors import ExitCode, InputError
 from oneatlas_plan.render.quotations_text import (
     quotations_json,
+    render_acceptance_question,
     render_decision,
     render_quotations,
 )
@@ -53,12 +55,35 @@ def _decide(app: AppContext, reference: str, decision: Decision, lock_timeout: f
     return ExitCode.OK
 
 
+def _confirmed(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(
+            "refusing to accept a quotation without confirmation: no terminal to ask; "
+            "pass --yes to accept it"
+        )
+    answer = click.prompt(f"{question} Only 'yes' will be accepted", default="",
+                          show_default=False, err=True)
+    return str(answer).strip() == "yes"
+
+
 @quotations.command()
 @click.argument("reference", metavar="ADDRESS|QUOTATION_ID")
+@click.option("--yes", is_flag=True, help="Accept without asking (the amount is still shown).")
 @LOCK_TIMEOUT
 @common_options
-def accept(app: AppContext, reference: str, lock_timeout: float) -> int:
+def accept(app: AppContext, reference: str, yes: bool, lock_timeout: float) -> int:
     """Accept a quotation: Airbus starts production and bills it."""
+    from oneatlas_plan.applying.quotations import find_quotation
+
+    state_path = app.workspace(lock_timeout).state_path
+    quotation = find_quotation(StateStore(state_path).load(), reference)
+    if quotation.status == "quoted":  # otherwise the decision below says why it cannot be
+        click.echo(render_acceptance_question(quotation), err=True)
+    if quotation.status == "quoted" and not _confirmed("Accept it and pay?", yes):
+        click.echo("Acceptance cancelled: the quotation stays quoted.", err=True)
+        return ExitCode.ERROR
     return _decide(app, reference, "accept", lock_timeout)
 
 

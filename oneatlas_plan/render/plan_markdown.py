@@ -26,6 +26,8 @@ from oneatlas_plan.render.plan_text import (
     format_totals,
     is_quotation,
     price_text,
+    quote_note,
+    spend_totals,
     summary_line,
 )
 
@@ -99,7 +101,12 @@ def summary_lines(plan: Plan, *, map_url: str | None = None) -> list[str]:
     """The part of the comment that is never truncated (bounded by SUMMARY_LIST_CAP)."""
     lines = ["## oneatlas-plan", "", f"**{summary_line(plan)}**", ""]
     lines.append(_orders_line(plan))
-    lines.append(f"- Total to spend: **{format_totals(plan.totals)}**")
+    lines.append(f"- Total to spend: **{format_totals(spend_totals(plan))}**")
+    lines += [
+        f"- {', '.join(_code(a) for a in o.addresses)}: {_escape(quote_note(o))}"
+        for o in plan.orders
+        if is_quotation(o) and o.action != "blocked"
+    ]
     lines += _budget_lines(plan)
     contracts = ", ".join(_code(c) for c in plan.contracts) or "-"
     lines.append(f"- Endpoint {_code(plan.endpoint)}; contracts {contracts}")

@@ -23,12 +23,19 @@ COLUMNS = (
     "REQ km²", "BILL km²", "PRICE", "PER km²",
 )  # fmt: skip
 _RIGHT = frozenset({"CLOUD", "INCID.", "COVER", "REQ km²", "BILL km²", "PRICE", "PER km²"})
-NEO_CONSTELLATION = "PNEO"
 
 
 def is_quotation(order: OrderPlan) -> bool:
     """Pléiades Neo archive orders are quoted first: nothing is bought until accepted."""
-    return order.constellation == NEO_CONSTELLATION
+    return order.needs_quotation
+
+
+def quote_note(order: OrderPlan) -> str:
+    """How a quoted order is bought: ``quote (not bought) — auto-accept up to EUR X``."""
+    limit = order.accept_quotations_up_to
+    if limit is None:
+        return "quote (not bought) — bought only when a person accepts it"
+    return f"quote (not bought) — auto-accept up to {format_money(limit, 'EUR')}"
 
 
 def coverage_text(fraction: float | None) -> str:
@@ -211,8 +218,8 @@ def summary_line(plan: Plan) -> str:
     counts = plan.counts()
     per_action = _totals_by_action(plan)
     parts = [
-        _counted(counts.get("create", 0), "to order", per_action.get("create", {})),
-        _counted(counts.get("reorder", 0), "to reorder", per_action.get("reorder", {})),
+        _counted(counts.get("create", 0), "to order", per_action, "create"),
+        _counted(counts.get("reorder", 0), "to reorder", per_action, "reorder"),
         f"{counts.get('no-op', 0)} unchanged",
     ]
     if counts.get("forget"):
@@ -221,17 +228,39 @@ def summary_line(plan: Plan) -> str:
     return "Plan: " + ", ".join(parts)
 
 
-def _counted(count: int, what: str, totals: dict[str, Decimal]) -> str:
-    """``3 to order (EUR 1,250.00)``; no amount when nothing is there to pay."""
-    return f"{count} {what} ({format_totals(totals)})" if count and totals else f"{count} {what}"
+def _counted(
+    count: int, what: str, per_action: dict[str, dict[str, Decimal]], action: str
+) -> str:
+    """``3 to order (EUR 1,250.00)``; no amount when nothing is there to pay; quotations
+    apart, not as spend: ``1 to order (EUR 979.72 quoted, not bought until accepted)``."""
+    amounts = []
+    if per_action.get(action):
+        amounts.append(format_totals(per_action[action]))
+    if per_action.get(f"quote:{action}"):
+        amounts.append(
+            f"{format_totals(per_action[f'quote:{action}'])} quoted, not bought until accepted"
+        )
+    return f"{count} {what} ({'; '.join(amounts)})" if count and amounts else f"{count} {what}"
+
+
+def spend_totals(plan: Plan) -> dict[str, Decimal]:
+    """What applying the plan pays at once (quotations excluded: bought once accepted)."""
+    totals: dict[str, Decimal] = {}
+    for action, amounts in _totals_by_action(plan).items():
+        if not action.startswith("quote:"):
+            for currency, amount in amounts.items():
+                totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return totals
 
 
 def _totals_by_action(plan: Plan) -> dict[str, dict[str, Decimal]]:
+    """Amounts per action; quotations apart (``quote:<action>``): they are not spend."""
     totals: dict[str, dict[str, Decimal]] = {}
     for order in plan.orders:
         if order.price is None or order.action == "blocked":
             continue
-        bucket = totals.setdefault(order.action, {})
+        action = f"quote:{order.action}" if is_quotation(order) else order.action
+        bucket = totals.setdefault(action, {})
         currency = order.price.currency
         bucket[currency] = bucket.get(currency, Decimal(0)) + order.price.amount
     return totals
@@ -284,6 +313,11 @@ def _footnotes(plan: Plan) -> list[str]:
             "quote: Pléiades Neo orders are quotations; nothing is bought until the quotation "
             "is accepted (oneatlas-plan quotations accept, or the spec's "
             "accept_quotations_up_to).",
+        ]
+        lines += [
+            f"  {', '.join(o.addresses)}: {quote_note(o)}"
+            for o in plan.orders
+            if is_quotation(o) and o.action != "blocked"
         ]
     reused = len(plan.meta.reused_prices)
     if reused:

@@ -70,3 +70,12 @@ def render_decision(quotation: Quotation) -> str:
             f"for {where}{order}.\n"
         )
     return f"Refused quotation {quotation.quotation_id} ({_amount(quotation)}) for {where}.\n"
+
+
+def render_acceptance_question(quotation: Quotation) -> str:
+    where = ", ".join(quotation.addresses)
+    valid = f", valid until {quotation.valid_until}" if quotation.valid_until else ""
+    return (
+        f"Quotation {quotation.quotation_id} for {where}: {_amount(quotation)}{valid}. "
+        "Accepting it starts production and Airbus bills this amount (no refund)."
+    )

@@ -75,8 +75,17 @@ def test_above_the_threshold_it_stays_quoted_until_accepted_explicitly(
     assert f"{quotation_id}  {ADDRESS}  quoted  EUR 979.72" in listed
     assert "Quoted, awaiting acceptance" not in listed
 
-    assert world.cli("quotations", "accept", ADDRESS) == ExitCode.OK
-    assert f"Accepted quotation {quotation_id} (EUR 979.72)" in capsys.readouterr().out
+    assert world.cli("quotations", "accept", ADDRESS) == ExitCode.ERROR  # no TTY, no --yes
+    err = capsys.readouterr().err
+    assert f"Quotation {quotation_id} for {ADDRESS}: EUR 979.72" in err
+    assert "refusing to accept a quotation without confirmation: no terminal" in err
+    assert _quotation_status(world) == "SENT"
+    assert _order(world)["status"] == "quoted"
+
+    assert world.cli("quotations", "accept", ADDRESS, "--yes") == ExitCode.OK
+    captured = capsys.readouterr()
+    assert f"Quotation {quotation_id} for {ADDRESS}: EUR 979.72" in captured.err
+    assert f"Accepted quotation {quotation_id} (EUR 979.72)" in captured.out
     assert _quotation_status(world) == "ACCEPTED"
     order = _order(world)
     assert (order["status"], order["production_status"]) == ("accepted", "ordered")
