@@ -120,3 +120,69 @@ def test_without_a_threshold_a_person_refuses_it(
     err = capsys.readouterr().err
     assert "no resource or quotation 'QUO-nope' in the state" in err
     assert "Traceback" not in err
+
+
+# --- quote, then buy: /quotations only, and what an interruption leaves -------------------------
+
+
+def _neo_only(world: World) -> None:
+    for other in world.project.joinpath("specs").glob("*.yaml"):
+        if other.name != SPEC.name:
+            other.unlink()
+
+
+def test_neo_is_quoted_through_quotations_and_never_through_orders(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _neo_only(world)
+    world.reset_stats()
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    made = world.requests_made()
+    assert made.get("quotations") == 1
+    assert made.get("orders", 0) == 0, "a Pléiades Neo body is never posted to /orders"
+    assert made.get("accept") == 1
+    [entry] = world.orders_for("xinjiang")
+    assert entry["endpoint"] == "quotations"
+    assert _order(world)["accept_up_to"] == "2000"
+
+
+def test_above_the_threshold_nothing_is_accepted(world: World) -> None:
+    _neo_only(world)
+    _threshold("500 EUR")
+    world.reset_stats()
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    assert world.requests_made().get("accept", 0) == 0
+    assert world.cli("plan", str(SPEC)) == ExitCode.OK  # nothing to settle: no request at all
+    assert world.requests_made().get("accept", 0) == 0
+    assert _order(world)["status"] == "quoted"
+
+
+def test_a_lost_quotation_answer_is_reconciled_without_a_second_quotation(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _neo_only(world)
+    world.faults(drop_next_orders=1)
+    world.reset_stats()
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.ERROR
+    assert _order(world)["status"] == "unknown"
+    capsys.readouterr()
+
+    # plan records the quotation Airbus holds, and says apply will accept it
+    assert world.cli("plan", str(SPEC)) == ExitCode.OK
+    err = capsys.readouterr().err
+    assert f"reconciled {ADDRESS}: Airbus has order QUO" in err
+    assert "the next `oneatlas-plan apply` accepts it" in err
+    assert _order(world)["status"] == "quoted"
+    assert _quotation_status(world) == "SENT"
+
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    assert f"{ADDRESS}: quotation accepted (sales order SAL" in capsys.readouterr().err
+    made = world.requests_made()
+    assert made.get("quotations") == 1, "never a second quotation"
+    assert made.get("orders", 0) == 0
+    assert made.get("accept") == 1
+    assert _quotation_status(world) == "ACCEPTED"
+    order = _order(world)
+    assert order["status"] == "accepted"
+    assert order["sales_order_id"] == world.orders_for("xinjiang")[0]["salesOrderId"]
+    assert len(world.orders_for("xinjiang")) == 1
