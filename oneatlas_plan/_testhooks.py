@@ -6,8 +6,10 @@ The crash-injection tests (``tests/reliability/``) run ``apply`` in a subprocess
 test can SIGKILL it exactly there. It waits until the file named by
 ``ONEATLAS_PLAN_TEST_RELEASE`` exists (a handshake: the test lets it go on when it is
 ready), or, without that variable, ``ONEATLAS_PLAN_TEST_PAUSE_SECONDS`` (default 30).
-Points: ``before-pending``, ``after-pending``, ``after-outcome`` (apply), ``state-replace``
-(state store: new file written, not yet renamed over the old one).
+Points: ``before-pending``, ``after-pending``, ``after-outcome`` (apply), ``before-accept``
+(apply: a quotation recorded, its automatic acceptance not yet sent), ``after-accept``
+(quotations: the acceptance answered, not yet recorded), ``state-replace`` (state store: new
+file written, not yet renamed over the old one).
 
 With ``ONEATLAS_PLAN_TEST_MARKS`` set, ``mark(POINT)`` prints ``ONEATLAS_PLAN_TEST_MARK POINT``
 on stderr without stopping: ``lock-wait`` (the state lock is held by another process and
