@@ -4,6 +4,7 @@ when), the order search first, references Airbus cut short, and what the plan sa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,15 +189,19 @@ def test_the_plan_says_how_and_when_an_unknown_outcome_settles(
         )
     capsys.readouterr()
     assert world.cli("plan", spec) == ExitCode.OK
+    checked = datetime.now(UTC)
     out = capsys.readouterr().out
     assert f"! {address}" in out
-    when = utc_iso(t0 + NOT_FOUND_GRACE)
-    assert f"if it still finds none at a plan/apply from {when} on" in out
+    found = re.search(r"if it still finds none at a plan/apply from (\S+Z) on", out)
+    assert found, out
+    # the grace runs from the first check (made by this plan, between t0 and `checked`)
+    when = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
+    assert t0 + NOT_FOUND_GRACE - timedelta(seconds=1) <= when <= checked + NOT_FOUND_GRACE
     assert "settled as not ordered and planned again" in out
 
     with StateStore(world.project / "oneatlas-state.json") as store:
         store.load()
-        reconcile(store, client, {}, _at(t0 + NOT_FOUND_GRACE))
+        reconcile(store, client, {}, _at(checked + NOT_FOUND_GRACE))
     assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
     [replanned] = json.loads(Path("plan.json").read_text())["resources"]
     assert replanned["action"] == "create"
