@@ -77,8 +77,7 @@ def accept(app: AppContext, reference: str, yes: bool, lock_timeout: float) -> i
     """Accept a quotation: Airbus starts production and bills it."""
     from oneatlas_plan.applying.quotations import find_quotation
 
-    state_path = app.workspace(lock_timeout).state_path
-    quotation = find_quotation(StateStore(state_path).load(), reference)
+    quotation = find_quotation(app.workspace(lock_timeout).state.store().load(), reference)
     if quotation.status == "quoted":  # otherwise the decision below says why it cannot be
         click.echo(render_acceptance_question(quotation), err=True)
     if quotation.status == "quoted" and not _confirmed("Accept it and pay?", yes):

@@ -502,6 +502,9 @@ class PostgresStore:
         try:
             return State.model_validate_json(data)
         except ValidationError as error:
+            older = _older_format(data)
+            if older is not None:
+                return older
             from oneatlas_plan.state.store import format_validation_error
 
             raise StateError(
@@ -704,3 +707,20 @@ class PostgresStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _older_format(data: str) -> State | None:
+    """A state whose ``state_meta.version`` is an older state format (the rows are the same
+    records): migrated in memory, as the file backend does; None for anything else."""
+    import json
+
+    from oneatlas_plan.state.migrations import migrate
+
+    parsed = json.loads(data)
+    version = parsed.get("version") if isinstance(parsed, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version >= STATE_VERSION:
+        return None
+    try:
+        return State.model_validate(migrate(parsed))
+    except (StateError, ValidationError):
+        return None

@@ -149,6 +149,21 @@ def test_rows_per_resource_and_per_order(pg_url: str) -> None:
         assert serial == (2,)
 
 
+def test_a_database_state_of_an_older_format_is_read_and_written(pg_url: str) -> None:
+    """State format v3 only added optional order fields: a database made by v2 still reads."""
+    with open_backend(pg_url) as backend:
+        backend.store().record(make_record("a"))
+        schema = backend.url.schema  # type: ignore[attr-defined]
+    with psycopg.connect(_conninfo(pg_url)) as conn:
+        conn.execute(f'UPDATE "{schema}".state_meta SET version = 2')
+    with open_backend(pg_url) as backend:
+        store = backend.store()
+        state = store.load()
+        assert state.version == 3 and set(state.resources) == {"a"}
+        store.record(make_record("b"))
+        assert set(backend.store().load().resources) == {"a", "b"}
+
+
 def test_readers_never_wait_for_a_writer(pg_url: str) -> None:
     with open_backend(pg_url) as backend:
         backend.store().record(make_record("a"))
