@@ -9,6 +9,7 @@ Messages must never contain an API key or a token.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import IntEnum
 
 
@@ -96,7 +97,14 @@ class RequestRejectedError(ApiError):
 
 
 class RateLimitedError(ApiError):
-    """429 after retries, or a ban on the ordering endpoints: resumable later."""
+    """429 after retries, or a ban on the ordering endpoints: resumable later.
+
+    ``retry_at`` (aware datetime) is when the ordering API may be used again, when known."""
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None,
+                 **kwargs: object) -> None:
+        self.retry_at = retry_at
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 class ServerError(ApiError):

@@ -52,6 +52,15 @@ class World:
         return dict(json.loads((self.project / "oneatlas-state.json").read_text()))
 
 
+@pytest.fixture(autouse=True)
+def _private_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Ordering gates (api/gate.py) of each test in its own directory, never in ~/.cache;
+    subprocesses inherit it."""
+    directory = tmp_path / "runtime"
+    monkeypatch.setenv("ONEATLAS_RUNTIME_DIR", str(directory))
+    return directory
+
+
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     project = tmp_path / "project"

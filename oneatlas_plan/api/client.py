@@ -18,13 +18,13 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -42,6 +42,7 @@ from oneatlas_plan.api.failures import (
     parse_error_body,
     scrub,
 )
+from oneatlas_plan.api.gate import OrderingGate, Turn, local_gate
 from oneatlas_plan.api.models import (
     Contract,
     DeliveryType,
@@ -58,6 +59,7 @@ from oneatlas_plan.api.models import (
 )
 from oneatlas_plan.api.orders import options_body, orders_search_body
 from oneatlas_plan.api.profiles import (
+    SERVICES,
     EndpointProfile,
     Limits,
     Service,
@@ -65,7 +67,7 @@ from oneatlas_plan.api.profiles import (
     origin_of,
 )
 from oneatlas_plan.api.query import RESULT_WINDOW, SearchQuery, newest_first, split_acquisition
-from oneatlas_plan.api.ratelimit import RateLimiter, Unlimited, shared_limiter
+from oneatlas_plan.api.ratelimit import RateLimiter, shared_limiter
 from oneatlas_plan.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_wait
 from oneatlas_plan.errors import (
     ApiError,
@@ -249,8 +251,26 @@ def _transport_reason(error: requests.RequestException) -> str:
     return type(error).__name__
 
 
-def _new_session(pool_size: int) -> requests.Session:
+def new_session(bases: Sequence[str], pool_size: int) -> requests.Session:
+    """A session keeping one connection alive per host (more only for concurrent searches),
+    with the environment (proxies, ``no_proxy``, CA bundle) resolved once for ``bases``.
+
+    ``requests`` otherwise re-reads the environment and ``~/.netrc`` on every request (a
+    netrc entry would even replace the bearer token); here ``trust_env`` is turned off after
+    the settings for each base URL have been read."""
     session = requests.Session()
+    proxies: dict[str, str] = {}
+    verify: bool | str = True
+    for base in bases:
+        found = session.merge_environment_settings(base, {}, None, None, None)
+        proxy = requests.utils.select_proxy(base, found["proxies"])
+        if proxy:
+            parts = urlsplit(base)
+            proxies[f"{parts.scheme}://{parts.hostname}"] = proxy
+        verify = found["verify"] if found["verify"] is not None else True
+    session.trust_env = False
+    session.proxies.update(proxies)
+    session.verify = verify
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -265,8 +285,11 @@ def _path(*parts: str) -> str:
 class OneAtlasClient:
     """Talks to OneAtlas for one endpoint profile with one API key.
 
-    Thread-safe: searches may run concurrently (:meth:`search_many`); ordering calls are
-    serialised by the ordering rate limiter. ``sleep`` and ``clock`` are injectable for tests.
+    Thread-safe: searches may run concurrently (:meth:`search_many`) within a per-process
+    search budget; every call to the ordering host takes a turn at ``gate`` (chosen by the
+    caller: :class:`~oneatlas_plan.api.gate.FileGate` for every process of the machine; by
+    default a gate shared by this process only). ``sleep`` and ``clock`` are injectable for
+    tests.
     """
 
     def __init__(
@@ -281,12 +304,14 @@ class OneAtlasClient:
         retry: RetryPolicy | None = None,
         timeout: Timeout = (10.0, 120.0),
         rng: random.Random | None = None,
+        gate: OrderingGate | None = None,
     ) -> None:
         self._profile = profile
         self._api_key = api_key
         register_secret(api_key.reveal())
         self._owns_session = session is None
-        self._session = session if session is not None else _new_session(32)
+        self._session = session if session is not None else new_session(
+            sorted({profile.base(service) for service in SERVICES}), 32)
         self._sleep = sleep
         self._clock = clock
         self._on_event = on_event
@@ -296,7 +321,8 @@ class OneAtlasClient:
         self._rng_lock = threading.Lock()
         self._tokens = TokenCache(self._fetch_token, clock)
         self._setup_lock = threading.Lock()
-        self._limiters: dict[Limiter, RateLimiter | Unlimited] | None = None
+        self._gate = gate
+        self._search_limiter: RateLimiter | None = None
         self.stats = ClientStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -532,29 +558,35 @@ class OneAtlasClient:
     def _url(self, service: Service, path: str) -> str:
         return self._profile.url(service, path)
 
-    def _ensure_ready(self) -> dict[Limiter, RateLimiter | Unlimited]:
-        limiters = self._limiters
-        if limiters is not None:
-            return limiters
+    def _ensure_ready(self) -> RateLimiter:
+        """Discover the sandbox's limits (once) and set up the search budget and the gate."""
+        limiter = self._search_limiter
+        if limiter is not None:
+            return limiter
         with self._setup_lock:
-            if self._limiters is None:
+            if self._search_limiter is None:
                 if self._profile.discover_limits:
                     self._profile = self._profile.with_limits(self._discover_limits())
                 limits = self._profile.limits
-                scope = (origin_of(self._profile.order), self._key_fingerprint())
-                self._limiters = {
-                    # one interval of grace first: another process may have just ordered
-                    "ordering": shared_limiter(
-                        (*scope, "ordering"), limits.ordering_interval,
-                        limits.ordering_concurrency, clock=self._clock, sleep=self._sleep,
-                        after_completion=True, start_after=limits.ordering_interval),
-                    "search": shared_limiter(
-                        (origin_of(self._profile.search), scope[1], "search"),
-                        limits.search_interval, limits.search_concurrency,
-                        clock=self._clock, sleep=self._sleep),
-                    "none": Unlimited(),
-                }
-            return self._limiters
+                fingerprint = self._key_fingerprint()
+                if self._gate is None:
+                    self._gate = local_gate((origin_of(self._profile.order), fingerprint),
+                                            clock=self._clock, sleep=self._sleep)
+                self._search_limiter = shared_limiter(
+                    (origin_of(self._profile.search), fingerprint, "search"),
+                    limits.search_interval, limits.search_concurrency,
+                    clock=self._clock, sleep=self._sleep)
+            return self._search_limiter
+
+    def _slot(self, endpoint: Endpoint) -> AbstractContextManager[Turn | None]:
+        """A turn at the gate (ordering host), a search slot, or nothing."""
+        limiter = self._ensure_ready()
+        if endpoint.limiter == "ordering":
+            assert self._gate is not None
+            return self._gate.turn(self._profile.limits.ordering_interval)
+        if endpoint.limiter == "search":
+            return limiter.slot()
+        return nullcontext(None)
 
     def _key_fingerprint(self) -> str:
         return hashlib.sha256(self._api_key.reveal().encode()).hexdigest()[:16]
@@ -601,7 +633,6 @@ class OneAtlasClient:
         customer_reference: str = "",
     ) -> requests.Response:
         """Send with auth, limits and retries; returns a 2xx response or raises ApiError."""
-        limiters = self._ensure_ready()
         attempt = 0
         renewed = False
         while True:
@@ -610,19 +641,31 @@ class OneAtlasClient:
             request_headers = {"Accept": accept, CORRELATION_HEADER: correlation, **(headers or {})}
             if token:
                 request_headers["Authorization"] = f"Bearer {token}"
-            try:
-                with limiters[endpoint.limiter].slot(endpoint.name):
-                    self.stats.record(endpoint.name, retry=attempt > 0)
-                    self._log_request(method, url, request_headers, json_body, form, attempt)
-                    started = time.perf_counter()
+            failure: requests.RequestException | None = None
+            with self._slot(endpoint) as turn:
+                if turn is not None and turn.banned():
+                    raise self._banned(endpoint, turn, attempt)
+                if turn is not None:
+                    turn.sent()
+                self.stats.record(endpoint.name, retry=attempt > 0)
+                self._log_request(method, url, request_headers, json_body, form, attempt)
+                started = time.perf_counter()
+                try:
                     response = self._session.request(
                         method, url, json=json_body, data=form, headers=request_headers,
                         timeout=self._timeout, stream=stream,
                     )
-            except requests.RequestException as error:
-                wait = self._transport_failure(endpoint, error, attempt, correlation,
+                except requests.RequestException as error:
+                    failure = error
+                    if turn is not None and not _request_not_sent(error):
+                        turn.in_doubt(self._read_timeout())
+                else:
+                    if turn is not None and response.status_code == 429:
+                        turn.ban(self._ban_seconds(response))
+            if failure is not None:
+                wait = self._transport_failure(endpoint, failure, attempt, correlation,
                                                customer_reference)
-                self._wait(endpoint, attempt, wait, _transport_reason(error))
+                self._wait(endpoint, attempt, wait, _transport_reason(failure))
                 attempt += 1
                 continue
             log.debug("<- %s %s %s %.3fs [correlation %s]", response.status_code, method, url,
@@ -639,6 +682,15 @@ class OneAtlasClient:
                                         customer_reference)
             self._wait(endpoint, attempt, wait, f"HTTP {response.status_code}")
             attempt += 1
+
+    def _read_timeout(self) -> float:
+        return self._timeout[1] if isinstance(self._timeout, tuple) else self._timeout
+
+    def _ban_seconds(self, response: requests.Response) -> float:
+        """How long a 429 forbids the ordering API: the documented ban, or a longer
+        ``Retry-After``."""
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) or 0.0
+        return max(self._profile.limits.ban_seconds, retry_after)
 
     def _wait(self, endpoint: Endpoint, attempt: int, wait: float, reason: str) -> None:
         self._emit("retry", endpoint, f"{reason}; retrying in {wait:.1f} s", attempt=attempt + 1,
@@ -658,7 +710,10 @@ class OneAtlasClient:
         correlation: str,
         customer_reference: str,
     ) -> float:
-        """Seconds to wait before retrying, or raise."""
+        """Seconds to wait before retrying, or raise.
+
+        An ordering request that may still be in progress is retried (when idempotent) only
+        after its doubt period: the gate holds the next turn back until then."""
         reason = _transport_reason(error)
         if not endpoint.idempotent and not _request_not_sent(error):
             raise OutcomeUnknownError(
@@ -704,21 +759,23 @@ class OneAtlasClient:
                 status=status, error_code=body.code, server_message=body.message,
                 correlation_id=correlation,
             )
+        if status == 429 and endpoint.limiter == "ordering":
+            # never retried: a second request during the ban would only prolong it
+            raise self._rate_limited(endpoint, status, body, correlation, attempt)
         if not endpoint.idempotent:
             self._non_idempotent_failure(endpoint, status, body, correlation, customer_reference)
         if status in RETRY_STATUSES and attempt < self._retry.retries:
             if retry_after is not None and retry_after > self._retry.max_retry_after:
-                raise self._rate_limited(endpoint, status, body, correlation, retry_after)
+                raise self._rate_limited(endpoint, status, body, correlation, attempt,
+                                         retry_after)
             return retry_wait(attempt, self._retry, self._fraction(), retry_after)
         if status == 429:
-            raise self._rate_limited(endpoint, status, body, correlation, retry_after)
+            raise self._rate_limited(endpoint, status, body, correlation, attempt, retry_after)
         raise error_for_status(endpoint.label, status, body, correlation)
 
     def _non_idempotent_failure(
         self, endpoint: Endpoint, status: int, body: ErrorBody, correlation: str, reference: str
     ) -> None:
-        if status == 429:
-            raise self._rate_limited(endpoint, status, body, correlation, None)
         if status >= 500 or status == 408:
             raise OutcomeUnknownError(
                 describe(endpoint.label, status, body, correlation, verb="outcome unknown") +
@@ -735,18 +792,42 @@ class OneAtlasClient:
         status: int,
         body: ErrorBody,
         correlation: str,
-        retry_after: float | None,
+        attempt: int,
+        retry_after: float | None = None,
     ) -> RateLimitedError:
-        ban = self._profile.limits.ban_seconds
-        later = f"retry after {retry_after:.0f} s" if retry_after else f"wait {ban / 60:.0f} min"
-        scope = "ordering API" if endpoint.limiter == "ordering" else endpoint.label
+        """A 429 that ends the call. On the ordering host the ban is already recorded in the
+        gate (every process sharing it stops too)."""
+        sent = "sent once, not retried" if attempt == 0 else (
+            f"sent {attempt + 1} times: the first try and {attempt} "
+            f"retr{'y' if attempt == 1 else 'ies'}, each answered 429")
+        if endpoint.limiter == "ordering":
+            until = self._gate.banned_until() if self._gate is not None else None
+            return RateLimitedError(
+                describe(endpoint.label, status, body, correlation) +
+                f"\nThis request was {sent}. OneAtlas rate-limits the ordering API per API key "
+                f"and may ban it for {_duration(self._profile.limits.ban_seconds)}: "
+                + _paused_until(until),
+                status=status, error_code=body.code, server_message=body.message,
+                correlation_id=correlation, retry_at=until,
+            )
+        wait = retry_after if retry_after else self._profile.limits.ban_seconds
         return RateLimitedError(
             describe(endpoint.label, status, body, correlation) +
-            f"\nOneAtlas is rate-limiting this API key on the {scope} (a ban can last "
-            f"{ban / 60:.0f} min); nothing more was sent. {later.capitalize()} and run the "
-            "command again: it resumes where it stopped.",
+            f"\nThis request was {sent}. OneAtlas is rate-limiting this API key on the "
+            f"{endpoint.label}: wait {_duration(wait)} and run the command again: it resumes "
+            "where it stopped.",
             status=status, error_code=body.code, server_message=body.message,
             correlation_id=correlation,
+        )
+
+    def _banned(self, endpoint: Endpoint, turn: Turn, attempt: int) -> RateLimitedError:
+        """The gate holds a ban: refuse without sending anything."""
+        sent = "" if attempt == 0 else f" (after {attempt} earlier attempts)"
+        return RateLimitedError(
+            f"{endpoint.label} not sent{sent}: OneAtlas answered 429 to an ordering request "
+            f"made with this API key, and a request during the ban would prolong it: "
+            + _paused_until(turn.banned_until),
+            retry_at=turn.banned_until,
         )
 
     def _json(self, endpoint: Endpoint, response: requests.Response) -> Any:
@@ -827,6 +908,16 @@ def _decode(endpoint: Endpoint, response: requests.Response) -> Any:
     if endpoint in MONEY_ENDPOINTS:
         return json.loads(response.content, parse_float=Decimal)
     return response.json()
+
+
+def _paused_until(until: datetime | None) -> str:
+    when = f"{until:%Y-%m-%d %H:%M:%S} UTC" if until else "the ban is over"
+    return (f"no ordering request is sent with this key from this machine until {when}. "
+            "Run the command again after that: it resumes where it stopped.")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _first_problem(error: Exception) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import math
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -29,10 +31,12 @@ class Limits:
 
     Ordering (the Pay-Per-Order host): one request in flight and ``ordering_rps`` requests per
     second, beyond which Airbus bans the key for ``ban_seconds``. Search: ``search_rps`` per
-    second with at most ``search_concurrency`` in flight. ``safety_margin`` stretches every
-    minimum interval (0.05 = 5 % slower than the published limit). Latency variation on the
-    ordering API is covered separately by the limiter (see ``RateLimiter``), so the margin
-    only has to absorb clock differences.
+    second with at most ``search_concurrency`` in flight.
+
+    The ordering gate counts each interval from the *end* of the previous request, so network
+    latency and its jitter can only lengthen the gap Airbus sees; the only margin the ordering
+    interval needs covers the clocks (:func:`pacing_margin`). Searches are paced from their
+    starts, so ``safety_margin`` (5 %) stretches the search interval to absorb jitter there.
     """
 
     ordering_rps: float = 1.0
@@ -50,8 +54,9 @@ class Limits:
 
     @property
     def ordering_interval(self) -> float:
-        """Minimum seconds between the starts of two ordering requests."""
-        return (1.0 / self.ordering_rps) * (1.0 + self.safety_margin)
+        """Minimum seconds from the end of one ordering request to the start of the next."""
+        interval = 1.0 / self.ordering_rps
+        return interval + pacing_margin(interval)
 
     @property
     def search_interval(self) -> float:
@@ -60,6 +65,35 @@ class Limits:
 
 
 PRODUCTION_LIMITS = Limits()
+
+# The fastest rate at which NTP slews a clock (the kernel's adjtimex limit, 500 ppm): Airbus's
+# clock may measure a gap that much shorter than ours.
+CLOCK_DRIFT = 500e-6
+
+
+def pacing_margin(interval: float) -> float:
+    """What the ordering interval adds to the published one: the clock drift over the interval
+    plus two steps of the pacing clock (the previous end and the next start are each read to
+    within one step). Microseconds on Linux, instead of a flat 5 %."""
+    return interval * CLOCK_DRIFT + 2.0 * clock_step()
+
+
+_clock_step: float | None = None
+
+
+def clock_step() -> float:
+    """The monotonic clock's step: the larger of its declared resolution and the smallest
+    non-zero difference between consecutive readings, measured once per process."""
+    global _clock_step
+    if _clock_step is None:
+        smallest = math.inf
+        for _ in range(200):
+            first = time.monotonic()
+            while (second := time.monotonic()) == first:
+                pass
+            smallest = min(smallest, second - first)
+        _clock_step = max(time.get_clock_info("monotonic").resolution, smallest)
+    return _clock_step
 
 
 def limits_from_config(config: Any) -> Limits:

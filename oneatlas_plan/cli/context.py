@@ -91,14 +91,18 @@ class AppContext:
         from oneatlas_plan.api.auth import ApiKey, load_api_key
         from oneatlas_plan.api.client import OneAtlasClient
 
+        from oneatlas_plan.api.gate import machine_gate, runtime_dir
+        from oneatlas_plan.api.profiles import origin_of
+
         if self.endpoint_label == SANDBOX_LABEL:
+            # The embedded sandbox lives in this process: no other process can reach it, so
+            # the client's own per-process gate is enough.
             sandbox = self._start_sandbox()
-            profile = self._profile(sandbox.base_url)
-            api_key = ApiKey(sandbox.api_key)
-        else:
-            profile = self._profile(self.endpoint or "production")
-            api_key = load_api_key(self.environ, self.api_key_file)
-        return OneAtlasClient(profile, api_key)
+            return OneAtlasClient(self._profile(sandbox.base_url), ApiKey(sandbox.api_key))
+        profile = self._profile(self.endpoint or "production")
+        api_key = load_api_key(self.environ, self.api_key_file)
+        gate = machine_gate(runtime_dir(self.environ), origin_of(profile.order), api_key.reveal())
+        return OneAtlasClient(profile, api_key, gate=gate)
 
     @staticmethod
     def _profile(endpoint: str) -> EndpointProfile:

@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.events import ApiEvent
-from oneatlas_plan.api.profiles import PRODUCTION_LIMITS, resolve_endpoint
+from oneatlas_plan.api.gate import FileGate, gate_path
+from oneatlas_plan.api.profiles import PRODUCTION_LIMITS, origin_of, resolve_endpoint
 from oneatlas_plan.api.query import SearchQuery
 from oneatlas_plan.api.retry import RetryPolicy
 from oneatlas_plan.errors import (
@@ -70,13 +72,13 @@ def test_missing_sandbox_config_means_production_limits(fake: FakeOneAtlas,
     assert make_client().limits == PRODUCTION_LIMITS
 
 
-def test_429_then_200_honours_retry_after(fake: FakeOneAtlas, make_client: Any) -> None:
-    fake.script("GET", "/api/v1/contracts",
+def test_search_429_then_200_honours_retry_after(fake: FakeOneAtlas, make_client: Any) -> None:
+    fake.script("POST", "/api/v2/opensearch",
                 json_response({"message": "Too many requests"}, 429, {"Retry-After": "0.02"}),
-                json_response(CONTRACTS))
+                json_response({"type": "FeatureCollection", "features": [], "totalResults": 0}))
     events: list[ApiEvent] = []
     client = make_client(on_event=events.append)
-    assert client.contracts()[0].contract_id == "C1"
+    assert client.search(SearchQuery()) == []
     retries = [e for e in events if e.kind == "retry"]
     assert [e.wait for e in retries] == [0.02]
     assert client.stats.rate_limited == 1 and client.stats.retries == 1
@@ -104,21 +106,53 @@ def test_persistent_5xx_gives_server_error_after_bounded_retries(fake: FakeOneAt
 
 
 def test_huge_retry_after_is_not_waited_for(fake: FakeOneAtlas, make_client: Any) -> None:
-    fake.script("POST", "/api/v1/prices", json_response({}, 429, {"Retry-After": "600"}))
+    fake.script("POST", "/api/v2/opensearch", json_response({}, 429, {"Retry-After": "600"}))
     client = make_client()
-    with pytest.raises(RateLimitedError, match="run the command again"):
-        client.price(ORDER_BODY)
-    assert len(fake.received("/api/v1/prices")) == 1
+    with pytest.raises(RateLimitedError, match="wait 10 min and run the command again"):
+        client.search(SearchQuery())
+    assert len(fake.received("/api/v2/opensearch")) == 1
 
 
-def test_price_429_storm_ends_in_rate_limited_error(fake: FakeOneAtlas, make_client: Any) -> None:
-    fake.script("POST", "/api/v1/prices", json_response({"message": "Too many requests"}, 429))
+def test_search_429_storm_says_how_many_requests_went_out(fake: FakeOneAtlas,
+                                                          make_client: Any) -> None:
+    fake.script("POST", "/api/v2/opensearch", json_response({"message": "Too many requests"}, 429))
     client = make_client()
     with pytest.raises(RateLimitedError) as caught:
-        client.price(ORDER_BODY)
-    assert "price rate limited (429): Too many requests" in str(caught.value)
-    assert "ordering API" in str(caught.value)
-    assert client.stats.rate_limited == 4
+        client.search(SearchQuery())
+    assert "sent 4 times: the first try and 3 retries, each answered 429" in str(caught.value)
+    assert len(fake.received("/api/v2/opensearch")) == 4
+
+
+@pytest.mark.parametrize(("method", "path", "call"), [
+    ("POST", "/api/v1/prices", lambda c: c.price(ORDER_BODY)),
+    ("GET", "/api/v1/contracts", lambda c: c.contracts()),
+    ("POST", "/api/v1/orders", lambda c: c.order(ORDER_BODY)),
+])
+def test_ordering_429_is_sent_once_and_stops_every_client_of_the_key(
+    fake: FakeOneAtlas, make_client: Any, method: str, path: str, call: Any, tmp_path: Path
+) -> None:
+    fake.script(method, path, json_response({"message": "Too many requests"}, 429))
+    fake.script("POST", "/api/v1/prices", json_response({"message": "Too many requests"}, 429))
+    # two clients, as in two processes: one machine-wide gate file for the key and host
+    gate_file = gate_path(tmp_path, origin_of(fake.base_url), API_KEY)
+    first = make_client(gate=FileGate(gate_file))
+    second = make_client(gate=FileGate(gate_file))
+    with pytest.raises(RateLimitedError) as caught:
+        call(first)
+    text = str(caught.value)
+    assert "rate limited (429): Too many requests" in text
+    assert "This request was sent once, not retried" in text
+    assert "nothing more was sent" not in text
+    assert caught.value.retry_at is not None
+    assert f"until {caught.value.retry_at:%Y-%m-%d %H:%M:%S} UTC" in text
+    assert len(fake.received(path)) == 1
+    assert first.stats.rate_limited == 1 and first.stats.retries == 0
+    # every client of the key refrains until the ban is over: nothing is sent
+    with pytest.raises(RateLimitedError, match="price not sent: OneAtlas answered 429") as held:
+        second.price(ORDER_BODY)
+    assert held.value.retry_at == caught.value.retry_at
+    assert len(fake.received("/api/v1/prices")) == (1 if path == "/api/v1/prices" else 0)
+    assert "prices" not in second.stats.requests
 
 
 def test_order_drop_after_send_is_outcome_unknown_and_not_resent(fake: FakeOneAtlas,
@@ -147,13 +181,6 @@ def test_order_timeout_is_outcome_unknown(fake: FakeOneAtlas, make_client: Any) 
     client = make_client(timeout=(1.0, 0.2))
     with pytest.raises(OutcomeUnknownError, match="no answer in time"):
         client.order(ORDER_BODY)
-    assert len(fake.received("/api/v1/orders")) == 1
-
-
-def test_order_429_is_rate_limited_and_not_retried(fake: FakeOneAtlas, make_client: Any) -> None:
-    fake.script("POST", "/api/v1/orders", json_response({"message": "Too many requests"}, 429))
-    with pytest.raises(RateLimitedError):
-        make_client().order(ORDER_BODY)
     assert len(fake.received("/api/v1/orders")) == 1
 
 

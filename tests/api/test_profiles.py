@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from oneatlas_plan.api.profiles import (
+    CLOCK_DRIFT,
     PRODUCTION_LIMITS,
     Limits,
+    clock_step,
     limits_from_config,
     origin_of,
     resolve_endpoint,
@@ -62,8 +64,15 @@ def test_limits_from_sandbox_config_and_fallback() -> None:
     assert limits_from_config({"limits": {"ordering_rps": 0}}) == PRODUCTION_LIMITS
 
 
-def test_intervals_include_the_safety_margin() -> None:
-    assert Limits().ordering_interval == pytest.approx(1.05)
+def test_ordering_margin_covers_the_clocks_not_a_flat_five_percent() -> None:
+    margin = Limits().ordering_interval - 1.0
+    # 500 ppm of clock drift over the interval plus two steps of the monotonic clock
+    assert margin == pytest.approx(1.0 * CLOCK_DRIFT + 2 * clock_step())
+    assert CLOCK_DRIFT * 1.0 < margin < 0.001
+    assert 0 < clock_step() < 0.0005
+    assert Limits(ordering_rps=20).ordering_interval == pytest.approx(
+        0.05 + 0.05 * CLOCK_DRIFT + 2 * clock_step())
+    # searches are paced from their starts: their margin still absorbs latency jitter
     assert Limits().search_interval == pytest.approx(0.0105)
 
 

@@ -53,20 +53,3 @@ def test_rate_limiter_spaces_starts_with_a_fake_clock() -> None:
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == pytest.approx([1.1, 1.1, 1.1])
     assert waits == pytest.approx([0.9, 0.9, 0.9])
-
-
-def test_ordering_limiter_counts_the_interval_from_the_end_of_the_previous_request() -> None:
-    # the server saw the previous request at an unknown moment before its answer: only the
-    # end of the previous request is a safe origin for the interval
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    limiter = RateLimiter(1.0, 1, clock=lambda: now[0], sleep=sleep, after_completion=True)
-    starts = []
-    for duration in (0.5, 2.0, 0.1):
-        with limiter.slot():
-            starts.append(now[0])
-            now[0] += duration
-    assert starts == pytest.approx([0.0, 1.5, 4.5])
