@@ -73,6 +73,7 @@ class OrderOutcome:
     order_id: str | None = None
     amount: Decimal | None = None
     currency: str | None = None
+    rate_limited: RateLimitedError | None = None  # stop the run: the key is rate-limited
 
 
 @dataclass
@@ -145,12 +146,8 @@ def apply_plan(
         outcome = _apply_order(order, resources, store, client, settings, budgets)
         _testhooks.pause("after-outcome")
         result.outcomes.append(outcome)
-        if outcome.status == "rate-limited":
-            outcome.status = "rejected"
-            result.stopped = (
-                "Airbus rate limit reached (429): stopped to avoid a ban; "
-                "run apply again later to submit the remaining orders"
-            )
+        if outcome.rate_limited is not None:
+            result.stopped = _rate_limited_stop(outcome.rate_limited, len(to_order) - done - 1)
             break
         if outcome.status == "rejected" and settings.fail_fast:
             result.stopped = "stopped at the first rejection (--fail-fast)"
@@ -162,6 +159,17 @@ def apply_plan(
                 store.remove(resource.address)
                 result.forgotten.append(resource.address)
     return result
+
+
+def _rate_limited_stop(error: RateLimitedError, remaining: int) -> str:
+    when = f"{error.retry_at:%Y-%m-%d %H:%M:%S} UTC" if error.retry_at else "the ban is over"
+    later = f"; the {remaining} later order{'s' if remaining != 1 else ''} were not submitted" \
+        if remaining else ""
+    return (
+        f"OneAtlas rate-limited this API key (429): stopped so as not to prolong a ban{later}. "
+        f"Plan and apply again after {when}: what was ordered is in the state and is not "
+        "ordered again."
+    )
 
 
 class _BudgetTracker:
@@ -207,7 +215,11 @@ def _apply_order(
     if _canonical.digest(order.body) != order.body_digest:
         outcome.message = "order body does not match its digest"
         return outcome
-    amount, problem = _reprice(order, client, settings)
+    try:
+        amount, problem = _reprice(order, client, settings)
+    except RateLimitedError as error:
+        outcome.message, outcome.rate_limited = str(error), error
+        return outcome
     if problem is None and amount is not None:
         problem = budgets.violation(order, _spec_name(order), amount)
     if problem is not None:
@@ -224,8 +236,9 @@ def _apply_order(
         outcome.status, outcome.message = "unknown", str(error)
         return outcome
     except RateLimitedError as error:
+        # a 429 proves nothing was created
         _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
-        outcome.status, outcome.message = "rate-limited", str(error)
+        outcome.status, outcome.message, outcome.rate_limited = "rejected", str(error), error
         return outcome
     except ApiError as error:
         # Every other error of `order()` proves the request created nothing (the client raises

@@ -34,6 +34,7 @@ class Stats:
     ordering: list[dict[str, Any]] = field(default_factory=list)
     dropped: int = 0
     injected_errors: int = 0
+    connections: int = 0
 
 
 class Limiter:
@@ -52,6 +53,10 @@ class Limiter:
     def reset_stats(self) -> None:
         with self._lock:
             self.stats = Stats()
+
+    def connection_opened(self) -> None:
+        with self._lock:
+            self.stats.connections += 1
 
     def reset_bans(self) -> None:
         with self._lock:
@@ -143,4 +148,5 @@ class Limiter:
                 "ordering_requests": [dict(e) for e in s.ordering],
                 "dropped_connections": s.dropped,
                 "injected_errors": s.injected_errors,
+                "tcp_connections": s.connections,
             }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,80 @@ class QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logging.getLogger("oneatlas_plan.sandbox").debug("%s %s", self.requestline, code)
+
+
+class _BodyOnly(io.RawIOBase):
+    """The request's body and nothing more: werkzeug drains its input after each response,
+    which on a kept-alive connection would swallow the next request."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self._stream = stream
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data: bytes = self._stream.read(size) if size > 0 else b""
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        data = self._stream.read(min(len(buffer), self._left))
+        self._left -= len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = self._left if size is None or size < 0 else min(size, self._left)
+        data: bytes = self._stream.readline(limit) if limit > 0 else b""
+        self._left -= len(data)
+        return data
+
+
+class KeepAliveHandler(QuietHandler):
+    """HTTP/1.1 with kept-alive connections, as Airbus's hosts answer (werkzeug's development
+    server closes every connection). Each accepted connection is counted in the stats."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept-alive connection is closed after this many seconds
+    _keep_alive = False
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body leave in separate writes: without this, Nagle's algorithm holds the
+        # body back until the client's delayed ACK (40 ms) on a kept-alive connection
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        app = getattr(self.server, "app", None)
+        if isinstance(app, SandboxApp):
+            app.limiter.connection_opened()
+
+    def run_wsgi(self) -> None:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        self._keep_alive = not chunked and not self.close_connection
+        if self._keep_alive:
+            length = int(self.headers.get("Content-Length") or 0)
+            connection_reader = self.rfile
+            self.rfile = _BodyOnly(connection_reader, length)  # type: ignore[assignment]
+            try:
+                super().run_wsgi()
+                self.rfile.read()  # a body the app did not read (a 429) is not a request
+            finally:
+                self.rfile = connection_reader
+        else:
+            super().run_wsgi()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._keep_alive:
+            return
+        super().send_header(keyword, value)
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        self.close_connection = True
 
 
 def load_catalog(path: Path) -> list[dict[str, Any]]:
@@ -51,7 +127,7 @@ def serve_in_thread(
 ) -> tuple[BaseWSGIServer, threading.Thread]:
     if host not in LOOPBACK:
         raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
-    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     thread = threading.Thread(target=server.serve_forever, name="oneatlas-sandbox", daemon=True)
     thread.start()
     return server, thread
