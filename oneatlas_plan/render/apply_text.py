@@ -38,7 +38,8 @@ def render_apply_result(result: ApplyResult, *, flags: str = "") -> str:
         )
         lines.append(f"{', '.join(outcome.addresses)}: {what}{order_id}{amount}")
         if outcome.message and outcome.status != "ordered":
-            lines.append(f"    {with_flags(outcome.message, flags)}")
+            message = with_flags(outcome.message, flags)
+            lines.extend(f"    {line}" for line in message.splitlines())
     for address in result.forgotten:
         lines.append(f"{address}: forgotten (nothing was cancelled)")
     counts = [

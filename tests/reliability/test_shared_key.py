@@ -1,0 +1,259 @@
+"""Several processes on one API key (issue 15 item 2): `plan` and `apply` runs on different
+state files share the machine-wide ordering gate, so Airbus never sees two ordering requests
+at once or closer than the interval, and a 429 stops every one of them until the ban is over.
+
+Handshake: the test holds the gate's lock itself, starts the processes and waits until the
+kernel shows each of them blocked on that lock (``/proc/locks``); releasing it lets them all
+compete for the ordering API at the same moment. No sleeps race the children.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from oneatlas_plan.api.gate import FileGate, gate_path, runtime_dir
+from oneatlas_plan.api.profiles import origin_of
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.sandbox.embedded import RunningSandbox
+from tests.reliability.conftest import (
+    ADDRESSES,
+    API_KEY,
+    SETTLED,
+    Project,
+    Result,
+    assert_no_traceback,
+    check_done,
+    check_ledger_in_state,
+    check_no_duplicate,
+    make_project,
+    start_sandbox,
+)
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks"),
+]
+
+TIME_SCALE = 50  # ordering interval 20 ms, ban 12 s unless ban_seconds says otherwise
+
+
+def _gate_file(base_url: str) -> Path:
+    return gate_path(runtime_dir(os.environ), origin_of(base_url), API_KEY)
+
+
+def _waiters(path: Path) -> set[int]:
+    """Pids blocked on the flock of ``path`` (``/proc/locks`` lines marked ``->``)."""
+    inode = f":{path.stat().st_ino} "
+    pids = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if inode in line + " " and len(fields) > 5 and fields[1] == "->":
+            pids.add(int(fields[5]))
+    return pids
+
+
+@contextmanager
+def gate_held(base_url: str) -> Iterator[Path]:
+    path = _gate_file(base_url)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        os.close(fd)
+
+
+def _wait_blocked(path: Path, procs: list[subprocess.Popen[str]]) -> None:
+    deadline = time.monotonic() + 90
+    wanted = {proc.pid for proc in procs}
+    while not wanted <= _waiters(path):
+        for proc in procs:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                raise AssertionError(f"pid {proc.pid} ended before the gate: {out}{err}")
+        assert time.monotonic() < deadline, f"not all blocked on the gate: {_waiters(path)}"
+        time.sleep(0.02)
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> list[Result]:
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=150)
+        result = Result(proc.returncode, out, err)
+        assert_no_traceback(result)
+        results.append(result)
+    return results
+
+
+def _stats(base_url: str) -> dict[str, Any]:
+    response = requests.get(f"{base_url}/sandbox/v1/stats", timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _reset_stats(base_url: str) -> None:
+    requests.post(f"{base_url}/sandbox/v1/reset-stats", timeout=10).raise_for_status()
+
+
+def check_one_at_a_time(base_url: str, interval: float) -> list[dict[str, Any]]:
+    """No 429, no overlap, and (as the sandbox counts) every gap at least the interval."""
+    stats = _stats(base_url)
+    calls = sorted(stats["ordering_requests"], key=lambda e: e["arrived"])
+    assert stats["too_many_requests"] == 0 and stats["bans"] == 0, calls
+    assert stats["max_concurrent_ordering"] == 1, calls
+    for before, after in itertools.pairwise(calls):
+        assert after["arrived"] >= before["completed"], (before, after)
+        assert after["arrived"] - before["arrived"] >= interval, (before, after)
+    return calls
+
+
+def _projects(tmp_path: Path, base_url: str, names: str) -> list[Project]:
+    return [make_project(tmp_path / name, base_url) for name in names]
+
+
+def _plan(project: Project) -> None:
+    result = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+    assert result.code == ExitCode.OK, result.text
+
+
+def _run_together(sandbox: RunningSandbox, runs: list[tuple[Project, tuple[str, ...]]]
+                  ) -> list[Result]:
+    _reset_stats(sandbox.base_url)
+    with gate_held(sandbox.base_url) as path:
+        procs = [project.spawn(*args) for project, args in runs]
+        try:
+            _wait_blocked(path, procs)
+        except BaseException:
+            for proc in procs:
+                proc.kill()
+                proc.communicate()
+            raise
+    return _finish(procs)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    with start_sandbox(tmp_path / "sandbox-data", time_scale=TIME_SCALE) as running:
+        yield running
+
+
+def test_a_plan_during_an_apply_on_one_key_never_overlaps(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    applying, planning = _projects(tmp_path, sandbox.base_url, "ab")
+    _plan(applying)
+    results = _run_together(sandbox, [
+        (applying, ("apply", str(applying.plan_path))),
+        (planning, ("plan", str(planning.specs), "--out", str(planning.plan_path))),
+    ])
+    assert [r.code for r in results] == [ExitCode.OK, ExitCode.OK], results
+    calls = check_one_at_a_time(sandbox.base_url, 1 / TIME_SCALE)
+    endpoints = {c["endpoint"] for c in calls}
+    assert {"prices", "orders"} <= endpoints, endpoints  # both kinds really competed
+    check_done(applying)
+    assert planning.plan_path.exists()
+
+
+@pytest.mark.campaign
+def test_four_processes_two_applies_two_plans_on_one_key(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    first, second, third, fourth = _projects(tmp_path, sandbox.base_url, "abcd")
+    _plan(first)
+    _plan(second)
+    results = _run_together(sandbox, [
+        (first, ("apply", str(first.plan_path))),
+        (second, ("apply", str(second.plan_path))),
+        (third, ("plan", str(third.specs), "--out", str(third.plan_path))),
+        (fourth, ("plan", str(fourth.specs), "--out", str(fourth.plan_path))),
+    ])
+    assert [r.code for r in results] == [ExitCode.OK] * 4, results
+    calls = check_one_at_a_time(sandbox.base_url, 1 / TIME_SCALE)
+    assert len(calls) >= 4 * 3
+    for project in (first, second):
+        check_ledger_in_state(project, settled=True)
+        statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
+        assert set(statuses) == ADDRESSES and set(statuses.values()) <= SETTLED, statuses
+    assert len(check_no_duplicate(first)) == 2 * len(ADDRESSES)
+
+
+def _ban_the_key(base_url: str) -> None:
+    """Another client of the key ignores the limit: two price requests back to back."""
+    with requests.Session() as session:
+        token = session.post(
+            f"{base_url}/auth/realms/IDP/protocol/openid-connect/token",
+            data={"apikey": API_KEY, "grant_type": "api_key", "client_id": "IDP"}, timeout=10,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        barrier = threading.Barrier(2)
+
+        def fire() -> None:
+            barrier.wait()
+            session.post(f"{base_url}/api/v1/prices", json={}, headers=headers, timeout=10)
+
+        for _ in range(10):
+            threads = [threading.Thread(target=fire) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if _stats(base_url)["bans"]:
+                return
+    raise AssertionError("could not get the key banned")
+
+
+def test_a_429_is_sent_once_and_every_process_of_the_key_waits_for_the_ban(
+    tmp_path: Path,
+) -> None:
+    # ban 400 s / 50 = 8 s: long enough for the child processes to start within it
+    with start_sandbox(tmp_path / "sandbox-data", time_scale=TIME_SCALE,
+                       ban_seconds=400) as sandbox:
+        applying, planning = _projects(tmp_path, sandbox.base_url, "ab")
+        _plan(applying)
+        _ban_the_key(sandbox.base_url)
+        before = _stats(sandbox.base_url)["requests"]
+
+        applied = applying.subprocess("apply", str(applying.plan_path))
+        after_apply = _stats(sandbox.base_url)["requests"]
+        assert applied.code == ExitCode.ERROR, applied.text
+        assert after_apply.get("prices", 0) - before.get("prices", 0) == 1  # no retry
+        assert after_apply.get("orders", 0) == before.get("orders", 0)
+        assert "price rate limited (429)" in applied.text
+        assert "This request was sent once, not retried" in applied.text
+        assert "nothing more was sent" not in applied.text
+        assert "Plan and apply again after" in applied.text
+        until = FileGate(_gate_file(sandbox.base_url)).banned_until()
+        assert until is not None and f"{until:%Y-%m-%d %H:%M:%S} UTC" in applied.text
+
+        # another process, another state file: refrains without sending anything
+        refused = planning.subprocess("plan", str(planning.specs))
+        after_plan = _stats(sandbox.base_url)["requests"]
+        assert refused.code == ExitCode.ERROR, refused.text
+        assert "not sent: OneAtlas answered 429" in refused.err, refused.text
+        order_host = ("prices", "orders", "contracts", "product_types", "options")
+        assert {k: after_plan.get(k, 0) for k in order_host} == {
+            k: after_apply.get(k, 0) for k in order_host}
+
+        # once the recorded ban is over, the run resumes where it stopped
+        wait = (until - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            time.sleep(wait)  # waiting for the clock, not for a child process
+        assert FileGate(_gate_file(sandbox.base_url)).banned_until() is None
+        _plan(applying)
+        resumed = applying.subprocess("apply", str(applying.plan_path))
+        assert resumed.code == ExitCode.OK, resumed.text
+        check_ledger_in_state(applying, settled=True)
+        assert len(check_no_duplicate(applying)) == len(ADDRESSES)
