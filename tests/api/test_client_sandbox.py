@@ -14,11 +14,12 @@ import pytest
 import requests
 
 from oneatlas_plan.api.auth import ApiKey
-from oneatlas_plan.api.client import OneAtlasClient
+from oneatlas_plan.api.client import OneAtlasClient, new_session
 from oneatlas_plan.api.events import ApiEvent
+from oneatlas_plan.api.gate import FileGate, gate_path
 from oneatlas_plan.api.models import Feature
 from oneatlas_plan.api.orders import Aoi, OrderItem, OrderRequest
-from oneatlas_plan.api.profiles import resolve_endpoint
+from oneatlas_plan.api.profiles import origin_of, resolve_endpoint
 from oneatlas_plan.api.query import SearchQuery
 from oneatlas_plan.api.retry import RetryPolicy
 from oneatlas_plan.errors import (
@@ -234,3 +235,55 @@ def test_option_rejected(connect: Callable[..., OneAtlasClient]) -> None:
     with pytest.raises(RequestRejectedError):
         client.order(body)
     assert client.stats.requests["orders"] == 1  # a 4xx is final: never resent
+
+
+def test_after_an_order_timeout_no_ordering_request_meets_it_at_airbus(
+    sandbox: Any, connect: Callable[..., OneAtlasClient], tmp_path: Path
+) -> None:
+    # The order takes 0.5 s at the sandbox; the client gives up after 0.4 s. Airbus may still
+    # be processing it: the next ordering request, from this or another process of the key,
+    # waits until the doubt period (one read timeout after giving up) and the interval have
+    # passed. Sending it at once would make two concurrent ordering requests: a ban.
+    gate_file = gate_path(tmp_path, origin_of(sandbox.base_url), "sandbox-key")
+    impatient = connect(timeout=(5.0, 0.4), gate=FileGate(gate_file))
+    other_process = connect(gate=FileGate(gate_file))
+    feature = impatient.search(PHR_2022)[0]
+    body = order_request(impatient, feature, "slow-1").to_body()
+    requests.post(f"{sandbox.base_url}/sandbox/v1/faults", json={"order_delay_ms": 500},
+                  timeout=10).raise_for_status()
+    requests.post(f"{sandbox.base_url}/sandbox/v1/reset-stats", timeout=10).raise_for_status()
+    with pytest.raises(OutcomeUnknownError, match="no answer in time"):
+        impatient.order(body)
+    other_process.price(body)
+    stats = control(sandbox, "stats")
+    order, price = sorted(stats["ordering_requests"], key=lambda e: e["arrived"])
+    assert (order["endpoint"], price["endpoint"]) == ("orders", "prices")
+    assert stats["too_many_requests"] == 0 and stats["max_concurrent_ordering"] == 1
+    assert price["arrived"] - order["completed"] >= 1 / 20  # the interval, after it ended
+    assert len(control(sandbox, "ledger")) == 1  # the order was created, once
+
+
+def test_one_kept_alive_connection_carries_every_call(
+    sandbox: Any, connect: Callable[..., OneAtlasClient]
+) -> None:
+    client = connect()
+    assert client._session.trust_env is False  # the environment was read once, up front
+    feature = client.search(PHR_2022)[0]
+    body = order_request(client, feature, "alive").to_body()
+    for _ in range(5):
+        client.price(body)
+        client.contracts()
+    assert client.stats.total >= 14  # config, token, search, options, 5 prices, 5 contracts
+    # this client's one connection, plus the one that asks for the stats
+    assert control(sandbox, "stats")["tcp_connections"] == 2
+
+
+def test_proxies_from_the_environment_are_resolved_once_per_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "data.example.com")
+    session = new_session(["https://order.example.com", "https://data.example.com"], 4)
+    assert session.trust_env is False
+    assert session.proxies == {"https://order.example.com": "http://proxy.invalid:3128"}
+    session.close()
