@@ -6,7 +6,8 @@ Public API
 ----------
 ``oneatlas_plan.api.profiles``
     ``Limits(ordering_rps=1.0, ordering_concurrency=1, search_rps=100.0, search_concurrency=8,
-    ban_seconds=600.0, safety_margin=0.05)``;
+    ban_seconds=600.0, safety_margin=0.05)`` (``safety_margin``: searches only; the ordering
+    interval adds ``pacing_margin(interval)``, derived from the clocks);
     ``EndpointProfile(name, auth, search, access, order, data, limits, discover_limits)`` with
     ``.url(service, path)``, ``.base(service)``, ``.origins()``;
     ``resolve_endpoint(value: str) -> EndpointProfile`` ("production" or a base URL; a
@@ -33,11 +34,17 @@ Public API
     ``Token``.
 ``oneatlas_plan.api.client``
     ``OneAtlasClient(profile, api_key, *, session=None, sleep=time.sleep,
-    clock=time.monotonic, on_event=None, retry=None, timeout=(10.0, 120.0), rng=None)``:
+    clock=time.monotonic, on_event=None, retry=None, timeout=(10.0, 120.0), rng=None,
+    gate=None)``:
     ``search``, ``search_many``, ``search_page``, ``find_delivered``, ``contracts``,
     ``product_types``, ``product_options``, ``markets``, ``delivery_types``, ``me``, ``price``,
     ``order``, ``quotation``, ``accept_quotation``, ``refuse_quotation``, ``search_orders``,
     ``open_download`` (→ ``Download``), ``close``; ``stats`` (``ClientStats``).
+``oneatlas_plan.api.gate``
+    ``OrderingGate`` (Protocol: ``turn(interval)`` → context manager of ``Turn``,
+    ``banned_until()``); ``FileGate(path)`` (every process of the user, fcntl lock),
+    ``LocalGate()`` / ``local_gate(scope)`` (one process); ``machine_gate(directory, origin,
+    api_key)``, ``runtime_dir(environ)``. See docs/ARCHITECTURE.md, "Ordering gate".
 ``oneatlas_plan.api.retry``
     ``RetryPolicy(retries=5, base_delay=0.5, max_delay=30.0, max_retry_after=120.0)``.
 ``oneatlas_plan.api.events``
@@ -45,7 +52,8 @@ Public API
 
 Errors raised are those of :mod:`oneatlas_plan.errors`: ``AuthenticationError`` (bad key, never
 retried), ``NotFoundError`` (404), ``RequestRejectedError`` (other 4xx: nothing was created),
-``RateLimitedError`` (429 after retries / any 429 on an order: resume later), ``ServerError``
+``RateLimitedError`` (429 on the ordering host, never retried, or a ban recorded in the gate;
+search 429 after retries; ``retry_at`` when known: resume later), ``ServerError``
 (5xx or transport failure after retries), ``OutcomeUnknownError`` (an order or quotation may
 have been created: reconcile by ``customer_reference``). Messages carry Airbus's ``message``,
 ``errorCode`` and the request's ``X-Ads-Correlation-Id``, never the key or a token.
