@@ -657,7 +657,9 @@ class OneAtlasClient:
                     )
                 except requests.RequestException as error:
                     failure = error
-                    if turn is not None and not _request_not_sent(error):
+                    if turn is not None and isinstance(error, requests.ReadTimeout):
+                        # we stopped waiting, Airbus may not have: hold the next turn back
+                        # (a connection the other side closed has ended the exchange)
                         turn.in_doubt(self._read_timeout())
                 else:
                     if turn is not None and response.status_code == 429:
