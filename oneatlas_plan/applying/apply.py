@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -32,9 +32,9 @@ from oneatlas_plan.errors import (
     RateLimitedError,
     RequestRejectedError,
 )
+from oneatlas_plan.planning.budget import recheck
 from oneatlas_plan.planning.model import (
     ORDERING_ACTIONS,
-    BudgetCheck,
     OrderPlan,
     Plan,
     ResourcePlan,
@@ -135,7 +135,7 @@ def apply_plan(
     resources = {r.address: r for r in plan.resources}
     to_order = [o for o in plan.orders if o.action in ORDERING_ACTIONS]
     result.planned = len(to_order)
-    budgets = _BudgetTracker(plan)
+    budgets = _BudgetTracker(plan, store, settings.now)
     for done, order in enumerate(to_order):
         emit("order", done, len(to_order))
         if settings.should_stop():
@@ -173,34 +173,23 @@ def _rate_limited_stop(error: RateLimitedError, remaining: int) -> str:
 
 
 class _BudgetTracker:
-    """Re-checks the plan's budgets with the prices obtained just before ordering."""
+    """Re-checks the plan's budgets with the price obtained just before ordering, against
+    everything the state commits at that moment: the spend the plan saw, plus what this run
+    (or another process since) already bought."""
 
-    def __init__(self, plan: Plan) -> None:
-        self._limits: dict[tuple[str, str], BudgetCheck] = {
-            (b.scope, b.name): b for b in plan.budgets
-        }
-        self._spent: dict[tuple[str, str], Decimal] = {}
+    def __init__(self, plan: Plan, store: StateStore, now: Callable[[], datetime]) -> None:
+        self._checks = plan.budgets
+        self._store = store
+        self._now = now
 
-    def violation(self, order: OrderPlan, spec: str, amount: Decimal) -> str | None:
-        for scope, name in (("order", order.key), ("spec", spec), ("total", "all specs")):
-            limit = self._limits.get((scope, name))
-            if limit is None:
-                continue
-            spent = Decimal(0) if scope == "order" else self._spent.get((scope, name), Decimal(0))
-            if spent + amount > limit.limit:
-                return (
-                    f"{scope} budget {limit.currency} {limit.limit:,.2f} would be exceeded "
-                    f"at the new price {amount:,.2f}"
-                )
-        return None
-
-    def spend(self, spec: str, amount: Decimal) -> None:
-        for key in (("spec", spec), ("total", "all specs")):
-            self._spent[key] = self._spent.get(key, Decimal(0)) + amount
-
-
-def _spec_name(order: OrderPlan) -> str:
-    return order.addresses[0].split(".", 1)[0]
+    def violation(self, order: OrderPlan, amount: Decimal, currency: str) -> str | None:
+        threshold = order.accept_quotations_up_to
+        if order.needs_quotation and (threshold is None or amount > threshold):
+            return None  # a quotation left for a person spends nothing
+        today = self._now().astimezone(UTC).date()
+        return recheck(
+            self._checks, order.key, order.addresses, amount, currency, self._store.state(), today
+        )
 
 
 def _apply_order(
@@ -216,12 +205,12 @@ def _apply_order(
         outcome.message = "order body does not match its digest"
         return outcome
     try:
-        amount, problem = _reprice(order, client, settings)
+        amount, currency, problem = _reprice(order, client, settings)
     except RateLimitedError as error:
         outcome.message, outcome.rate_limited = str(error), error
         return outcome
     if problem is None and amount is not None:
-        problem = budgets.violation(order, _spec_name(order), amount)
+        problem = budgets.violation(order, amount, currency)
     if problem is not None:
         outcome.message = problem
         return outcome
@@ -247,7 +236,6 @@ def _apply_order(
         outcome.status, outcome.message = "rejected", str(error)
         return outcome
     status = _record_success(store, order, response, settings.now())
-    budgets.spend(_spec_name(order), amount or Decimal(0))
     outcome.status = status
     outcome.order_id = response.sales_order_id or response.quotation_id
     outcome.amount = _decimal(response.total_amount)
@@ -299,22 +287,29 @@ def _decimal(value: Decimal | None) -> Decimal | None:
 
 def _reprice(
     order: OrderPlan, client: OneAtlasClient, settings: ApplySettings
-) -> tuple[Decimal | None, str | None]:
+) -> tuple[Decimal | None, str, str | None]:
+    """(price now, its currency, why not to order): a rise beyond the tolerance skips."""
     try:
         price = client.price(order.body)
     except RequestRejectedError as error:
-        return None, f"re-pricing refused by Airbus: {error}"
+        return None, "", f"re-pricing refused by Airbus: {error}"
     amount = _decimal(price.total_amount)
     assert amount is not None
-    planned = order.price.amount if order.price is not None else None
+    currency = price.currency or (order.price.currency if order.price else "EUR")
+    planned = order.price
     if planned is None or settings.accept_price_changes:
-        return amount, None
-    if amount > planned + settings.price_tolerance:
-        return amount, (
-            f"price changed since the plan: {price.currency} {planned:,.2f} -> "
-            f"{amount:,.2f}; not ordered (plan again, or apply with --accept-price-changes)"
+        return amount, currency, None
+    if currency != planned.currency or amount > planned.amount + settings.price_tolerance:
+        return (
+            amount,
+            currency,
+            (
+                f"price changed since the plan: {planned.currency} {planned.amount:,.2f} -> "
+                f"{currency} {amount:,.2f}; not ordered (plan again, or apply with "
+                "--accept-price-changes)"
+            ),
         )
-    return amount, None
+    return amount, currency, None
 
 
 def _scenes(resource: ResourcePlan) -> list[SceneRef]:
@@ -350,6 +345,8 @@ def _write_ahead(
             addresses=list(order.addresses),
             delivery_workspace=_delivery_workspace(order.body),
             accept_up_to=order.accept_quotations_up_to if order.needs_quotation else None,
+            digests=dict(resource.digests),
+            aoi_geometry=resource.aoi_geometry,
         )
         store.record(
             ResourceRecord(

@@ -18,16 +18,28 @@ UNSETTLED = frozenset({"pending", "unknown"})
 HELD = frozenset({"ordered", "quoted"})
 
 
+METADATA_ONLY = "metadata changed after ordering: applies to future orders only"
+KEPT = "on_change: keep: the spec changed, the owned order stays as it is"
+FORCED = "replacement forced with --replace"
+DIFFERENT_PRODUCT = {
+    "geometry": "the AOI geometry",
+    "product": "the product (type or options)",
+    "scenes": "the scenes per AOI",
+}
+
+
 @dataclass(frozen=True)
 class Decision:
-    action: str  # create | no-op | reorder | blocked | forget
+    action: str  # create | no-op | reorder | recheck | blocked | forget
     reason: str
     previous: PreviousOrder | None = None
+    owned: tuple[str, ...] = ()  # recheck: the catalogue ids of the owned scenes
+    forced: bool = False  # reorder asked with --replace
 
     @property
     def needs_resolution(self) -> bool:
-        """Whether the resource must be searched, selected and priced."""
-        return self.action in ("create", "reorder")
+        """Whether the resource must be searched (and, unless still satisfied, priced)."""
+        return self.action in ("create", "reorder", "recheck")
 
 
 def previous_order(record: ResourceRecord) -> PreviousOrder | None:
@@ -44,16 +56,25 @@ def previous_order(record: ResourceRecord) -> PreviousOrder | None:
     )
 
 
-def decide(config_digest: str, record: ResourceRecord | None) -> Decision:
+def decide(
+    config_digest: str,
+    record: ResourceRecord | None,
+    *,
+    digests: Mapping[str, str] | None = None,
+    on_change: str = "replace",
+    replace: bool = False,
+) -> Decision:
     if record is None:
         return Decision("create", "new resource")
     previous = previous_order(record)
     if record.status in HELD:
+        if replace:
+            return Decision("reorder", FORCED, previous, forced=True)
         if record.config_digest == config_digest:
             return Decision("no-op", f"already {record.status}", previous)
-        return Decision(
-            "reorder", "the spec changed since it was ordered: a new order is needed", previous
-        )
+        if on_change == "keep":
+            return Decision("no-op", KEPT, previous)
+        return _edited(record, digests or {}, previous)
     if record.status in UNSETTLED:
         key = previous.order_key if previous else "?"
         # reconcile records how (and when) it will settle this outcome
@@ -71,6 +92,34 @@ def decide(config_digest: str, record: ResourceRecord | None) -> Decision:
     if previous is not None and record.current is not None and record.current.message:
         message = f": {record.current.message}"
     return Decision("create", f"previous order {record.status}{message}", previous)
+
+
+def _edited(
+    record: ResourceRecord, digests: Mapping[str, str], previous: PreviousOrder | None
+) -> Decision:
+    """A held resource whose spec changed: what the edit asks for, field class by class."""
+    owned = record.current.digests if record.current is not None else {}
+    if not owned:
+        return Decision(
+            "reorder",
+            "the spec changed since it was ordered (the state does not say which fields: "
+            "ordered by an older oneatlas-plan): a new order is needed",
+            previous,
+        )
+    changed = sorted(k for k in digests if owned.get(k) != digests[k])
+    different = [k for k in changed if k in DIFFERENT_PRODUCT]
+    if different:
+        what = " and ".join(DIFFERENT_PRODUCT[k] for k in different)
+        return Decision("reorder", f"{what} changed: a different product is needed", previous)
+    if "criteria" in changed:
+        scenes = record.current.scenes if record.current is not None else []
+        return Decision(
+            "recheck",
+            "search criteria changed",
+            previous,
+            owned=tuple(scene.id for scene in scenes),
+        )
+    return Decision("no-op", METADATA_ONLY, previous)
 
 
 def forgotten(

@@ -1,32 +1,69 @@
-"""Budget checks (pure): per order, per spec and in total, by currency.
+"""Budget checks (pure), against committed spend: what the state records plus this plan.
 
-Orders are taken in plan order; an order that would push its spec or the total over the
-limit is blocked (with the reason) and the ones after it are still considered, so a cheap
-order later in the plan can still fit.
+Scopes: any single Airbus order (``airbus_order``), one spec order with all its AOIs
+(``order``, named ``spec.order``), one spec (``spec``) and everything in the state
+(``total``). A limit may carry a calendar window (month, quarter, year, UTC): then only
+orders submitted in the current window count, and this plan's orders count as submitted now.
+
+Committed spend is every distinct order of the state whose money is, or may be, gone:
+ordered, accepted, pending and unknown (an unknown outcome counts until it is reconciled).
+Quotations count once accepted. Currencies are never added together: an order in another
+currency than a limit is blocked by that limit, and prior spend in another currency does
+not count against it.
+
+Orders are taken in plan order; an order that would exceed a limit is blocked (with the
+reason) and the ones after it are still considered, so a cheap order later can still fit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 
 from oneatlas_plan.planning.model import BudgetCheck
+from oneatlas_plan.state.model import State
+
+COMMITTED_STATUSES: frozenset[str] = frozenset({"ordered", "accepted", "pending", "unknown"})
+TOTAL = "all orders"
 
 
 @dataclass(frozen=True)
 class Limit:
     amount: Decimal
     currency: str
+    per: str | None = None  # month | quarter | year
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit of the specs planned together."""
+
+    airbus_order: Mapping[str, Limit] = field(default_factory=dict)  # spec -> limit
+    order: Mapping[str, Limit] = field(default_factory=dict)  # "spec.order" -> limit
+    spec: Mapping[str, Limit] = field(default_factory=dict)  # spec -> limit
+    total: Limit | None = None
+
+
+@dataclass(frozen=True)
+class Spend:
+    """One order's amount: recorded in the state (with its submission day) or planned."""
+
+    key: str
+    addresses: tuple[str, ...]
+    amount: Decimal
+    currency: str
+    submitted: date | None = None  # None: planned now
 
 
 @dataclass(frozen=True)
 class PricedOrder:
     key: str
-    spec: str  # spec name
+    addresses: tuple[str, ...]
     amount: Decimal
     currency: str
-    per_order_limit: Limit | None
+    spends: bool = True  # False: a quotation the plan will not auto-accept
 
 
 @dataclass(frozen=True)
@@ -35,104 +72,201 @@ class BudgetResult:
     checks: list[BudgetCheck]
 
 
-def _money(amount: Decimal, currency: str) -> str:
+def money(amount: Decimal, currency: str) -> str:
     return f"{currency} {amount:,.2f}"
 
 
-def check_budgets(
-    orders: Sequence[PricedOrder],
-    spec_limits: Mapping[str, Limit],
-    total_limit: Limit | None,
-) -> BudgetResult:
-    blocked: dict[str, str] = {}
-    spent_per_spec: dict[tuple[str, str], Decimal] = {}
-    spent_total: dict[str, Decimal] = {}
-    checks: list[BudgetCheck] = []
+def spec_of(address: str) -> str:
+    return address.split(".", 1)[0]
+
+
+def spec_order_of(address: str) -> str:
+    return ".".join(address.split(".", 2)[:2])
+
+
+def window_start(per: str | None, today: date) -> date | None:
+    """First day of the calendar window holding ``today`` (None: no window)."""
+    if per == "month":
+        return today.replace(day=1)
+    if per == "quarter":
+        return today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    if per == "year":
+        return today.replace(month=1, day=1)
+    return None
+
+
+def committed(state: State) -> list[Spend]:
+    """Every distinct order of the state whose amount is, or may be, spent."""
+    spends = []
+    for order in state.distinct_orders():
+        if order.status not in COMMITTED_STATUSES or order.amount is None or not order.currency:
+            continue
+        addresses = tuple(order.addresses) or _holders(state, order.order_key)
+        submitted = _day(order.submitted_at)
+        spends.append(Spend(order.order_key, addresses, order.amount, order.currency, submitted))
+    return spends
+
+
+def _holders(state: State, key: str) -> tuple[str, ...]:
+    return tuple(
+        address
+        for address, record in state.resources.items()
+        if any(o.order_key == key for o in record.orders)
+    )
+
+
+def _day(timestamp: str | None) -> date | None:
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    kind: str  # airbus_order | order | spec | total
+    name: str
+    limit: Limit
+
+    def covers(self, spend: Spend | PricedOrder) -> bool:
+        if self.kind == "total":
+            return True
+        if self.kind == "airbus_order":
+            return spend.key == self.name
+        if self.kind == "spec":
+            return any(spec_of(a) == self.name for a in spend.addresses)
+        return any(spec_order_of(a) == self.name for a in spend.addresses)
+
+    @property
+    def label(self) -> str:
+        label = {
+            "airbus_order": "per-Airbus-order budget",
+            "order": f"order {self.name} budget",
+            "spec": f"spec {self.name} budget",
+            "total": "total budget",
+        }[self.kind]
+        return label + (f" (per {self.limit.per})" if self.limit.per else "")
+
+
+def spent_before(scope: _Scope, prior: Iterable[Spend], today: date) -> Decimal:
+    start = window_start(scope.limit.per, today)
+    return sum(
+        (
+            spend.amount
+            for spend in prior
+            if spend.currency == scope.limit.currency
+            and scope.covers(spend)
+            and (start is None or (spend.submitted is not None and spend.submitted >= start))
+        ),
+        Decimal(0),
+    )
+
+
+def _scopes(orders: Sequence[PricedOrder], limits: Limits) -> list[_Scope]:
+    scopes = []
     for order in orders:
-        reason = _order_reason(order)
-        if reason is None:
-            reason = _cumulative_reason(
-                order, spec_limits, total_limit, spent_per_spec, spent_total
-            )
+        limit = limits.airbus_order.get(spec_of(order.addresses[0]))
+        if limit is not None and order.spends:
+            scopes.append(_Scope("airbus_order", order.key, limit))
+    scopes += [_Scope("order", name, lim) for name, lim in sorted(limits.order.items())]
+    scopes += [_Scope("spec", name, lim) for name, lim in sorted(limits.spec.items())]
+    if limits.total is not None:
+        scopes.append(_Scope("total", TOTAL, limits.total))
+    return scopes
+
+
+def check_budgets(
+    orders: Sequence[PricedOrder], limits: Limits, prior: Sequence[Spend], today: date
+) -> BudgetResult:
+    scopes = _scopes(orders, limits)
+    before = {id(s): spent_before(s, prior, today) for s in scopes}
+    planned = {id(s): Decimal(0) for s in scopes}
+    failed: set[int] = set()
+    blocked: dict[str, str] = {}
+    for order in orders:
+        if not order.spends:
+            continue
+        mine = [s for s in scopes if s.covers(order)]
+        reason = None
+        for scope in mine:
+            reason = _over(scope, order, before[id(scope)] + planned[id(scope)])
+            if reason is not None:
+                failed.add(id(scope))
+                break
         if reason is not None:
             blocked[order.key] = reason
             continue
-        spec_key = (order.spec, order.currency)
-        spent_per_spec[spec_key] = spent_per_spec.get(spec_key, Decimal(0)) + order.amount
-        spent_total[order.currency] = spent_total.get(order.currency, Decimal(0)) + order.amount
-        if order.per_order_limit is not None:
-            checks.append(_check("order", order.key, order.per_order_limit, order.amount, True))
-    for spec, limit in sorted(spec_limits.items()):
-        planned = spent_per_spec.get((spec, limit.currency), Decimal(0))
-        ok = not any(r.startswith(f"spec {spec} budget") for r in blocked.values())
-        checks.append(_check("spec", spec, limit, planned, ok))
-    if total_limit is not None:
-        planned = spent_total.get(total_limit.currency, Decimal(0))
-        ok = not any(r.startswith("total budget") for r in blocked.values())
-        checks.append(_check("total", "all specs", total_limit, planned, ok))
-    for key, reason in blocked.items():
-        order = next(o for o in orders if o.key == key)
-        if order.per_order_limit is not None and reason.startswith("order price"):
-            checks.append(_check("order", key, order.per_order_limit, order.amount, False))
+        for scope in mine:
+            planned[id(scope)] += order.amount
+    checks = [
+        _check(s, before[id(s)], planned[id(s)], today, ok=id(s) not in failed) for s in scopes
+    ]
     return BudgetResult(blocked=blocked, checks=checks)
 
 
-def _check(scope: str, name: str, limit: Limit, planned: Decimal, ok: bool) -> BudgetCheck:
+def _check(
+    scope: _Scope, before: Decimal, planned: Decimal, today: date, *, ok: bool
+) -> BudgetCheck:
+    start = window_start(scope.limit.per, today)
     return BudgetCheck(
-        scope=scope,  # type: ignore[arg-type]
-        name=name,
-        currency=limit.currency,
-        limit=limit.amount,
+        scope=scope.kind,  # type: ignore[arg-type]
+        name=scope.name,
+        currency=scope.limit.currency,
+        limit=scope.limit.amount,
+        per=scope.limit.per,  # type: ignore[arg-type]
+        window_start=start.isoformat() if start else None,
+        spent_before=before,
         planned=planned,
+        left=scope.limit.amount - before - planned,
         ok=ok,
     )
 
 
-def _order_reason(order: PricedOrder) -> str | None:
-    limit = order.per_order_limit
-    if limit is None:
-        return None
+def _over(scope: _Scope, order: PricedOrder, spent: Decimal) -> str | None:
+    limit = scope.limit
     if limit.currency != order.currency:
-        return f"order priced in {order.currency} but its budget is in {limit.currency}"
-    if order.amount > limit.amount:
-        return (
-            f"order price {_money(order.amount, order.currency)} exceeds the per-order budget "
-            f"{_money(limit.amount, limit.currency)}"
-        )
-    return None
-
-
-def _cumulative_reason(
-    order: PricedOrder,
-    spec_limits: Mapping[str, Limit],
-    total_limit: Limit | None,
-    spent_per_spec: Mapping[tuple[str, str], Decimal],
-    spent_total: Mapping[str, Decimal],
-) -> str | None:
-    spec_limit = spec_limits.get(order.spec)
-    if spec_limit is not None:
-        reason = _over(
-            f"spec {order.spec} budget",
-            spec_limit,
-            order,
-            spent_per_spec.get((order.spec, order.currency), Decimal(0)),
-        )
-        if reason:
-            return reason
-    if total_limit is not None:
-        return _over(
-            "total budget", total_limit, order, spent_total.get(order.currency, Decimal(0))
-        )
-    return None
-
-
-def _over(label: str, limit: Limit, order: PricedOrder, spent: Decimal) -> str | None:
-    if limit.currency != order.currency:
-        return f"order priced in {order.currency} but the {label} is in {limit.currency}"
+        return f"order priced in {order.currency} but the {scope.label} is in {limit.currency}"
     if spent + order.amount > limit.amount:
-        return (
-            f"{label} {_money(limit.amount, limit.currency)} would be exceeded "
-            f"({_money(spent, limit.currency)} already planned + "
-            f"{_money(order.amount, order.currency)})"
+        already = (
+            ""
+            if scope.kind == "airbus_order"
+            else (
+                f" ({money(spent, limit.currency)} already committed + "
+                f"{money(order.amount, order.currency)})"
+            )
         )
+        if scope.kind == "airbus_order":
+            return (
+                f"order price {money(order.amount, order.currency)} exceeds the "
+                f"{scope.label} {money(limit.amount, limit.currency)}"
+            )
+        return f"{scope.label} {money(limit.amount, limit.currency)} would be exceeded{already}"
+    return None
+
+
+def scopes_from_checks(checks: Iterable[BudgetCheck]) -> list[_Scope]:
+    """The limits a plan carries, for the re-check made just before ordering."""
+    return [_Scope(c.scope, c.name, Limit(c.limit, c.currency, c.per)) for c in checks]
+
+
+def recheck(
+    checks: Sequence[BudgetCheck],
+    key: str,
+    addresses: Sequence[str],
+    amount: Decimal,
+    currency: str,
+    state: State,
+    today: date,
+) -> str | None:
+    """Whether ordering now at ``amount`` breaks a limit of the plan, counting everything the
+    state records (including what this run already bought) and nothing else."""
+    order = PricedOrder(key, tuple(addresses), amount, currency)
+    prior = committed(state)
+    for scope in scopes_from_checks(checks):
+        if scope.covers(order):
+            reason = _over(scope, order, spent_before(scope, prior, today))
+            if reason is not None:
+                return reason
     return None

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from oneatlas_plan.api.query import SearchQuery
-from oneatlas_plan.planning.budget import Limit
+from oneatlas_plan.planning.budget import Limits
 from oneatlas_plan.planning.orders import OrderTemplate
 from oneatlas_plan.planning.selection import Criteria, Policy
 
@@ -29,13 +29,14 @@ class DesiredResource:
     policy: Policy
     projection: str | None = None  # EPSG code, "auto" or None
     dem: str | None = None
-    per_order_budget: Limit | None = None
     accept_quotations_up_to: Decimal | None = None
+    digests: dict[str, str] = field(default_factory=dict, hash=False)
+    on_change: str = "replace"  # replace | keep
+    allow_overlap: bool = False
 
 
 @dataclass(frozen=True)
 class DesiredSet:
     resources: list[DesiredResource]
     spec_files: dict[str, str]  # relative path -> sha256
-    spec_budgets: dict[str, Limit]  # spec name -> limit
-    total_budget: Limit | None
+    limits: Limits

@@ -8,12 +8,12 @@ from typing import Any
 
 from oneatlas_plan import _canonical
 from oneatlas_plan.api.query import SearchQuery
-from oneatlas_plan.planning.budget import Limit
+from oneatlas_plan.planning.budget import Limit, Limits
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
 from oneatlas_plan.planning.orders import OrderTemplate
 from oneatlas_plan.planning.selection import Criteria, Policy
 from oneatlas_plan.spec.loader import LoadedOrder, SpecSet
-from oneatlas_plan.spec.models import Money, OrderSpec, constellation_of
+from oneatlas_plan.spec.models import Budget, Money, OrderSpec, constellation_of
 
 END_OF_DAY = time(23, 59, 59, 999000)
 
@@ -25,29 +25,49 @@ def relative(path: Path) -> str:
         return path.resolve().as_posix()
 
 
-def limit(money: Money | None) -> Limit | None:
-    return None if money is None else Limit(money.amount, money.currency)
+def limit(money: Money | Budget | None) -> Limit | None:
+    if money is None:
+        return None
+    return Limit(money.amount, money.currency, getattr(money, "per", None))
+
+
+def limits(specs: SpecSet) -> Limits:
+    """Every budget of the specs: per Airbus order and per spec (spec files), per spec order
+    (an order's own ``budget``), and the smallest ``total``."""
+    airbus_order: dict[str, Limit] = {}
+    per_spec: dict[str, Limit] = {}
+    totals: list[Limit] = []
+    for spec in specs.files:
+        budget, name = spec.model.budget, spec.model.name
+        if budget is None:
+            continue
+        if (found := limit(budget.per_airbus_order)) is not None:
+            airbus_order[name] = found
+        if (found := limit(budget.per_spec)) is not None:
+            per_spec[name] = found
+        if (found := limit(budget.total)) is not None:
+            totals.append(found)
+    per_order = {
+        f"{loaded.spec.model.name}.{loaded.order.name}": found
+        for loaded in specs.orders()
+        if (found := limit(loaded.order.budget)) is not None
+    }
+    return Limits(
+        airbus_order=airbus_order,
+        order=per_order,
+        spec=per_spec,
+        total=min(totals, key=lambda t: t.amount) if totals else None,
+    )
 
 
 def desired_set(specs: SpecSet) -> DesiredSet:
     resources: list[DesiredResource] = []
     for loaded in specs.orders():
         resources.extend(expand_order(loaded))
-    spec_budgets: dict[str, Limit] = {}
-    totals: list[Limit] = []
-    for spec in specs.files:
-        budget = spec.model.budget
-        if budget is None:
-            continue
-        if budget.per_spec is not None:
-            spec_budgets[spec.model.name] = Limit(budget.per_spec.amount, budget.per_spec.currency)
-        if budget.total is not None:
-            totals.append(Limit(budget.total.amount, budget.total.currency))
     return DesiredSet(
         resources=sorted(resources, key=lambda r: r.address),
         spec_files={relative(spec.path): spec.digest for spec in specs.files},
-        spec_budgets=spec_budgets,
-        total_budget=min(totals, key=lambda t: t.amount) if totals else None,
+        limits=limits(specs),
     )
 
 
@@ -147,12 +167,37 @@ def config_digest(
     return "sha256:" + _canonical.digest(material)
 
 
+def field_digests(
+    loaded: LoadedOrder, aoi: Any, index: int, projection: str | None, dem: str | None
+) -> dict[str, str]:
+    """One digest per class of fields (docs/SPEC.md, "What an edit does"): ``product`` and
+    ``geometry`` changes ask for another product, ``criteria`` changes are re-checked against
+    the owned scenes, ``metadata`` changes only apply to future orders."""
+    order = loaded.order
+    classes: dict[str, Any] = {
+        "product": {
+            "product": order.product.model_dump(mode="json"),
+            "projection": projection,
+            "dem": dem,
+        },
+        "scenes": {"scenes_per_aoi": order.selection.scenes_per_aoi, "index": index},
+        "geometry": aoi.geometry,
+        "criteria": {
+            "search": order.search.model_dump(mode="json", by_alias=True),
+            "workspace": order.workspace,
+            "constellations": order.constellations,
+            "selection": order.selection.model_dump(mode="json", exclude={"scenes_per_aoi"}),
+        },
+        "metadata": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
+    }
+    return {name: "sha256:" + _canonical.digest(value) for name, value in classes.items()}
+
+
 def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
     order = loaded.order
     spec_name = loaded.spec.model.name
     order_template = template(loaded)
     query, order_criteria, order_policy = search_query(order), criteria(order), policy(order)
-    per_order_budget = limit(order.budget)
     threshold = order.accept_quotations_up_to
     count = order.selection.scenes_per_aoi
     resources = []
@@ -172,13 +217,15 @@ def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
                     aoi_area_km2=aoi.area_km2,
                     index=index,
                     config_digest=config_digest(loaded, aoi, index, projection, dem),
+                    digests=field_digests(loaded, aoi, index, projection, dem),
+                    on_change=order.on_change,
+                    allow_overlap=order.allow_overlap,
                     projection=projection,
                     dem=dem,
                     template=order_template,
                     query=query,
                     criteria=order_criteria,
                     policy=order_policy,
-                    per_order_budget=per_order_budget,
                     accept_quotations_up_to=threshold.amount if threshold else None,
                 )
             )

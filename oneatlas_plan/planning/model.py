@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oneatlas_plan import _canonical
 from oneatlas_plan.state.model import Amount
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 Action = Literal["create", "no-op", "reorder", "forget", "blocked"]
 ORDERING_ACTIONS: frozenset[str] = frozenset({"create", "reorder"})
@@ -69,6 +69,22 @@ class PreviousOrder(_Model):
     currency: str | None = None
 
 
+class Overlap(_Model):
+    """The same scene, with the same product and options, already owned or planned over
+    part of this resource's AOI."""
+
+    scene: str = Field(description="Archive identifier (datastrip) of the scene.")
+    address: str = Field(description="The resource that owns or plans it.")
+    owner: Literal["state", "plan"]
+    sales_order_id: str | None = None
+    area_km2: float = Field(description="AOI ∩ other AOI ∩ scene footprint, geodesic.")
+    fraction: float = Field(description="Share of this resource's AOI (0..1).")
+    price_share: Amount | None = Field(
+        default=None, description="The order's price × the overlap's share of its area."
+    )
+    currency: str | None = None
+
+
 class ResourcePlan(_Model):
     address: str = Field(description="spec.order.aoi, plus [i] when several scenes are chosen.")
     action: Action
@@ -89,6 +105,19 @@ class ResourcePlan(_Model):
     )
     order_key: str | None = Field(default=None, description="Key of the order it belongs to.")
     previous: PreviousOrder | None = None
+    digests: dict[str, str] = Field(
+        default_factory=dict,
+        description="Digest per field class (product, geometry, criteria, metadata): what an "
+        "edit changed, compared with the state's record.",
+    )
+    overlaps: list[Overlap] = Field(
+        default_factory=list,
+        description="The same scene with the same options, owned or planned over an "
+        "overlapping AOI.",
+    )
+    cover_overlap_km2: float | None = Field(
+        default=None, description="Area the chosen scenes of a multi-scene cover share."
+    )
 
 
 class PriceSummary(_Model):
@@ -123,12 +152,25 @@ class OrderPlan(_Model):
 
 
 class BudgetCheck(_Model):
-    scope: Literal["order", "spec", "total"]
+    """One budget: what the state had committed before, what this plan adds, what is left."""
+
+    scope: Literal["airbus_order", "order", "spec", "total"] = Field(
+        description="airbus_order: one Airbus order (name = order key); order: one spec order "
+        "(name = spec.order); spec: one spec; total: every order of the state."
+    )
     name: str
     currency: str
     limit: Amount
-    planned: Amount
-    ok: bool
+    per: Literal["month", "quarter", "year"] | None = Field(
+        default=None, description="Calendar window; None: every order ever recorded."
+    )
+    window_start: str | None = Field(default=None, description="First day of the window.")
+    spent_before: Amount = Field(
+        description="Committed in the state (ordered, accepted, pending, unknown) in the window."
+    )
+    planned: Amount = Field(description="What this plan would spend (blocked orders excluded).")
+    left: Amount = Field(description="limit - spent_before - planned (negative: over).")
+    ok: bool = Field(description="False when the budget blocked at least one order.")
 
 
 class StateRef(_Model):

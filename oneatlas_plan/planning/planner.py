@@ -18,14 +18,17 @@ from oneatlas_plan import __version__, _canonical
 from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
 from oneatlas_plan.planning import budget as budgets
+from oneatlas_plan.planning import overlap
 from oneatlas_plan.planning.actions import Decision, decide, forgotten
 from oneatlas_plan.planning.contract import ContractCatalog, utm_zone
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
 from oneatlas_plan.planning.explain import deciding_difference
 from oneatlas_plan.planning.model import (
+    QUOTED_CONSTELLATIONS,
     Alternative,
     Candidates,
     OrderPlan,
+    Overlap,
     Plan,
     PlanMeta,
     PriceSummary,
@@ -39,6 +42,7 @@ from oneatlas_plan.planning.selection import (
     Candidate,
     CandidateIndex,
     Selection,
+    filter_candidates,
     geodesic_area_km2,
     select,
 )
@@ -59,6 +63,8 @@ class PlanSettings:
     previous: Plan | None = None
     price_ttl_seconds: float = 3600.0
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    replace: tuple[str, ...] = ()  # addresses (or prefixes) to re-buy whatever the state says
+    allow_overlap: bool = False  # let double purchases through (reported, not blocked)
 
 
 def _targeted(address: str, targets: Sequence[str]) -> bool:
@@ -66,6 +72,16 @@ def _targeted(address: str, targets: Sequence[str]) -> bool:
         return True
     return any(
         address == t or address.startswith(t + ".") or address.startswith(t + "[") for t in targets
+    )
+
+
+def _decide(resource: DesiredResource, state: State, settings: PlanSettings) -> Decision:
+    return decide(
+        resource.config_digest,
+        state.resources.get(resource.address),
+        digests=resource.digests,
+        on_change=resource.on_change,
+        replace=bool(settings.replace) and _targeted(resource.address, settings.replace),
     )
 
 
@@ -79,6 +95,9 @@ class _Outcome:
     blocked: str | None = None
     projection: str | None = None
     option_names: OptionNames = field(default_factory=OptionNames)
+    overlaps: list[overlap.Found] = field(default_factory=list)
+    duplicate: bool = False  # blocked because of its overlaps
+    cover_overlap_km2: float | None = None
 
 
 def make_plan(
@@ -92,10 +111,8 @@ def make_plan(
     known = [r.address for r in desired.resources] + list(state.resources)
     check_targets(settings.targets, known, what="--target")
     resources = [r for r in desired.resources if _targeted(r.address, settings.targets)]
-    outcomes = {
-        r.address: _Outcome(r, decide(r.config_digest, state.resources.get(r.address)))
-        for r in resources
-    }
+    check_targets(settings.replace, [r.address for r in resources], what="--replace")
+    outcomes = {r.address: _Outcome(r, _decide(r, state, settings)) for r in resources}
     gone = {
         address: decision
         for address, decision in forgotten(
@@ -118,8 +135,14 @@ def make_plan(
             warming = pool.submit(_warm_catalog, catalog, to_resolve)
             _select_scenes(client, to_resolve, emit)
             warming.result()
+        to_resolve = [o for o in to_resolve if o.decision.action != "no-op"]
         _check_contracts(catalog, to_resolve)
-        drafts = build_orders([_resolved(o) for o in to_resolve if o.blocked is None])
+        _find_overlaps(to_resolve, state, settings.allow_overlap)
+        ready = [o for o in to_resolve if o.blocked is None]
+        drafts = build_orders([_resolved(o) for o in ready if not o.duplicate])
+        for outcome in ready:
+            if outcome.duplicate:  # priced alone, to show what the double purchase would cost
+                drafts += build_orders([_resolved(outcome)])
         prices, reused, priced_at = _price(client, drafts, settings, emit)
         meta_requests = dict(client.stats.as_dict()["requests"])
     return _assemble(
@@ -175,12 +198,82 @@ def _select_one(
 ) -> None:
     resource = outcome.desired
     exclude = used.get(resource.aoi_key, frozenset())
+    if outcome.decision.action == "recheck":
+        problem = still_satisfied(aoi, candidates, outcome.decision.owned, resource)
+        decision = outcome.decision
+        if problem is None:
+            outcome.decision = Decision(
+                "no-op",
+                f"{decision.reason}; the owned scene(s) still satisfy them: nothing to buy",
+                decision.previous,
+            )
+            used[resource.aoi_key] = exclude | set(decision.owned)
+            return
+        outcome.decision = Decision(
+            "reorder",
+            f"{decision.reason} and the owned scene(s) no longer satisfy them ({problem}): "
+            "a new order is needed",
+            decision.previous,
+        )
     selection = select(aoi, candidates, resource.criteria, resource.policy, exclude=exclude)
     outcome.selection = selection
     if not selection.satisfied:
         outcome.blocked = f"unsatisfied: {selection.unsatisfied}"
         return
+    if len(selection.scenes) > 1:
+        outcome.cover_overlap_km2 = round(
+            overlap.cover_overlap_km2(aoi, [c for c, _ in selection.scenes]), 3
+        )
     used[resource.aoi_key] = exclude | {c.id for c, _ in selection.scenes}
+
+
+def still_satisfied(
+    aoi: BaseGeometry,
+    candidates: Sequence[Candidate],
+    owned: Sequence[str],
+    resource: DesiredResource,
+) -> str | None:
+    """Why the owned scenes no longer satisfy the edited criteria and coverage (None: they do)."""
+    by_id = {c.id: c for c in candidates}
+    missing = [scene for scene in owned if scene not in by_id]
+    if not owned or missing:
+        return f"scene {', '.join(missing) or '?'} is outside the edited search"
+    scenes = [by_id[scene] for scene in owned]
+    _, removed = filter_candidates(scenes, resource.criteria)
+    if removed:
+        return "removed by " + ", ".join(sorted(removed))
+    if len(scenes) > resource.policy.max_scenes:
+        return f"{len(scenes)} scenes, above max_scenes {resource.policy.max_scenes}"
+    kept = select(aoi, scenes, resource.criteria, resource.policy)
+    if not kept.satisfied:
+        return kept.unsatisfied
+    return None
+
+
+def _find_overlaps(outcomes: Sequence[_Outcome], state: State, allow_all: bool) -> None:
+    """Attach to each purchase the same scenes owned or planned over its AOI; block it unless
+    overlaps are allowed. Earlier resources (address order) keep their purchase."""
+    from shapely.geometry import shape
+
+    owned = overlap.owned_in_state(state)
+    for outcome in sorted(outcomes, key=lambda o: o.desired.address):
+        if outcome.blocked is not None or outcome.selection is None:
+            continue
+        resource = outcome.desired
+        scenes = [c for c, _ in outcome.selection.scenes]
+        product = resource.digests.get("product", "")
+        outcome.overlaps = overlap.overlaps(
+            shape(resource.aoi_geometry),
+            resource.aoi_area_km2,
+            product,
+            scenes,
+            owned,
+            skip_address=resource.address if outcome.decision.forced else None,
+        )
+        allowed = allow_all or resource.allow_overlap
+        outcome.duplicate = bool(outcome.overlaps) and not allowed
+        if not outcome.duplicate:
+            owned += overlap.planned(resource.address, product, resource.aoi_geometry, scenes)
 
 
 def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:
@@ -306,20 +399,44 @@ def _assemble(
     meta: PlanMeta,
 ) -> Plan:
     by_address = {r.address: d for d in drafts for r in d.resources}
-    budget_result = _budgets(desired, drafts, prices)
+    shares = {
+        address: _overlap_records(outcomes[address], prices.get(draft.key), draft)
+        for address, draft in by_address.items()
+    }
+    duplicates = {
+        draft.key: overlap.describe(
+            outcomes[draft.addresses[0]].overlaps,
+            [_share_text(o) for o in shares[draft.addresses[0]]],
+        )
+        + "; not ordered: allow it with allow_overlap: true on the order or --allow-overlap"
+        for draft in drafts
+        if outcomes[draft.addresses[0]].duplicate
+    }
+    accept_up_to = {
+        draft.key: _accept_up_to([outcomes[r.address].desired for r in draft.resources])
+        for draft in drafts
+    }
+    budget_result = _budgets(
+        desired,
+        state,
+        settings,
+        [d for d in drafts if d.key not in duplicates],
+        prices,
+        accept_up_to,
+    )
     order_plans = [
         _order_plan(
             draft,
             prices.get(draft.key),
-            budget_result.blocked.get(draft.key),
+            duplicates.get(draft.key) or budget_result.blocked.get(draft.key),
             reorder=any(outcomes[r.address].decision.action == "reorder" for r in draft.resources),
-            accept_up_to=_accept_up_to([outcomes[r.address].desired for r in draft.resources]),
+            accept_up_to=accept_up_to[draft.key],
         )
         for draft in drafts
     ]
     order_by_key = {o.key: o for o in order_plans}
     resource_plans = [
-        _resource_plan(outcome, by_address.get(address), order_by_key)
+        _resource_plan(outcome, by_address.get(address), order_by_key, shares.get(address, []))
         for address, outcome in outcomes.items()
     ]
     resource_plans += [
@@ -357,30 +474,79 @@ def _assemble(
     return plan.sealed()
 
 
+def _overlap_records(
+    outcome: _Outcome, price: PriceSummary | str | None, draft: OrderDraft
+) -> list[Overlap]:
+    """The outcome's overlaps with the share of its order's price they stand for."""
+    records = []
+    requested = price.requested_area_km2 if isinstance(price, PriceSummary) else 0.0
+    for found in outcome.overlaps:
+        share = None
+        if isinstance(price, PriceSummary) and requested > 0:
+            ratio = Decimal(str(min(1.0, found.area_km2 / requested)))
+            share = (price.amount * ratio).quantize(Decimal("0.01"))
+        records.append(
+            Overlap(
+                scene=found.owned.scene,
+                address=found.owned.address,
+                owner=found.owned.owner,  # type: ignore[arg-type]
+                sales_order_id=found.owned.sales_order_id,
+                area_km2=round(found.area_km2, 3),
+                fraction=round(found.fraction, 4),
+                price_share=share,
+                currency=price.currency if isinstance(price, PriceSummary) else None,
+            )
+        )
+    return records
+
+
+def _share_text(record: Overlap) -> str:
+    if record.price_share is None or record.currency is None:
+        return ""
+    return budgets.money(record.price_share, record.currency)
+
+
 def _budgets(
-    desired: DesiredSet, drafts: Sequence[OrderDraft], prices: dict[str, PriceSummary | str]
+    desired: DesiredSet,
+    state: State,
+    settings: PlanSettings,
+    drafts: Sequence[OrderDraft],
+    prices: dict[str, PriceSummary | str],
+    accept_up_to: dict[str, Decimal | None],
 ) -> budgets.BudgetResult:
-    per_order = {r.address: r.per_order_budget for r in desired.resources}
     priced = []
     for draft in drafts:
         price = prices.get(draft.key)
         if isinstance(price, PriceSummary):
+            threshold = accept_up_to.get(draft.key)
+            spends = draft.template.constellation not in QUOTED_CONSTELLATIONS or (
+                threshold is not None and price.amount <= threshold
+            )
             priced.append(
                 budgets.PricedOrder(
                     key=draft.key,
-                    spec=draft.template.spec_name,
+                    addresses=tuple(draft.addresses),
                     amount=price.amount,
                     currency=price.currency,
-                    per_order_limit=per_order.get(draft.resources[0].address),
+                    spends=spends,
                 )
             )
-    return budgets.check_budgets(priced, desired.spec_budgets, desired.total_budget)
+    planned_specs = {r.spec_name for r in desired.resources}
+    limits = desired.limits
+    scoped = budgets.Limits(
+        airbus_order=limits.airbus_order,
+        order={k: v for k, v in limits.order.items() if budgets.spec_of(k) in planned_specs},
+        spec={k: v for k, v in limits.spec.items() if k in planned_specs},
+        total=limits.total,
+    )
+    today = settings.now().astimezone(UTC).date()
+    return budgets.check_budgets(priced, scoped, budgets.committed(state), today)
 
 
 def _order_plan(
     draft: OrderDraft,
     price: PriceSummary | str | None,
-    budget_reason: str | None,
+    blocked_reason: str | None,
     *,
     reorder: bool,
     accept_up_to: Decimal | None = None,
@@ -394,8 +560,8 @@ def _order_plan(
         action, reason = "blocked", price
     elif price is None:
         action, reason = "blocked", "not priced"
-    elif budget_reason is not None:
-        action, reason = "blocked", budget_reason
+    elif blocked_reason is not None:
+        action, reason = "blocked", blocked_reason
     first = draft.resources[0]
     return OrderPlan(
         key=draft.key,
@@ -424,7 +590,10 @@ def _accept_up_to(resources: Sequence[DesiredResource]) -> Decimal | None:
 
 
 def _resource_plan(
-    outcome: _Outcome, draft: OrderDraft | None, orders: dict[str, OrderPlan]
+    outcome: _Outcome,
+    draft: OrderDraft | None,
+    orders: dict[str, OrderPlan],
+    overlaps: list[Overlap],
 ) -> ResourcePlan:
     resource = outcome.desired
     action, reason = outcome.decision.action, outcome.decision.reason
@@ -457,6 +626,9 @@ def _resource_plan(
         else [_alternative(c, 0.0, why) for c, why in selection.near_misses],
         order_key=draft.key if draft is not None else None,
         previous=outcome.decision.previous,
+        digests=dict(resource.digests),
+        overlaps=overlaps,
+        cover_overlap_km2=outcome.cover_overlap_km2,
     )
 
 

@@ -84,7 +84,7 @@ def _budget_lines(plan: Plan) -> list[str]:
     lines = budget_descriptions(plan)
     exceeded = [f"  - {_escape(line)}" for line in lines if line.startswith("order ")]
     others = [f"- Budget {_escape(line)}" for line in lines if not line.startswith("order ")]
-    has_per_order = any(check.scope == "order" for check in plan.budgets)
+    has_per_order = any(check.scope == "airbus_order" for check in plan.budgets)
     head, rest = (others[:1], others[1:]) if has_per_order else ([], others)
     nested = _capped(exceeded, SUMMARY_LIST_CAP, "exceeded order budgets", indent="  ")
     return head + nested + _capped(rest, SUMMARY_LIST_CAP, "budgets")

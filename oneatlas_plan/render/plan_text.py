@@ -267,13 +267,14 @@ def _totals_by_action(plan: Plan) -> dict[str, dict[str, Decimal]]:
 
 
 def budget_descriptions(plan: Plan) -> list[str]:
-    """Spec and total budgets one by one; per-order budgets summarised, failures listed."""
+    """Every budget: spent before, this plan, left; per-Airbus-order budgets summarised."""
     lines = []
-    per_order = [c for c in plan.budgets if c.scope == "order"]
+    per_order = [c for c in plan.budgets if c.scope == "airbus_order"]
     if per_order:
         exceeded = [c for c in per_order if not c.ok]
         lines.append(
-            f"per-order budgets: {len(per_order) - len(exceeded)} of {len(per_order)} orders within"
+            f"per-Airbus-order budgets: {len(per_order) - len(exceeded)} of {len(per_order)} "
+            "orders within"
         )
         lines += [
             f"order {c.name}: {format_money(c.planned, c.currency)} exceeds "
@@ -281,19 +282,20 @@ def budget_descriptions(plan: Plan) -> list[str]:
             for c in exceeded
         ]
     for check in plan.budgets:
-        if check.scope == "order":
+        if check.scope == "airbus_order":
             continue
-        left = check.limit - check.planned
         state = "ok" if check.ok else "EXCEEDED: orders blocked"
         rest = (
-            f"{format_money(left, check.currency)} left"
-            if left >= 0
-            else f"{format_money(-left, check.currency)} over"
+            f"{format_money(check.left, check.currency)} left"
+            if check.left >= 0
+            else f"{format_money(-check.left, check.currency)} over"
         )
-        label = "total" if check.scope == "total" else f"{check.scope} {check.name}"
+        label = {"total": "total", "spec": f"spec {check.name}", "order": f"spec order {check.name}"}
+        window = f" (per {check.per} from {check.window_start})" if check.per else ""
         lines.append(
-            f"{label}: {format_money(check.planned, check.currency)} of "
-            f"{format_money(check.limit, check.currency)}, {rest} ({state})"
+            f"{label[check.scope]}{window}: {format_money(check.limit, check.currency)}: "
+            f"spent before {format_money(check.spent_before, check.currency)}, "
+            f"this plan {format_money(check.planned, check.currency)}, {rest} ({state})"
         )
     return lines
 

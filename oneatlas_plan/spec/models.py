@@ -69,6 +69,7 @@ Dem = Literal[
 ]  # fmt: skip
 PROJECTION_PATTERN = r"^(auto|[0-9]{4,5}(_[A-Z])?)$"
 PLACEHOLDERS = ("spec", "order", "aoi")
+OnChange = Literal["replace", "keep"]
 
 
 def _number(value: float) -> str:
@@ -205,16 +206,54 @@ class Money(_Model):
         return f"{self.amount} {self.currency}"
 
 
-class SpecBudget(_Model):
-    """Spending caps (prices from Airbus's /prices before ordering)."""
+BudgetWindow = Literal["month", "quarter", "year"]
 
-    per_order: Money | None = Field(None, description="Maximum price of any single Airbus order.")
-    per_spec: Money | None = Field(None, description="Maximum total of this spec's orders.")
-    total: Money | None = Field(
+
+class Budget(Money):
+    """A spending cap: ``"300 EUR"``, or ``{amount: 300, currency: EUR, per: month}`` for a
+    calendar window (orders count in the window of their submission date)."""
+
+    per: BudgetWindow | None = Field(
         None,
-        description="Maximum total across all specs planned together; when several specs set "
-        "it, the smallest applies.",
+        description="Calendar window (month, quarter or year, UTC): only orders submitted in "
+        "the current window count. Default: all orders ever recorded in the state.",
     )
+
+    def __str__(self) -> str:
+        return super().__str__() + (f" per {self.per}" if self.per else "")
+
+
+def _renamed(old: str, new: str) -> Any:
+    def refuse(value: Any) -> Any:
+        if value is not None:
+            raise ValueError(f"{old} was renamed: use {new}")
+        return value
+
+    return AfterValidator(refuse)
+
+
+class SpecBudget(_Model):
+    """Spending caps, checked against committed spend: the orders the state records as ordered,
+    accepted or of unknown outcome, plus what the plan would buy."""
+
+    per_airbus_order: Money | None = Field(
+        None, description="Maximum price of any single Airbus order of this spec."
+    )
+    per_spec: Budget | None = Field(None, description="Maximum total of this spec's orders.")
+    total: Budget | None = Field(
+        None,
+        description="Maximum total of every order recorded in the state (all specs); when "
+        "several specs set it, the smallest applies.",
+    )
+    per_order: Annotated[
+        Any,
+        _renamed(
+            "budget.per_order",
+            "budget.per_airbus_order (any single Airbus order) or an order's own `budget:` "
+            "(all its AOIs together)",
+        ),
+        Field(json_schema_extra={"deprecated": True, "not": {}}),
+    ] = Field(None, description="Removed: renamed per_airbus_order.")
 
 
 # ---------------------------------------------------------------------------- AOIs
@@ -543,9 +582,23 @@ class OrderSpec(_Model):
     )
     product: ProductSpec = Field(description="Product type and options.")
     order: OrderMetadata = Field(description="Airbus order metadata.")
-    budget: Money | None = Field(None, description="Cap on the price of this order's orders.")
+    budget: Budget | None = Field(
+        None,
+        description="Cap on this spec order: all its AOIs and Airbus orders together, "
+        "including what the state already records for it.",
+    )
     accept_quotations_up_to: Money | None = Field(
         None, description="Pléiades Neo: auto-accept quotations up to this amount."
+    )
+    on_change: OnChange = Field(
+        "replace",
+        description="What an edit does to resources already ordered: replace (re-buy when the "
+        "edit asks for another product, see docs/SPEC.md) or keep (never re-buy).",
+    )
+    allow_overlap: bool = Field(
+        False,
+        description="Let a purchase through although the same scene with the same options "
+        "is already owned (or planned) over an overlapping AOI.",
     )
 
     @property
@@ -571,8 +624,10 @@ class OrderDefaults(_Model):
     selection: SelectionPolicy | None = None
     product: ProductDefaults | None = None
     order: OrderMetadataDefaults | None = None
-    budget: Money | None = None
+    budget: Budget | None = None
     accept_quotations_up_to: Money | None = None
+    on_change: OnChange | None = None
+    allow_overlap: bool | None = None
 
 
 class SpecFile(_Model):

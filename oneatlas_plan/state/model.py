@@ -127,6 +127,13 @@ class OrderRecord(_Model):
     addresses: list[str] = Field(
         default_factory=list, description="Every resource sharing this Airbus order."
     )
+    digests: dict[str, str] = Field(
+        default_factory=dict,
+        description="Digest per spec field class when ordered (what a later edit changed).",
+    )
+    aoi_geometry: dict[str, Any] | None = Field(
+        default=None, description="The resource's AOI when ordered (finds double purchases)."
+    )
     message: str | None = Field(default=None, description="Airbus's message (rejections).")
     production_status: ProductionStatus | None = None
     deliveries: list[Delivery] = Field(default_factory=list)

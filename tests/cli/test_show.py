@@ -112,7 +112,7 @@ def test_map_url_only_with_markdown(plan_file: Path, capsys: pytest.CaptureFixtu
         (b"{not json", "invalid JSON"),
         (b"\xff\xfe\x00", "not UTF-8"),
         (b'{"format_version": 99}', "unsupported plan format_version 99"),
-        (b'{"format_version": 1}', "not a valid plan file"),
+        (b'{"format_version": 2}', "not a valid plan file"),
     ],
 )
 def test_bad_plan_files_are_clear_errors(

@@ -1,56 +1,148 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
-from oneatlas_plan.planning.budget import Limit, PricedOrder, check_budgets
+from oneatlas_plan.planning.budget import (
+    Limit,
+    Limits,
+    PricedOrder,
+    Spend,
+    check_budgets,
+    committed,
+    recheck,
+    window_start,
+)
+from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
+
+TODAY = date(2026, 3, 2)
 
 
-def order(key: str, amount: str, spec: str = "s", per_order: str | None = None) -> PricedOrder:
-    limit = Limit(Decimal(per_order), "EUR") if per_order else None
-    return PricedOrder(key, spec, Decimal(amount), "EUR", limit)
+def order(key: str, amount: str, address: str = "s.o.a", *, spends: bool = True) -> PricedOrder:
+    return PricedOrder(key, (address,), Decimal(amount), "EUR", spends)
+
+
+def eur(amount: str, per: str | None = None) -> Limit:
+    return Limit(Decimal(amount), "EUR", per)
 
 
 def test_within_every_budget() -> None:
     result = check_budgets(
-        [order("a", "100", per_order="200"), order("b", "150")],
-        {"s": Limit(Decimal("500"), "EUR")},
-        Limit(Decimal("1000"), "EUR"),
+        [order("a", "100"), order("b", "150", "s.o.b")],
+        Limits(airbus_order={"s": eur("200")}, spec={"s": eur("500")}, total=eur("1000")),
+        [],
+        TODAY,
     )
     assert result.blocked == {}
-    assert [(c.scope, c.planned, c.ok) for c in result.checks] == [
-        ("order", Decimal("100"), True),
-        ("spec", Decimal("250"), True),
-        ("total", Decimal("250"), True),
+    assert [(c.scope, c.name, c.planned, c.left, c.ok) for c in result.checks] == [
+        ("airbus_order", "a", Decimal("100"), Decimal("100"), True),
+        ("airbus_order", "b", Decimal("150"), Decimal("50"), True),
+        ("spec", "s", Decimal("250"), Decimal("250"), True),
+        ("total", "all orders", Decimal("250"), Decimal("750"), True),
     ]
 
 
-def test_per_order_limit_blocks_that_order_only() -> None:
-    result = check_budgets([order("a", "300", per_order="200"), order("b", "100")], {}, None)
+def test_per_airbus_order_limit_blocks_that_order_only() -> None:
+    result = check_budgets(
+        [order("a", "300"), order("b", "100")], Limits(airbus_order={"s": eur("200")}), [], TODAY
+    )
     assert result.blocked == {
-        "a": "order price EUR 300.00 exceeds the per-order budget EUR 200.00"
+        "a": "order price EUR 300.00 exceeds the per-Airbus-order budget EUR 200.00"
     }
-    assert [(c.scope, c.name, c.ok) for c in result.checks] == [("order", "a", False)]
 
 
-def test_spec_budget_blocks_the_order_that_overflows_but_later_cheaper_ones_fit() -> None:
-    orders = [order("a", "400"), order("b", "400"), order("c", "50")]
-    result = check_budgets(orders, {"s": Limit(Decimal("500"), "EUR")}, None)
-    assert result.blocked == {
-        "b": "spec s budget EUR 500.00 would be exceeded "
-        "(EUR 400.00 already planned + EUR 400.00)"
-    }
-    assert [(c.scope, c.planned, c.ok) for c in result.checks] == [
-        ("spec", Decimal("450"), False)
+def test_spec_order_budget_counts_all_its_airbus_orders_together() -> None:
+    result = check_budgets(
+        [order("a", "250", "s.o.a"), order("b", "250", "s.o.b"), order("c", "250", "s.p.c")],
+        Limits(order={"s.o": eur("300")}),
+        [],
+        TODAY,
+    )
+    assert set(result.blocked) == {"b"}
+    assert "order s.o budget EUR 300.00 would be exceeded" in result.blocked["b"]
+
+
+def test_prior_spend_counts_and_later_cheaper_order_still_fits() -> None:
+    prior = [Spend("old", ("s.o.x",), Decimal("3780"), "EUR", date(2025, 1, 1))]
+    result = check_budgets(
+        [order("a", "250"), order("b", "200", "s.o.b")], Limits(spec={"s": eur("4000")}), prior, TODAY
+    )
+    assert set(result.blocked) == {"a"}
+    (check,) = result.checks
+    assert (check.spent_before, check.planned, check.left, check.ok) == (
+        Decimal("3780"),
+        Decimal("200"),
+        Decimal("20"),
+        False,
+    )
+
+
+def test_monthly_window_counts_only_this_month() -> None:
+    prior = [
+        Spend("feb", ("s.o.x",), Decimal("900"), "EUR", date(2026, 2, 28)),
+        Spend("mar", ("s.o.y",), Decimal("100"), "EUR", date(2026, 3, 1)),
     ]
+    result = check_budgets(
+        [order("a", "250")], Limits(spec={"s": eur("400", "month")}), prior, TODAY
+    )
+    assert result.blocked == {}
+    assert result.checks[0].spent_before == Decimal("100")
+    assert result.checks[0].window_start == "2026-03-01"
 
 
-def test_total_budget_spans_specs() -> None:
-    orders = [order("a", "300", spec="x"), order("b", "300", spec="y")]
-    result = check_budgets(orders, {}, Limit(Decimal("500"), "EUR"))
-    assert list(result.blocked) == ["b"]
-    assert result.blocked["b"].startswith("total budget EUR 500.00 would be exceeded")
+def test_windows() -> None:
+    assert window_start("quarter", date(2026, 5, 17)) == date(2026, 4, 1)
+    assert window_start("year", date(2026, 5, 17)) == date(2026, 1, 1)
+    assert window_start(None, date(2026, 5, 17)) is None
 
 
-def test_currency_mismatch_is_blocked_not_compared() -> None:
-    result = check_budgets([order("a", "10")], {"s": Limit(Decimal("500"), "USD")}, None)
-    assert result.blocked == {"a": "order priced in EUR but the spec s budget is in USD"}
+def test_currencies_are_kept_apart() -> None:
+    prior = [Spend("usd", ("s.o.x",), Decimal("5000"), "USD", None)]
+    ok = check_budgets([order("a", "100")], Limits(total=eur("200")), prior, TODAY)
+    assert ok.blocked == {} and ok.checks[0].spent_before == 0
+    usd = PricedOrder("b", ("s.o.b",), Decimal("1"), "USD")
+    blocked = check_budgets([usd], Limits(total=eur("200")), [], TODAY)
+    assert blocked.blocked == {"b": "order priced in USD but the total budget is in EUR"}
+
+
+def test_quotation_not_auto_accepted_spends_nothing() -> None:
+    result = check_budgets(
+        [order("q", "900", spends=False)], Limits(spec={"s": eur("100")}), [], TODAY
+    )
+    assert result.blocked == {} and result.checks[0].planned == 0
+
+
+def _record(address: str, key: str, status: str, amount: str, when: str) -> ResourceRecord:
+    return ResourceRecord(
+        address=address,
+        config_digest="sha256:x",
+        orders=[
+            OrderRecord(
+                order_key=key,
+                customer_reference=key,
+                body_digest="d",
+                status=status,  # type: ignore[arg-type]
+                amount=Decimal(amount),
+                currency="EUR",
+                submitted_at=when,
+                addresses=[address],
+            )
+        ],
+    )
+
+
+def test_committed_counts_ordered_accepted_pending_unknown_once() -> None:
+    records = [
+        _record("s.o.a", "k1", "ordered", "100", "2026-01-01T00:00:00Z"),
+        _record("s.o.b", "k2", "unknown", "200", "2026-01-01T00:00:00Z"),
+        _record("s.o.c", "k3", "quoted", "400", "2026-01-01T00:00:00Z"),
+        _record("s.o.d", "k4", "rejected", "800", "2026-01-01T00:00:00Z"),
+        _record("s.o.e", "k5", "accepted", "16", "2026-01-01T00:00:00Z"),
+    ]
+    state = State.new().model_copy(update={"resources": {r.address: r for r in records}})
+    assert sorted(s.amount for s in committed(state)) == [16, 100, 200]
+    check = check_budgets([], Limits(spec={"s": eur("1000")}), committed(state), TODAY).checks
+    assert check[0].spent_before == Decimal("316")
+    reason = recheck(check, "new", ["s.o.z"], Decimal("700"), "EUR", state, TODAY)
+    assert reason is not None and "EUR 316.00 already committed" in reason
+    assert recheck(check, "new", ["s.o.z"], Decimal("684"), "EUR", state, TODAY) is None

@@ -64,7 +64,7 @@ def test_every_action_kind(world: World) -> None:
     assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
     toulouse = Path("specs/toulouse-pleiades.yaml")
     toulouse.write_text(
-        toulouse.read_text().replace("cloud_cover: {max: 20}", "cloud_cover: {max: 15}")
+        toulouse.read_text().replace("dimap_jpeg2000_regular", "dimap_geotiff")
     )
     Path("specs/tanzania-spot.yaml").unlink()
     Path("specs/never.yaml").write_text(NEW_SPECS)
@@ -74,7 +74,7 @@ def test_every_action_kind(world: World) -> None:
     found = actions(plan_json())
     assert found["toulouse.city-centre.polygon-1"] == (
         "reorder",
-        "the spec changed since it was ordered: a new order is needed",
+        "the product (type or options) changed: a different product is needed",
     )
     # its quotation was accepted by the spec's accept_quotations_up_to
     assert found["xinjiang-pneo.hejing-west.hejing-west"] == ("no-op", "already ordered")
@@ -84,7 +84,8 @@ def test_every_action_kind(world: World) -> None:
     assert "removed by cloud_cover" in found["never.cloudless.centre"][1]
     assert found["never.cheap.centre"] == (
         "blocked",
-        "order price EUR 250.00 exceeds the per-order budget EUR 10.00",
+        "order never.cheap budget EUR 10.00 would be exceeded "
+        "(EUR 0.00 already committed + EUR 250.00)",
     )
     assert found["never.fresh.centre"] == ("create", "new resource")
     ledger_before = len(world.ledger())
