@@ -101,6 +101,8 @@ def plan_with_state(
     targets: Sequence[str] = (),
     on_event: Event | None = None,
     refresh: bool = False,
+    replace: Sequence[str] = (),
+    allow_overlap: bool = False,
 ) -> Plan:
     if refresh:
         from oneatlas_plan.applying.refresh import refresh_with_state
@@ -123,6 +125,8 @@ def plan_with_state(
         targets=targets,
         previous=previous_plan(out),
         on_event=on_event,
+        replace=replace,
+        allow_overlap=allow_overlap,
     )
     if out is not None:
         write_plan(plan, out)

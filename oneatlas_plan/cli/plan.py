@@ -28,11 +28,28 @@ DEFAULT_SPECS = Path("specs")
     type=click.Choice(["text", "json", "markdown", "geojson"]),
     default="text",
 )
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when applying would buy, quote or change the state; 0 otherwise; 1: error.",
+)
 @click.option("--refresh", is_flag=True, help="Check deliveries of ordered resources first.")
 @click.option("--target", "targets", multiple=True, help="Plan only this address (or prefix).")
 @click.option("--fail-on-unsatisfied", is_flag=True, help="Exit 1 when a resource is unsatisfied.")
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set, or not a TTY).")
+@click.option("--fail-on-blocked", is_flag=True, help="Exit 1 when a resource is blocked.")
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Buy this resource (address or prefix) again, whatever the state says.",
+)
+@click.option(
+    "--allow-overlap",
+    is_flag=True,
+    help="Let purchases through that buy a scene already owned or planned over the same ground.",
+)
 @common_options
 def plan(
     app: AppContext,
@@ -44,6 +61,9 @@ def plan(
     targets: tuple[str, ...],
     fail_on_unsatisfied: bool,
     no_color: bool,
+    fail_on_blocked: bool,
+    replace: tuple[str, ...],
+    allow_overlap: bool,
 ) -> int:
     """Resolve the specs (search, select, price) into a plan. Shows it; --out writes it."""
     from oneatlas_plan.applying.session import plan_with_state
@@ -56,6 +76,8 @@ def plan(
             targets=targets,
             on_event=progress,
             refresh=refresh,
+            replace=replace,
+            allow_overlap=allow_overlap,
         )
     if output_format == "text":
         colour = use_colour(isatty=sys.stdout.isatty(), environ=app.environ, no_color=no_color)
@@ -70,13 +92,20 @@ def plan(
     elif out is not None:
         click.echo(f"\nPlan written to {out}: no changes, nothing to apply.", err=True)
     return exit_code(
-        result, detailed_exitcode=detailed_exitcode, fail_on_unsatisfied=fail_on_unsatisfied
+        result,
+        detailed_exitcode=detailed_exitcode,
+        fail_on_unsatisfied=fail_on_unsatisfied,
+        fail_on_blocked=fail_on_blocked,
     )
 
 
-def exit_code(result: Plan, *, detailed_exitcode: bool, fail_on_unsatisfied: bool) -> int:
+def exit_code(
+    result: Plan, *, detailed_exitcode: bool, fail_on_unsatisfied: bool, fail_on_blocked: bool
+) -> int:
     if fail_on_unsatisfied and any(r.reason.startswith("unsatisfied") for r in result.resources):
         return ExitCode.ERROR
-    if detailed_exitcode and result.has_changes:
+    if fail_on_blocked and any(r.action == "blocked" for r in result.resources):
+        return ExitCode.ERROR
+    if detailed_exitcode and result.will_change:
         return ExitCode.CHANGES
     return ExitCode.OK

@@ -221,6 +221,14 @@ class Plan(_Model):
     def has_changes(self) -> bool:
         return any(r.action != "no-op" for r in self.resources)
 
+    @property
+    def will_change(self) -> bool:
+        """Whether applying would buy, quote, accept or change the state (blocked and
+        unsatisfied resources change nothing)."""
+        return any(o.action in ORDERING_ACTIONS for o in self.orders) or any(
+            r.action == "forget" for r in self.resources
+        )
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for resource in self.resources:

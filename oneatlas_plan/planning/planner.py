@@ -250,14 +250,23 @@ def still_satisfied(
     return None
 
 
-def _find_overlaps(outcomes: Sequence[_Outcome], state: State, allow_all: bool) -> None:
+def _find_overlaps(
+    outcomes: Sequence[_Outcome],
+    state: State,
+    allow_all: bool,
+    not_bought: frozenset[str] = frozenset(),
+) -> None:
     """Attach to each purchase the same scenes owned or planned over its AOI; block it unless
-    overlaps are allowed. Earlier resources (address order) keep their purchase."""
+    overlaps are allowed. Earlier resources (address order) keep their purchase, unless they
+    are in ``not_bought`` (blocked by a budget)."""
     from shapely.geometry import shape
 
     owned = overlap.owned_in_state(state)
     for outcome in sorted(outcomes, key=lambda o: o.desired.address):
         if outcome.blocked is not None or outcome.selection is None:
+            continue
+        if outcome.desired.address in not_bought:
+            outcome.overlaps, outcome.duplicate = [], False
             continue
         resource = outcome.desired
         scenes = [c for c, _ in outcome.selection.scenes]
@@ -399,6 +408,13 @@ def _assemble(
     meta: PlanMeta,
 ) -> Plan:
     by_address = {r.address: d for d in drafts for r in d.resources}
+    accept_up_to = {
+        draft.key: _accept_up_to([outcomes[r.address].desired for r in draft.resources])
+        for draft in drafts
+    }
+    budget_result = _settle_overlaps(
+        desired, state, settings, outcomes, drafts, prices, accept_up_to
+    )
     shares = {
         address: _overlap_records(outcomes[address], prices.get(draft.key), draft)
         for address, draft in by_address.items()
@@ -412,18 +428,6 @@ def _assemble(
         for draft in drafts
         if outcomes[draft.addresses[0]].duplicate
     }
-    accept_up_to = {
-        draft.key: _accept_up_to([outcomes[r.address].desired for r in draft.resources])
-        for draft in drafts
-    }
-    budget_result = _budgets(
-        desired,
-        state,
-        settings,
-        [d for d in drafts if d.key not in duplicates],
-        prices,
-        accept_up_to,
-    )
     order_plans = [
         _order_plan(
             draft,
@@ -472,6 +476,32 @@ def _assemble(
         meta=meta,
     )
     return plan.sealed()
+
+
+def _settle_overlaps(
+    desired: DesiredSet,
+    state: State,
+    settings: PlanSettings,
+    outcomes: dict[str, _Outcome],
+    drafts: Sequence[OrderDraft],
+    prices: dict[str, PriceSummary | str],
+    accept_up_to: dict[str, Decimal | None],
+) -> budgets.BudgetResult:
+    """Budgets of the orders that are not double purchases; a resource that a budget keeps
+    from buying does not make a later one a double purchase (checked again without it)."""
+    not_bought: frozenset[str] = frozenset()
+    while True:
+        buying = [d for d in drafts if not any(outcomes[a].duplicate for a in d.addresses)]
+        result = _budgets(desired, state, settings, buying, prices, accept_up_to)
+        blocked = (
+            frozenset(a for d in buying if d.key in result.blocked for a in d.addresses)
+            | not_bought
+        )
+        if blocked == not_bought:
+            return result
+        not_bought = blocked
+        resolving = [o for o in outcomes.values() if o.selection is not None]
+        _find_overlaps(resolving, state, settings.allow_overlap, not_bought)
 
 
 def _overlap_records(

@@ -37,8 +37,16 @@ def plan_specs(
     targets: Sequence[str] = (),
     previous: Plan | None = None,
     on_event: Event | None = None,
+    replace: Sequence[str] = (),
+    allow_overlap: bool = False,
 ) -> Plan:
     specs = load_specs(list(paths))
     desired = desired_set(specs)
-    settings = PlanSettings(endpoint=endpoint, targets=tuple(targets), previous=previous)
+    settings = PlanSettings(
+        endpoint=endpoint,
+        targets=tuple(targets),
+        previous=previous,
+        replace=tuple(replace),
+        allow_overlap=allow_overlap,
+    )
     return make_plan(desired, state, client_factory, settings, on_event)

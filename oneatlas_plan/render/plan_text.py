@@ -17,6 +17,7 @@ from oneatlas_plan.planning.model import Alternative, OrderPlan, Plan, ResourceP
 from oneatlas_plan.render.money import format_money, format_totals
 from oneatlas_plan.render.style import paint
 
+OWNERS = {"state": "owned", "plan": "planned"}
 SYMBOLS = {"create": "+", "reorder": "-/+", "forget": "-", "blocked": "!", "no-op": " "}
 COLUMNS = (
     "ADDRESS", "PLATFORM", "DATE", "SCENE", "CLOUD", "INCID.", "COVER",
@@ -124,10 +125,26 @@ def _order_row(order: OrderPlan) -> _Row:
     return order.action, [*cells, billable_text(order), price_text(order), per_km2_text(order)]
 
 
+def _noted(resource: ResourcePlan) -> bool:
+    """An unchanged resource with something to say (an edit that buys nothing)."""
+    return resource.action == "no-op" and not resource.reason.startswith("already ")
+
+
 def _detail_lines(resource: ResourcePlan) -> list[str]:
     lines: list[str] = []
-    if resource.action in ("blocked", "forget", "reorder"):
+    if resource.action in ("blocked", "forget", "reorder") or _noted(resource):
         lines.append(f"      {resource.reason}")
+    if resource.action != "blocked":
+        lines += [
+            f"      overlap allowed: scene {o.scene} also {OWNERS[o.owner]} by {o.address} "
+            f"over {o.area_km2:,.2f} km² ({o.fraction:.0%} of the AOI)"
+            for o in resource.overlaps
+        ]
+    if resource.cover_overlap_km2:
+        lines.append(
+            f"      its {len(resource.scenes)} scenes overlap over "
+            f"{resource.cover_overlap_km2:,.2f} km² (paid more than once)"
+        )
     if resource.action == "reorder" and resource.previous is not None:
         previous = resource.previous
         order_id = previous.sales_order_id or previous.quotation_id or previous.order_key
@@ -290,7 +307,11 @@ def budget_descriptions(plan: Plan) -> list[str]:
             if check.left >= 0
             else f"{format_money(-check.left, check.currency)} over"
         )
-        label = {"total": "total", "spec": f"spec {check.name}", "order": f"spec order {check.name}"}
+        label = {
+            "total": "total",
+            "spec": f"spec {check.name}",
+            "order": f"spec order {check.name}",
+        }
         window = f" (per {check.per} from {check.window_start})" if check.per else ""
         lines.append(
             f"{label[check.scope]}{window}: {format_money(check.limit, check.currency)}: "
@@ -340,7 +361,7 @@ def render_plan_text(
 ) -> str:
     """``candidates``: show that many alternatives (or nearest misses) per resource."""
     lines = [f"Endpoint: {plan.endpoint}    State serial: {plan.state.serial}", ""]
-    changed = [r for r in plan.resources if r.action != "no-op" or show_unchanged]
+    changed = [r for r in plan.resources if r.action != "no-op" or show_unchanged or _noted(r)]
     if not changed:
         lines.append("No changes. Every resource matches the state.")
     else:

@@ -65,7 +65,10 @@ def test_spec_order_budget_counts_all_its_airbus_orders_together() -> None:
 def test_prior_spend_counts_and_later_cheaper_order_still_fits() -> None:
     prior = [Spend("old", ("s.o.x",), Decimal("3780"), "EUR", date(2025, 1, 1))]
     result = check_budgets(
-        [order("a", "250"), order("b", "200", "s.o.b")], Limits(spec={"s": eur("4000")}), prior, TODAY
+        [order("a", "250"), order("b", "200", "s.o.b")],
+        Limits(spec={"s": eur("4000")}),
+        prior,
+        TODAY,
     )
     assert set(result.blocked) == {"a"}
     (check,) = result.checks

@@ -63,9 +63,7 @@ def test_reusing_young_prices_of_identical_bodies(world: World) -> None:
 def test_every_action_kind(world: World) -> None:
     assert world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
     toulouse = Path("specs/toulouse-pleiades.yaml")
-    toulouse.write_text(
-        toulouse.read_text().replace("dimap_jpeg2000_regular", "dimap_geotiff")
-    )
+    toulouse.write_text(toulouse.read_text().replace("dimap_jpeg2000_regular", "dimap_geotiff"))
     Path("specs/tanzania-spot.yaml").unlink()
     Path("specs/never.yaml").write_text(NEW_SPECS)
     assert world.cli("plan", "specs", "--out", "plan.json", "--detailed-exitcode") == (
