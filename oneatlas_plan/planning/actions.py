@@ -24,6 +24,7 @@ FORCED = "replacement forced with --replace"
 DIFFERENT_PRODUCT = {
     "geometry": "the AOI geometry",
     "product": "the product (type or options)",
+    "image": "the product (type or options)",
     "scenes": "the scenes per AOI",
 }
 
@@ -106,10 +107,10 @@ def _edited(
             "ordered by an older oneatlas-plan): a new order is needed",
             previous,
         )
-    changed = sorted(k for k in digests if owned.get(k) != digests[k])
+    changed = sorted(k for k in digests if k in owned and owned[k] != digests[k])
     different = [k for k in changed if k in DIFFERENT_PRODUCT]
     if different:
-        what = " and ".join(DIFFERENT_PRODUCT[k] for k in different)
+        what = " and ".join(dict.fromkeys(DIFFERENT_PRODUCT[k] for k in different))
         return Decision("reorder", f"{what} changed: a different product is needed", previous)
     if "criteria" in changed:
         scenes = record.current.scenes if record.current is not None else []

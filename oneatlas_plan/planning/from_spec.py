@@ -16,6 +16,9 @@ from oneatlas_plan.spec.loader import LoadedOrder, SpecSet
 from oneatlas_plan.spec.models import Budget, Money, OrderSpec, constellation_of
 
 END_OF_DAY = time(23, 59, 59, 999000)
+# Options about the service, not the image: the same scene with another priority is the same
+# purchase twice.
+SERVICE_OPTIONS = {"priority", "delivery_method"}
 
 
 def relative(path: Path) -> str:
@@ -177,6 +180,14 @@ def field_digests(
     classes: dict[str, Any] = {
         "product": {
             "product": order.product.model_dump(mode="json"),
+            "projection": projection,
+            "dem": dem,
+        },
+        "image": {  # the pixels: what a double purchase would buy again
+            "type": order.product.type,
+            "options": order.product.options.model_dump(
+                mode="json", exclude=SERVICE_OPTIONS, exclude_none=True
+            ),
             "projection": projection,
             "dem": dem,
         },

@@ -45,7 +45,7 @@ def owned_in_state(state: State) -> list[Owned]:
     found = []
     for address, record in sorted(state.resources.items()):
         for order in record.orders:
-            product = order.digests.get("product")
+            product = image_digest(order.digests)
             if order.status not in OWNING_STATUSES or not product or order.aoi_geometry is None:
                 continue
             for scene in order.scenes:
@@ -61,6 +61,12 @@ def owned_in_state(state: State) -> list[Owned]:
                     )
                 )
     return found
+
+
+def image_digest(digests: dict[str, str]) -> str | None:
+    """What identifies the pixels bought (product type and options but priority and
+    delivery method, projection, DEM)."""
+    return digests.get("image")
 
 
 def planned(
@@ -122,7 +128,7 @@ def describe(found: Sequence[Found], price_shares: Sequence[str]) -> str:
             holder = f"also planned for {who.address}"
         cost = f", ≈ {share}" if share else ""
         parts.append(
-            f"scene {who.scene} with the same options {holder} over "
+            f"scene {who.scene} of the same product {holder} over "
             f"{item.area_km2:,.2f} km² ({item.fraction:.0%} of the AOI{cost})"
         )
     return "; ".join(parts)

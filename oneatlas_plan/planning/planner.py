@@ -270,7 +270,7 @@ def _find_overlaps(
             continue
         resource = outcome.desired
         scenes = [c for c, _ in outcome.selection.scenes]
-        product = resource.digests.get("product", "")
+        product = overlap.image_digest(resource.digests) or ""
         outcome.overlaps = overlap.overlaps(
             shape(resource.aoi_geometry),
             resource.aoi_area_km2,

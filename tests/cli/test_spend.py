@@ -89,7 +89,7 @@ def test_spec_budget_counts_what_the_state_already_spent(world: World) -> None:
     toulouse_with("budget:\n  per_spec: 400 EUR\n")
     assert world.cli("apply", str(TOULOUSE), "--auto-approve") == ExitCode.OK
     toulouse_with(aois=2)  # one more AOI; the per_spec budget stays
-    code, plan = plan_json(world, str(TOULOUSE))
+    _, plan = plan_json(world, str(TOULOUSE))
     extra = resource(plan, "toulouse.city-centre.extra-1")
     assert extra["action"] == "blocked"
     assert "spec toulouse budget EUR 400.00 would be exceeded" in extra["reason"]
@@ -158,7 +158,7 @@ def test_order_budget_covers_all_its_aois_together(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     toulouse_with(order_budget="600 EUR", aois=3)
-    code, plan = plan_json(world, str(TOULOUSE))
+    _, plan = plan_json(world, str(TOULOUSE))
     actions = sorted(r["action"] for r in plan["resources"])
     assert actions == ["blocked", "create", "create"]
     check = budget(plan, "order", "toulouse.city-centre")
@@ -220,7 +220,7 @@ def test_criteria_edit_no_longer_satisfied_replaces(owned: World) -> None:
 
 
 def test_options_edit_replaces(owned: World, capsys: pytest.CaptureFixture[str]) -> None:
-    edit(TOULOUSE, "priority: standard", "priority: rush")
+    edit(TOULOUSE, "image_format: dimap_jpeg2000_regular", "image_format: dimap_geotiff")
     code, plan = plan_json(owned, str(TOULOUSE), "--detailed-exitcode")
     assert code == ExitCode.CHANGES
     found = resource(plan, "toulouse.city-centre.polygon-1")
@@ -235,7 +235,7 @@ def test_geometry_edit_that_reselects_the_owned_scene_is_a_double_purchase(owned
     code, plan = plan_json(owned, str(TOULOUSE), "--detailed-exitcode")
     found = resource(plan, "toulouse.city-centre.polygon-1")
     assert found["action"] == "blocked"
-    assert f"scene {SCENE} with the same options already owned by " in found["reason"]
+    assert f"scene {SCENE} of the same product already owned by " in found["reason"]
     assert "toulouse.city-centre.polygon-1 (sales order SAL" in found["reason"]
     (overlap,) = found["overlaps"]
     assert overlap["owner"] == "state" and overlap["fraction"] > 0.8
@@ -319,31 +319,33 @@ def test_two_specs_and_allow_overlap(world: World) -> None:
     found = resource(plan, "other.again.centre")
     assert found["action"] == "blocked"
     assert "already owned by toulouse.city-centre.polygon-1 (sales order SAL" in found["reason"]
-    other.write_text(other.read_text().replace("      primary_market: NQUAL", "      primary_market: NQUAL\n    allow_overlap: true"))
+    other.write_text(
+        other.read_text().replace(
+            "      primary_market: NQUAL", "      primary_market: NQUAL\n    allow_overlap: true"
+        )
+    )
     _, plan = plan_json(world, str(other))
     found = resource(plan, "other.again.centre")
     assert found["action"] == "create"
     assert found["overlaps"][0]["address"] == "toulouse.city-centre.polygon-1"
 
 
-def test_shipped_examples_plan_without_double_purchase(
-    world: World, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize(
+    "spec",
+    ["specs", "examples/geojson-aois/marseille-ports.yaml", "examples/multi-aoi-defaults.yaml"],
+)
+def test_shipped_specs_and_examples_buy_no_scene_twice(world: World, spec: str) -> None:
     import shutil
 
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "examples", Path("examples"))
-    _, plan = plan_json(world, "examples/multi-aoi-defaults.yaml")
+    _, plan = plan_json(world, spec)
     buying = [r for r in plan["resources"] if r["action"] in ("create", "reorder")]
-    scenes = [
-        (s["archive_identifier"], r["address"]) for r in buying for s in r["scenes"]
-    ]
-    assert buying, "the example plans purchases"
-    assert all(not r["overlaps"] for r in buying)
-    assert len({s for s, _ in scenes}) == len(scenes) or all(
-        not r["overlaps"] for r in buying
-    )
+    assert buying, "the spec plans purchases"
+    assert [r["address"] for r in plan["resources"] if r["action"] == "blocked"] == []
+    scenes = [s["archive_identifier"] for r in buying for s in r["scenes"]]
+    assert len(set(scenes)) == len(scenes), "a scene is bought twice"
 
 
 # ---------------------------------------------------------------------------- 8. exit codes
