@@ -87,9 +87,7 @@ def test_price_rise_within_tolerance_orders(world: World, client: OneAtlasClient
     assert [status for status, _ in outcomes] == ["ordered", "ordered"]
 
 
-def test_budget_charges_what_this_run_already_bought(
-    world: World, client: OneAtlasClient
-) -> None:
+def test_budget_charges_what_this_run_already_bought(world: World, client: OneAtlasClient) -> None:
     plan = planned(world, "budget:\n  per_spec: 504 EUR\n")  # 2 x 250 fits at plan time
     with store_of(world) as store:
         outcomes = run(plan, store, Repriced(client, Decimal(5)), price_tolerance=Decimal(5))
