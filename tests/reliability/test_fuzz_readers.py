@@ -112,7 +112,7 @@ def test_spec_loader_survives_mutated_specs(spec: Any) -> None:
 
 def _base_plan() -> dict[str, Any]:
     return {
-        "format_version": 1,
+        "format_version": 2,
         "endpoint": "sandbox",
         "contracts": [],
         "spec_files": {"s.yaml": "0" * 64},

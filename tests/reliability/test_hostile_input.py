@@ -85,7 +85,7 @@ def assert_spec_refused(result: Result, path: Path) -> None:
 def write_empty_plan(path: Path, endpoint: str) -> Path:
     plan = Plan.model_validate(
         {
-            "format_version": 1,
+            "format_version": 2,
             "endpoint": endpoint,
             "contracts": [],
             "spec_files": {},
@@ -444,14 +444,14 @@ def _big_files(root: Path) -> Iterator[tuple[list[str], Path]]:
 
     plan = root / "big-plan.json"
     with plan.open("w") as handle:
-        handle.write('{"format_version": 1, "meta": {"x": "')
+        handle.write('{"format_version": 2, "meta": {"x": "')
         handle.write("a" * size)
         handle.write('"}}')
     yield ["show", str(plan)], plan
 
     plan_list = root / "big-list-plan.json"
     with plan_list.open("w") as handle:
-        handle.write('{"format_version": 1, "resources": [')
+        handle.write('{"format_version": 2, "resources": [')
         handle.write("[]," * (size // 3))
         handle.write("[]]}")
     yield ["show", str(plan_list)], plan_list

@@ -230,7 +230,7 @@ STATES: dict[str, str | bytes] = {
 }
 
 PLAN_BASE = {
-    "format_version": 1,
+    "format_version": 2,
     "endpoint": "sandbox",
     "spec_files": {},
     "state": {"lineage": None, "serial": 0},
@@ -261,15 +261,15 @@ PLANS: dict[str, str | bytes] = {
     "bom": b"\xef\xbb\xbf" + plan().encode(),
     "yaml-not-json": "format_version: 1\nendpoint: sandbox\n",
     "deep-nesting": "[" * 5_000,
-    "deep-nesting-inside": '{"format_version": 1, "orders": ' + "[" * 5_000,
+    "deep-nesting-inside": '{"format_version": 2, "orders": ' + "[" * 5_000,
     "format-version-missing": json.dumps(
         {k: v for k, v in PLAN_BASE.items() if k != "format_version"}
     ),
-    "format-version-future": plan(format_version=2),
-    "format-version-string": plan(format_version="1"),
-    "format-version-nan": plan().replace('"format_version": 1', '"format_version": NaN'),
+    "format-version-future": plan(format_version=3),
+    "format-version-string": plan(format_version="2"),
+    "format-version-nan": plan().replace('"format_version": 2', '"format_version": NaN'),
     "format-version-huge": plan().replace(
-        '"format_version": 1', '"format_version": 1' + "0" * 5000
+        '"format_version": 2', '"format_version": 2' + "0" * 5000
     ),
     "checksum-wrong": plan(),
     "checksum-missing": json.dumps({k: v for k, v in PLAN_BASE.items() if k != "checksum"}),
@@ -283,7 +283,7 @@ PLANS: dict[str, str | bytes] = {
     "unknown-top-key": plan(extra=1),
     "state-serial-string": plan(state={"lineage": None, "serial": "zero"}),
     "endpoint-null": plan(endpoint=None),
-    "duplicate-keys": '{"format_version": 1, "format_version": 2}',
+    "duplicate-keys": '{"format_version": 2, "format_version": 3}',
 }
 
 
