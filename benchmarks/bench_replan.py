@@ -1,7 +1,7 @@
 """Benchmark 2: incremental re-plan after editing one spec of an applied spec set.
 
-100 specs of 10 AOIs, all applied; one spec's cloud-cover limit is edited (its 10 resources
-must be ordered again); re-plan. Requests and wall time against the naive client, which can
+100 specs of 10 AOIs, all applied; one spec's image format is edited (another product: its 10
+resources must be ordered again); re-plan. Requests and wall time against the naive client, which can
 only re-run everything.
 """
 
@@ -26,7 +26,7 @@ def main() -> None:
         world = c.applied_world(work, n_specs, per_spec, endpoint="sandbox")
         edited = world["specs"] / "bench-0001.yaml"
         document = yaml.safe_load(edited.read_text())
-        document["orders"][0]["search"]["cloud_cover"]["max"] = 15
+        document["orders"][0]["product"]["options"]["image_format"] = "dimap_jpeg2000_regular"
         edited.write_text(yaml.safe_dump(document, sort_keys=False))
         with c.sandbox(world["sandbox"]) as running:
             limits = c.limits(running)
