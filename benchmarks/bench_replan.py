@@ -1,8 +1,8 @@
 """Benchmark 2: incremental re-plan after editing one spec of an applied spec set.
 
 100 specs of 10 AOIs, all applied; one spec's image format is edited (another product: its 10
-resources must be ordered again); re-plan. Requests and wall time against the naive client, which can
-only re-run everything.
+resources must be ordered again); re-plan. Requests and wall time against the naive client,
+which can only re-run everything.
 """
 
 from __future__ import annotations
