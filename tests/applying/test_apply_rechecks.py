@@ -37,7 +37,7 @@ class Repriced:
     def price(self, body: Mapping[str, Any]) -> PriceResponse:
         price = self._client.price(body)
         return price.model_copy(
-            update={"total_amount": float(Decimal(str(price.total_amount)) + self._extra)}
+            update={"total_amount": Decimal(str(price.total_amount)) + self._extra}
         )
 
     def __getattr__(self, name: str) -> Any:
