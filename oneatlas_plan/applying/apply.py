@@ -39,7 +39,6 @@ from oneatlas_plan.planning.model import (
     Plan,
     ResourcePlan,
 )
-from oneatlas_plan.planning.orders import NEO_CONSTELLATION
 from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import (
     OrderRecord,
