@@ -13,7 +13,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +127,27 @@ def start_server() -> PostgresServer:
 def destroy(server: PostgresServer) -> None:
     server.stop("immediate")
     shutil.rmtree(server.root, ignore_errors=True)
+
+
+GATE_APPLICATION = "oneatlas-plan gate "
+
+
+def gate_sessions(conninfo: str) -> dict[int, tuple[int, set[int]]]:
+    """The ordering-gate sessions on the server (oneatlas_plan/state/pg_gate.py names them
+    after their process): client process id → (server session pid, sessions blocking it)."""
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT application_name, pid, pg_blocking_pids(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE %s", (GATE_APPLICATION + "%",)).fetchall()
+    return {int(name.removeprefix(GATE_APPLICATION)): (int(pid), set(blocking))
+            for name, pid, blocking in rows}
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll ``condition`` (a handshake with another process, never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

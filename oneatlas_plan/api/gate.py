@@ -4,7 +4,8 @@ Airbus bans an API key for 10 minutes when its ordering API (the Pay-Per-Order h
 orders, quotations, contract look-ups) sees two requests at once or closer than the published
 interval. The limit is the key's, not the process's, so the exclusion has to reach every
 process that uses the key: :class:`FileGate` (every process of one user on one machine, an
-``fcntl`` lock) here, a database-backed gate for teams elsewhere. :class:`LocalGate` covers one
+``fcntl`` lock) here, the key's row in a PostgreSQL state database for teams
+(:mod:`oneatlas_plan.state.pg_gate`, offered by the state backend). :class:`LocalGate` covers one
 process only (library use and the embedded sandbox, which no other process can reach).
 
 The client (:mod:`oneatlas_plan.api.client`) receives one gate, chosen at the edge, and wraps
@@ -96,6 +97,10 @@ class OrderingGate(Protocol):
         """The end of a ban recorded for this key (None: none, or over), without a turn."""
         ...
 
+    def close(self) -> None:
+        """Free what the gate holds (a database connection); its owner calls it once."""
+        ...
+
 
 @dataclass
 class _Record:
@@ -152,6 +157,9 @@ class LocalGate:
         with self._lock:
             return self._record.ban_end(self._wall())
 
+    def close(self) -> None:
+        pass
+
 
 _local_gates: dict[tuple[object, ...], LocalGate] = {}
 _local_lock = threading.Lock()
@@ -207,6 +215,9 @@ class FileGate:
     def banned_until(self) -> datetime | None:
         with self._threads, self._locked() as fd:
             return self._read(fd).ban_end(self._wall())
+
+    def close(self) -> None:
+        pass  # a lock file description lives for one turn only
 
     @contextmanager
     def _locked(self) -> Iterator[int]:

@@ -18,6 +18,7 @@ from oneatlas_plan.errors import ConfigError
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.gate import OrderingGate
     from oneatlas_plan.api.profiles import EndpointProfile
     from oneatlas_plan.applying.session import Workspace
     from oneatlas_plan.state.backends import StateBackend
@@ -36,6 +37,7 @@ class AppContext:
     environ: dict[str, str]
     _sandbox: Any = field(default=None, repr=False)
     _client: OneAtlasClient | None = field(default=None, repr=False)
+    _gate: OrderingGate | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.use_sandbox and self.endpoint not in (None, SANDBOX_LABEL):
@@ -90,7 +92,8 @@ class AppContext:
     def _make_client(self) -> OneAtlasClient:
         from oneatlas_plan.api.auth import ApiKey, load_api_key
         from oneatlas_plan.api.client import OneAtlasClient
-        from oneatlas_plan.api.gate import machine_gate, runtime_dir
+    from oneatlas_plan.api.gate import OrderingGate
+        from oneatlas_plan.api.gate import runtime_dir
         from oneatlas_plan.api.profiles import origin_of
 
         if self.endpoint_label == SANDBOX_LABEL:
@@ -100,8 +103,11 @@ class AppContext:
             return OneAtlasClient(self._profile(sandbox.base_url), ApiKey(sandbox.api_key))
         profile = self._profile(self.endpoint or "production")
         api_key = load_api_key(self.environ, self.api_key_file)
-        gate = machine_gate(runtime_dir(self.environ), origin_of(profile.order), api_key.reveal())
-        return OneAtlasClient(profile, api_key, gate=gate)
+        # The state's backend offers the gate its users share: the machine's lock file
+        # beside a state file, the key's row in a state database.
+        self._gate = self.state.ordering_gate(origin_of(profile.order), api_key.reveal(),
+                                              runtime_dir(self.environ))
+        return OneAtlasClient(profile, api_key, gate=self._gate)
 
     @staticmethod
     def _profile(endpoint: str) -> EndpointProfile:
@@ -127,6 +133,8 @@ class AppContext:
     ) -> None:
         if self._client is not None:
             self._client.close()
+        if self._gate is not None:
+            self._gate.close()
         if self._sandbox is not None:
             self._sandbox.stop()
 

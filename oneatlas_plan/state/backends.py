@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from oneatlas_plan.api.gate import OrderingGate, machine_gate
 from oneatlas_plan.state.lock import LockInfo, StateLock, break_lock
 from oneatlas_plan.state.model import ResourceRecord, State
 from oneatlas_plan.state.store import FileStateStore
@@ -108,6 +109,12 @@ class StateBackend(Protocol):
         """Bring the backend's format up to date; describe what was done."""
         ...
 
+    def ordering_gate(self, origin: str, api_key: str, runtime_dir: Path) -> OrderingGate:
+        """The gate every process using this backend shares for ``api_key`` on ``origin``
+        (the ordering budget of the key); the key itself is never stored, a salted
+        fingerprint only. ``runtime_dir`` holds per-user machine-local gates."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...
@@ -149,6 +156,9 @@ class FileBackend:
             f"{self.path}: a state file is migrated when read and rewritten by the next "
             "change; nothing to do"
         ]
+
+    def ordering_gate(self, origin: str, api_key: str, runtime_dir: Path) -> OrderingGate:
+        return machine_gate(runtime_dir, origin, api_key)
 
     def close(self) -> None:
         pass

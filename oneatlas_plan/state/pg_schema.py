@@ -58,6 +58,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "ordering gates: one row per API key fingerprint, shared by every process",
+        """
+        CREATE TABLE {schema}.ordering_gate_salt (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            salt bytea NOT NULL CHECK (length(salt) = 32)
+        );
+        CREATE TABLE {schema}.ordering_gates (
+            fingerprint text PRIMARY KEY
+                CHECK (fingerprint ~ '^[0-9a-f]+$' AND length(fingerprint) = 32),
+            idle_at timestamptz,
+            banned_until timestamptz,
+            updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -54,6 +54,7 @@ from oneatlas_plan.state.lock import (
     is_alive,
 )
 from oneatlas_plan.state.model import STATE_VERSION, ResourceRecord, State, utc_iso, utc_now
+from oneatlas_plan.state.pg_gate import PostgresGate, open_gate
 from oneatlas_plan.state.pg_schema import BOOKKEEPING, LATEST, MIGRATIONS
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,13 @@ class PostgresBackend:
 
     def lock(self) -> PostgresLock:
         return PostgresLock(self)
+
+    def ordering_gate(self, origin: str, api_key: str, runtime_dir: Path) -> PostgresGate:
+        """The key's row in this database, on a connection of its own (a turn is a
+        transaction held for the whole ordering request: never the writer's connection)."""
+        self.ensure_schema()
+        return open_gate(self.url.conninfo, self.url.schema, self.location, origin, api_key,
+                         connect_timeout=self._connect_timeout)
 
     def holder(self) -> tuple[int, LockInfo | None] | None:
         """(database session pid, what it recorded) of the run lock's holder, or None."""
