@@ -92,7 +92,6 @@ class AppContext:
     def _make_client(self) -> OneAtlasClient:
         from oneatlas_plan.api.auth import ApiKey, load_api_key
         from oneatlas_plan.api.client import OneAtlasClient
-    from oneatlas_plan.api.gate import OrderingGate
         from oneatlas_plan.api.gate import runtime_dir
         from oneatlas_plan.api.profiles import origin_of
 

@@ -4,7 +4,6 @@ clock, bans and doubt periods shared through the key's row, and no key in the da
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -69,7 +68,8 @@ def test_each_backend_offers_its_gate(tmp_path: Path, backend: PostgresBackend) 
     gate = make_gate(backend, tmp_path)
     try:
         assert isinstance(gate, PostgresGate)
-        rows = _sql(backend, "SELECT fingerprint, idle_at, banned_until FROM {schema}.ordering_gates")
+        rows = _sql(backend,
+                    "SELECT fingerprint, idle_at, banned_until FROM {schema}.ordering_gates")
         assert rows == [(gate.fingerprint, None, None)]
         # the state's own connection is not the gate's
         assert backend.connection().info.backend_pid != gate._conn.info.backend_pid
@@ -143,7 +143,8 @@ def test_a_ban_is_shown_to_every_gate_of_the_key_until_it_ends(
     after = datetime.now(UTC)
     until = other.banned_until()
     assert until is not None
-    assert 570.0 < (until - before).total_seconds() and (until - after).total_seconds() <= 600.0
+    assert (until - before).total_seconds() > 570.0
+    assert (until - after).total_seconds() <= 600.0
     assert unrelated.banned_until() is None  # another key, another row
     sleeps.asked.clear()
     with other.turn(600.0) as turn:
