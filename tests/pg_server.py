@@ -145,9 +145,10 @@ def gate_sessions(conninfo: str) -> dict[int, tuple[int, set[int]]]:
             for name, pid, blocking in rows}
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0,
+             describe: Callable[[], object] = lambda: "") -> None:
     """Poll ``condition`` (a handshake with another process, never a fixed sleep)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what} {describe()}"
         time.sleep(0.02)

@@ -1,10 +1,12 @@
-"""Several processes on one API key (issue 15 item 2): `plan` and `apply` runs on different
-state files share the machine-wide ordering gate, so Airbus never sees two ordering requests
-at once or closer than the interval, and a 429 stops every one of them until the ban is over.
+"""Several processes on one API key (issue 15 item 2, issue 17): `plan` and `apply` runs on
+different state files share the machine-wide ordering gate, runs on one PostgreSQL state share
+the key's row in the database, so Airbus never sees two ordering requests at once or closer
+than the interval, and a 429 stops every one of them until the ban is over.
 
 Handshake: the test holds the gate's lock itself, starts the processes and waits until the
-kernel shows each of them blocked on that lock (``/proc/locks``); releasing it lets them all
-compete for the ordering API at the same moment. No sleeps race the children.
+kernel (``/proc/locks``) or the database (``pg_blocking_pids``) shows each of them blocked on
+that lock; releasing it lets them all compete for the ordering API at the same moment. No
+sleeps race the children.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from oneatlas_plan.api.gate import FileGate, gate_path, runtime_dir
 from oneatlas_plan.api.profiles import origin_of
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.sandbox.embedded import RunningSandbox
+from oneatlas_plan.state.postgres import PostgresBackend
+from tests.pg_server import gate_sessions, wait_for
 from tests.reliability.conftest import (
     ADDRESSES,
     API_KEY,
@@ -120,8 +124,9 @@ def check_one_at_a_time(base_url: str, interval: float) -> list[dict[str, Any]]:
     return calls
 
 
-def _projects(tmp_path: Path, base_url: str, names: str) -> list[Project]:
-    return [make_project(tmp_path / name, base_url) for name in names]
+def _projects(tmp_path: Path, base_url: str, names: str,
+              state_location: str | None = None) -> list[Project]:
+    return [make_project(tmp_path / name, base_url, state_location) for name in names]
 
 
 def _plan(project: Project) -> None:
@@ -141,6 +146,42 @@ def _run_together(sandbox: RunningSandbox, runs: list[tuple[Project, tuple[str, 
                 proc.kill()
                 proc.communicate()
             raise
+    return _finish(procs)
+
+
+def _run_together_on_database(sandbox: RunningSandbox, state_location: str,
+                              runs: list[tuple[Project, tuple[str, ...]]]) -> list[Result]:
+    """As :func:`_run_together`, the test holding the key's row of the state database."""
+    _reset_stats(sandbox.base_url)
+    with PostgresBackend.from_url(state_location) as backend:
+        gate = backend.ordering_gate(origin_of(sandbox.base_url), API_KEY, Path("unused"))
+        conninfo = backend.url.conninfo
+        with gate.turn(0.0):
+            ours = gate_sessions(conninfo)[os.getpid()][0]
+            procs = [project.spawn(*args) for project, args in runs]
+
+            def all_blocked() -> bool:
+                for proc in procs:
+                    if proc.poll() is not None:
+                        out, err = proc.communicate()
+                        raise AssertionError(f"pid {proc.pid} ended before the gate: {out}{err}")
+                sessions = gate_sessions(conninfo)
+                if not all(proc.pid in sessions for proc in procs):
+                    return False
+                # the row's waiters queue: the first waits for us, the next for the first
+                queue = {ours} | {sessions[proc.pid][0] for proc in procs}
+                return all(sessions[proc.pid][1] and sessions[proc.pid][1] <= queue
+                           for proc in procs)
+
+            try:
+                wait_for(all_blocked, f"every process to wait for the key's row (ours: {ours})",
+                         describe=lambda: gate_sessions(conninfo))
+            except BaseException:
+                for proc in procs:
+                    proc.kill()
+                    proc.communicate()
+                raise
+        gate.close()
     return _finish(procs)
 
 
@@ -165,6 +206,28 @@ def test_a_plan_during_an_apply_on_one_key_never_overlaps(
     assert {"prices", "orders"} <= endpoints, endpoints  # both kinds really competed
     check_done(applying)
     assert planning.plan_path.exists()
+
+
+def test_a_plan_during_an_apply_on_one_key_on_the_postgresql_state_never_overlaps(
+    tmp_path: Path, sandbox: RunningSandbox, pg_url: str
+) -> None:
+    # a pull request's plan and a merge's apply, on two machines in real life: one state
+    # database, no shared machine gate (each process has its own runtime directory)
+    applying, planning = _projects(tmp_path, sandbox.base_url, "ab", pg_url)
+    for project, name in ((applying, "a"), (planning, "b")):
+        project.extra_env["ONEATLAS_RUNTIME_DIR"] = str(tmp_path / f"machine-{name}")
+    _plan(applying)
+    results = _run_together_on_database(sandbox, pg_url, [
+        (applying, ("apply", str(applying.plan_path))),
+        (planning, ("plan", str(planning.specs), "--out", str(planning.plan_path))),
+    ])
+    assert [r.code for r in results] == [ExitCode.OK, ExitCode.OK], results
+    calls = check_one_at_a_time(sandbox.base_url, 1 / TIME_SCALE)
+    endpoints = {c["endpoint"] for c in calls}
+    assert {"prices", "orders"} <= endpoints, endpoints  # both kinds really competed
+    check_done(applying)
+    assert planning.plan_path.exists()
+    assert not list((tmp_path / "machine-a").rglob("*.lock"))  # the database was the gate
 
 
 @pytest.mark.campaign
