@@ -3,11 +3,13 @@
 Everything reaches the real sandbox app unless a test asked otherwise for the next request(s)
 to a path: ``answer`` replies in its place (the sandbox never sees the request, so nothing is
 created), ``rewrite`` lets the sandbox answer and then edits the JSON body (a price that rose
-between plan and apply). ``posts`` counts what the client sent, per path.
+between plan and apply), ``ask`` edits the JSON request before the sandbox reads it (a search
+that also returns near misses). ``posts`` counts what the client sent, per path.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import threading
@@ -52,6 +54,7 @@ class Interposer:
         self._lock = threading.Lock()
         self._answers: list[_Answer] = []
         self._rewrites: list[_Rewrite] = []
+        self._asks: list[_Rewrite] = []
         self._posts: Counter[str] = Counter()
 
     def answer(
@@ -68,6 +71,12 @@ class Interposer:
         wanted = frozenset([paths] if isinstance(paths, str) else paths)
         with self._lock:
             self._rewrites.append(_Rewrite(wanted, change, times))
+
+    def ask(self, paths: str | Iterable[str], change: Rewrite) -> None:
+        """Every POST to ``paths`` reaches the sandbox as ``change(request body)``."""
+        wanted = frozenset([paths] if isinstance(paths, str) else paths)
+        with self._lock:
+            self._asks.append(_Rewrite(wanted, change, None))
 
     def posts(self, *paths: str) -> int:
         with self._lock:
@@ -90,7 +99,20 @@ class Interposer:
                 rewrite.left -= 1
             return None, rewrite
 
+    def _edit_request(self, environ: dict[str, Any]) -> None:
+        with self._lock:
+            asks = [a for a in self._asks if environ["PATH_INFO"] in a.paths]
+        if environ["REQUEST_METHOD"] != "POST" or not asks:
+            return
+        body = json.loads(Request(environ).get_data() or b"null")
+        for ask in asks:
+            body = ask.change(body)
+        data = json.dumps(body).encode()
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self._edit_request(environ)
         answer, rewrite = self._take(environ["REQUEST_METHOD"], environ["PATH_INFO"])
         if answer is not None:
             Request(environ).get_data()  # read the body, as a server would

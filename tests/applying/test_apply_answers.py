@@ -137,7 +137,8 @@ def test_a_price_rise_since_the_plan_is_refused_before_anything_is_written(
     capsys.readouterr()
     assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
     out = capsys.readouterr().out
-    assert f"price changed since the plan: EUR {planned:,.2f} -> {planned + Decimal('0.01'):,.2f}" in out
+    risen = planned + Decimal("0.01")
+    assert f"price changed since the plan: EUR {planned:,.2f} -> {risen:,.2f}" in out
     assert airbus.wire.posts(*ORDERING) == 0
     assert _statuses(airbus) == {}  # no pending record was written for it
     assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.OK
