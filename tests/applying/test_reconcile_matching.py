@@ -84,3 +84,24 @@ def test_a_quotation_whose_answer_was_lost_is_found_by_the_orders_search(
     assert record["orders"][-1]["quotation_id"] == quotation["quotationId"]
     assert record["orders"][-1]["sales_order_id"] is None
     assert len(world.ledger()) == 1
+
+
+def test_a_lost_legacy_order_is_found_delivered_in_the_contract_workspace(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.faults(drop_next_orders=1)  # Airbus creates the order, the answer is lost
+    spec = "specs/toulouse-pleiades.yaml"
+    assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    (order,) = world.ledger()
+    capsys.readouterr()
+    world.cli("plan", spec)
+    assert f"reconciled {TOULOUSE}: Airbus has order {order['salesOrderId']}" in (
+        capsys.readouterr().err
+    )
+    current = _record(world, TOULOUSE)["orders"][-1]
+    assert current["status"] == "ordered"
+    assert current["sales_order_id"] == order["salesOrderId"]
+    # Found in the delivery workspace (not only in the orders search): its items came along.
+    assert current["production_status"] == "delivered"
+    assert current["deliveries"] and all(d["download_href"] for d in current["deliveries"])
