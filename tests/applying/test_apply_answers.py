@@ -90,6 +90,7 @@ def test_a_429_stops_the_run_and_is_never_retried(
     assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "Stopped: Airbus rate limit reached (429): stopped to avoid a ban" in out
+    assert "Apply: 0 ordered, 0 quoted, 0 accepted, 1 rejected, 0 unknown" in out
     assert airbus.wire.posts(*ORDERING) == 1
     assert airbus.wire.posts(PRICES) == priced + 1
     assert airbus.world.ledger() == []
@@ -153,21 +154,66 @@ def test_a_price_drop_since_the_plan_is_ordered(airbus: Airbus) -> None:
     assert _statuses(airbus) == {TOULOUSE: "ordered"}
 
 
-def test_the_apply_time_budget_counts_the_orders_placed_in_the_same_run(
+def test_re_pricing_refused_by_airbus_orders_nothing(
     airbus: Airbus, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    legacy = ("specs/tanzania-spot.yaml", "specs/toulouse-pleiades.yaml")
-    plan = _plan(airbus, *legacy)
-    total = sum(Decimal(o["price"]["amount"]) for o in plan["orders"])
-    spec = airbus.world.project / legacy[0]
-    spec.write_text(spec.read_text().replace("orders:\n", f"budget: {{total: {total} EUR}}\n"
-                                             "orders:\n", 1))
-    _plan(airbus, *legacy)  # exactly within the total budget at the planned prices
+    _plan(airbus, "specs/toulouse-pleiades.yaml")
+    airbus.wire.answer(PRICES, 400, REJECTED)
+    capsys.readouterr()
+    assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
+    out = capsys.readouterr().out
+    assert "re-pricing refused by Airbus: price rejected (400 E2203)" in out
+    assert "Apply: 0 ordered, 0 quoted, 0 accepted, 0 rejected, 0 unknown, 1 not submitted" in out
+    assert airbus.wire.posts(*ORDERING) == 0
+    assert _statuses(airbus) == {}
+
+
+def test_the_per_order_budget_is_checked_again_at_the_new_price(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = airbus.world.project / "specs/toulouse-pleiades.yaml"
+    price = Decimal(_plan(airbus, str(spec))["orders"][0]["price"]["amount"])
+    spec.write_text(spec.read_text().replace("budget: 1000 EUR", f"budget: {price} EUR"))
+    _plan(airbus, str(spec))  # the price is exactly the budget: allowed
+    airbus.wire.rewrite(PRICES, _raise_price(Decimal("0.01")), times=1)
+    capsys.readouterr()
+    assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.ERROR
+    assert f"order budget EUR {price:,.2f} would be exceeded" in capsys.readouterr().out
+    assert airbus.world.ledger() == []
+    assert airbus.world.cli("apply", "plan.json") == ExitCode.OK  # at the planned price
+    assert _statuses(airbus) == {TOULOUSE: "ordered"}
+
+
+SECOND_AOI = """      - name: polygon-2
+        bbox: [1.42, 43.59, 1.46, 43.62]
+    search:"""
+
+
+@pytest.mark.parametrize("scope", ["total", "spec"])
+def test_the_apply_time_budget_counts_the_orders_placed_in_the_same_run(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str], scope: str
+) -> None:
+    specs = airbus.world.project / "specs"
+    if scope == "total":  # two orders in two spec files
+        (specs / "xinjiang-pleiades-neo.yaml").unlink()
+        spec = specs / "tanzania-spot.yaml"
+    else:  # two orders in one spec file
+        for other in ("xinjiang-pleiades-neo.yaml", "tanzania-spot.yaml"):
+            (specs / other).unlink()
+        spec = specs / "toulouse-pleiades.yaml"
+        spec.write_text(spec.read_text().replace("    search:", SECOND_AOI, 1))
+    plan = _plan(airbus)
+    assert len(plan["orders"]) == 2
+    limit = sum(Decimal(o["price"]["amount"]) for o in plan["orders"])
+    budget = f"budget: {{{'total' if scope == 'total' else 'per_spec'}: {limit} EUR}}\n"
+    spec.write_text(spec.read_text().replace("orders:\n", budget + "orders:\n", 1))
+    _plan(airbus)  # exactly within the budget at the planned prices
     # Each price rises by 1 EUR: each order alone fits, both together do not.
     airbus.wire.rewrite(PRICES, _raise_price(Decimal(1)))
     capsys.readouterr()
     assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.ERROR
     out = capsys.readouterr().out
-    assert f"total budget EUR {total:,.2f} would be exceeded" in out
+    label = "total" if scope == "total" else "spec"
+    assert f"{label} budget EUR {limit:,.2f} would be exceeded" in out
     assert len(airbus.world.ledger()) == 1
     assert sorted(_statuses(airbus).values()) == ["ordered"]
