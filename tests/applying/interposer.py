@@ -4,7 +4,8 @@ Everything reaches the real sandbox app unless a test asked otherwise for the ne
 to a path: ``answer`` replies in its place (the sandbox never sees the request, so nothing is
 created), ``rewrite`` lets the sandbox answer and then edits the JSON body (a price that rose
 between plan and apply), ``ask`` edits the JSON request before the sandbox reads it (a search
-that also returns near misses). ``posts`` counts what the client sent, per path.
+that also returns near misses). ``posts`` counts what the client sent, per path, ``sent`` lists
+the JSON bodies.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Interposer:
         self._rewrites: list[_Rewrite] = []
         self._asks: list[_Rewrite] = []
         self._posts: Counter[str] = Counter()
+        self._bodies: dict[str, list[Any]] = {}
 
     def answer(
         self, paths: str | Iterable[str], status: int, body: dict[str, Any], times: int = 1
@@ -82,15 +84,19 @@ class Interposer:
         with self._lock:
             return sum(self._posts[p] for p in paths)
 
+    def sent(self, path: str) -> list[Any]:
+        """The JSON bodies POSTed to ``path`` so far, as the sandbox received them."""
+        with self._lock:
+            return list(self._bodies.get(path, []))
+
     def _take(self, method: str, path: str) -> tuple[_Answer | None, _Rewrite | None]:
         with self._lock:
-            if method != "POST":
-                return None, None
-            self._posts[path] += 1
-            answer = next((a for a in self._answers if path in a.paths and a.left > 0), None)
-            if answer is not None:
-                answer.left -= 1
-                return answer, None
+            if method == "POST":
+                self._posts[path] += 1
+                answer = next((a for a in self._answers if path in a.paths and a.left > 0), None)
+                if answer is not None:
+                    answer.left -= 1
+                    return answer, None
             rewrite = next(
                 (r for r in self._rewrites if path in r.paths and (r.left is None or r.left > 0)),
                 None,
@@ -100,16 +106,25 @@ class Interposer:
             return None, rewrite
 
     def _edit_request(self, environ: dict[str, Any]) -> None:
-        with self._lock:
-            asks = [a for a in self._asks if environ["PATH_INFO"] in a.paths]
-        if environ["REQUEST_METHOD"] != "POST" or not asks:
+        if environ["REQUEST_METHOD"] != "POST":
             return
-        body = json.loads(Request(environ).get_data() or b"null")
+        path = environ["PATH_INFO"]
+        with self._lock:
+            asks = [a for a in self._asks if path in a.paths]
+        raw = Request(environ).get_data()
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            body = json.loads(raw)
+        except ValueError:  # empty, or a form (the token request): passed on as it came
+            return
         for ask in asks:
             body = ask.change(body)
-        data = json.dumps(body).encode()
-        environ["wsgi.input"] = io.BytesIO(data)
-        environ["CONTENT_LENGTH"] = str(len(data))
+        with self._lock:
+            self._bodies.setdefault(path, []).append(body)
+        if asks:
+            data = json.dumps(body).encode()
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self._edit_request(environ)

@@ -62,6 +62,12 @@ def test_an_order_that_merely_contains_our_reference_is_not_ours(
     assert record["status"] == "unknown"
     assert record["orders"][-1]["sales_order_id"] is None
     assert [o["customerReference"] for o in world.ledger()] == [near_miss]
+    # What was asked: our reference in the workspace, our key within the contract in the orders.
+    asked = [b.get("customerReference") for b in airbus.wire.sent("/api/v2/opensearch")]
+    assert near_miss in asked  # ours, turned into the near miss on the way
+    (query,) = [b["criteria"]["q"] for b in airbus.wire.sent("/api/v2/orders/search")]
+    assert f"(customerReference:*{order['key']}*)" in query
+    assert f"(contractId:{order['contract_id']})" in query
 
 
 def test_a_quotation_whose_answer_was_lost_is_found_by_the_orders_search(
@@ -86,14 +92,31 @@ def test_a_quotation_whose_answer_was_lost_is_found_by_the_orders_search(
     assert len(world.ledger()) == 1
 
 
-def test_a_lost_legacy_order_is_found_delivered_in_the_contract_workspace(
-    world: World, capsys: pytest.CaptureFixture[str]
+OTHER_WORKSPACE = "00000000-0000-4000-8000-000000000000"
+
+
+def _account_workspace(workspace: str | None) -> Any:
+    def change(me: dict[str, Any]) -> dict[str, Any]:
+        me["contract"]["workspaceId"] = workspace
+        return me
+
+    return change
+
+
+@pytest.mark.parametrize("where", ["contract", "account"])
+def test_a_lost_legacy_order_is_found_delivered_in_its_workspace(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
+    world = airbus.world
     world.faults(drop_next_orders=1)  # Airbus creates the order, the answer is lost
     spec = "specs/toulouse-pleiades.yaml"
     assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
     assert world.cli("apply", "plan.json") == ExitCode.ERROR
     (order,) = world.ledger()
+    if where == "contract":  # the account's workspace is another one: the contract's counts
+        airbus.wire.rewrite("/api/v1/me", _account_workspace(OTHER_WORKSPACE))
+    else:  # the contract names no delivery workspace: the account's is used
+        airbus.wire.rewrite("/api/v1/contracts", _without_delivery_workspaces)
     capsys.readouterr()
     world.cli("plan", spec)
     assert f"reconciled {TOULOUSE}: Airbus has order {order['salesOrderId']}" in (
@@ -102,6 +125,57 @@ def test_a_lost_legacy_order_is_found_delivered_in_the_contract_workspace(
     current = _record(world, TOULOUSE)["orders"][-1]
     assert current["status"] == "ordered"
     assert current["sales_order_id"] == order["salesOrderId"]
-    # Found in the delivery workspace (not only in the orders search): its items came along.
+    assert current["message"] == "reconciled with Airbus by customerReference"
+    assert current["outcome_at"]
+    # Found in the delivery workspace (not only in the orders search): its items came along,
+    # each recorded whole, as refresh would record it (download needs them).
     assert current["production_status"] == "delivered"
-    assert current["deliveries"] and all(d["download_href"] for d in current["deliveries"])
+    assert current["deliveries"]
+    for item in current["deliveries"]:
+        assert item["item_id"] and item["resource_id"] and item["publication_date"], item
+        assert item["download_href"].startswith(world.base_url), item
+    # Settled: the next plan asks Airbus nothing more about it.
+    capsys.readouterr()
+    world.cli("plan", spec)
+    assert "reconciled" not in capsys.readouterr().err
+
+
+def _without_delivery_workspaces(answer: dict[str, Any]) -> dict[str, Any]:
+    for contract in answer["contracts"]:
+        contract["delivery"] = []
+    return answer
+
+
+def test_a_lost_order_not_yet_delivered_is_found_by_the_orders_search(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.faults(drop_next_orders=1, delivery_delay_s=86400)
+    spec = "specs/toulouse-pleiades.yaml"
+    assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    (order,) = world.ledger()
+    world.cli("plan", spec)
+    current = _record(world, TOULOUSE)["orders"][-1]
+    assert (current["status"], current["sales_order_id"]) == ("ordered", order["salesOrderId"])
+    assert current["quotation_id"] is None
+    assert not current["deliveries"]
+
+
+def test_every_unknown_order_is_reconciled_in_one_run(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = airbus.world
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    airbus.wire.answer(ORDERING, 502, BAD_GATEWAY)  # the first: never reached Airbus
+    world.faults(drop_next_orders=2)  # the next two: created, answers lost
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    unknown = [a for a, r in world.state()["resources"].items() if r["status"] == "unknown"]
+    assert len(unknown) == 3
+    capsys.readouterr()
+    world.cli("plan", "specs")
+    err = capsys.readouterr().err
+    assert f"{unknown[0]}: the outcome of its order is still unknown" in err
+    statuses = {a: r["status"] for a, r in world.state()["resources"].items()}
+    assert statuses[unknown[0]] == "unknown"
+    assert sorted(statuses[a] for a in unknown[1:]) == ["ordered", "quoted"]
+    assert len(world.ledger()) == 2
