@@ -52,7 +52,7 @@ def test_a_4xx_is_recorded_rejected_and_the_other_orders_go_on(
     assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
     out = capsys.readouterr().out
     assert f"{first}: REJECTED" in out
-    assert "1 rejected, 0 unknown, 0 not submitted" in out
+    assert "1 rejected, 0 unknown, 0 skipped" in out
     record = airbus.world.state()["resources"][first]
     assert record["status"] == "rejected"  # not left pending: a 4xx created nothing
     assert "E2203" in record["orders"][-1]["message"]
@@ -163,7 +163,7 @@ def test_re_pricing_refused_by_airbus_orders_nothing(
     assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "re-pricing refused by Airbus: price rejected (400 E2203)" in out
-    assert "Apply: 0 ordered, 0 quoted, 0 accepted, 0 rejected, 0 unknown, 1 not submitted" in out
+    assert "Apply: 0 ordered, 0 quoted, 0 accepted, 0 rejected, 0 unknown, 1 skipped" in out
     assert airbus.wire.posts(*ORDERING) == 0
     assert _statuses(airbus) == {}
 
