@@ -179,3 +179,49 @@ def test_every_unknown_order_is_reconciled_in_one_run(
     assert statuses[unknown[0]] == "unknown"
     assert sorted(statuses[a] for a in unknown[1:]) == ["ordered", "quoted"]
     assert len(world.ledger()) == 2
+
+
+def test_without_any_delivery_workspace_the_orders_search_settles_it(airbus: Airbus) -> None:
+    world = airbus.world
+    world.faults(drop_next_orders=1)
+    spec = "specs/toulouse-pleiades.yaml"
+    assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    (order,) = world.ledger()
+    airbus.wire.rewrite("/api/v1/contracts", _without_delivery_workspaces)
+    airbus.wire.rewrite("/api/v1/me", lambda me: {**me, "contract": None})
+    world.cli("plan", spec)
+    current = _record(world, TOULOUSE)["orders"][-1]
+    assert (current["status"], current["sales_order_id"]) == ("ordered", order["salesOrderId"])
+    assert not current["deliveries"]
+    assert not [b for b in airbus.wire.sent("/api/v2/opensearch") if "customerReference" in b]
+
+
+def test_an_order_of_several_resources_is_settled_for_all_of_them_once(airbus: Airbus) -> None:
+    world = airbus.world
+    (world.project / "specs/tanzania-spot.yaml").unlink()
+    spec = world.project / "specs/toulouse-pleiades.yaml"
+    text = spec.read_text().replace("    search:", SECOND_AOI, 1)
+    spec.write_text(text.replace("    order:\n", "    order:\n      pairs_per_order: 2\n", 1))
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    plan = json.loads(Path("plan.json").read_text())
+    assert [len(o["addresses"]) for o in plan["orders"]] == [2, 1]  # Toulouse's pair, Xinjiang
+    world.faults(drop_next_orders=2)
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    assert {r["status"] for r in world.state()["resources"].values()} == {"unknown"}
+    world.cli("plan", "specs")
+    statuses = {a: r["status"] for a, r in world.state()["resources"].items()}
+    assert statuses == {
+        TOULOUSE: "ordered",
+        "toulouse.city-centre.polygon-2": "ordered",
+        XINJIANG: "quoted",
+    }
+    # One delivered-items search per order, not one per resource.
+    searched = [b for b in airbus.wire.sent("/api/v2/opensearch") if "customerReference" in b]
+    assert len(searched) == 2
+    assert len(world.ledger()) == 2
+
+
+SECOND_AOI = """      - name: polygon-2
+        bbox: [1.42, 43.59, 1.46, 43.62]
+    search:"""
