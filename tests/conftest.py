@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,19 @@ from tests.pg_server import SKIP_REASON, PostgresServer, destroy, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sandbox-key-for-tests-7c1f"
+# Mutation testing (docs/mutation-testing.md): run only the tests under these space-separated
+# node-id prefixes, whatever else mutmut asks for, so each module is tested by its own subset.
+MUTATION_TESTS = "ONEATLAS_MUTATION_TESTS"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    scope = os.environ.get(MUTATION_TESTS, "").split()
+    if not scope:
+        return
+    kept = [i for i in items if i.nodeid.startswith(tuple(scope))]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 @dataclass

@@ -257,6 +257,9 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project,
         yield project, plan, project.state_path.read_bytes()
 
 
+BODY_NOT_DIGEST = "body changed, digest not"
+
+
 def _reseal(data: dict[str, Any]) -> bytes:
     """A hand edit that also recomputes the checksum (what a determined user could do)."""
     plan = Plan.model_validate({**data, "checksum": ""})
@@ -273,7 +276,7 @@ def _semantic_edits(base: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
 
     edit = copy()
     edit["orders"][0]["body"]["items"][0]["datastripIds"] = ["DS_ELSEWHERE"]
-    yield "body changed, digest not", edit
+    yield BODY_NOT_DIGEST, edit
 
     edit = copy()
     edit["orders"].append(edit["orders"][0])
@@ -330,6 +333,12 @@ def test_hand_edited_plans_never_crash_nor_order_twice(
             assert str(plan) in result.err or "order" in result.err, (case, result.err)
         added = [o["customerReference"] for o in source.ledger()[before:]]
         assert len(added) == len(set(added)), (case, added)
+        if case == BODY_NOT_DIGEST:
+            # The re-sealed plan is consistent, but the order body is not what was reviewed.
+            assert result.code == ExitCode.ERROR, result.text
+            assert "order body does not match its digest" in result.text, result.text
+            edited = data["orders"][0]["customer_reference"]
+            assert all(o["customerReference"] != edited for o in source.ledger()[before:])
 
 
 def test_truncated_plans_and_states_are_refused(

@@ -1,0 +1,52 @@
+"""The order POST as Airbus sees it, and the answers that must never lead to a second order
+(mutants of api/client.py that tests/api/test_client.py let through: docs/mutation-testing.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from oneatlas_plan.errors import OutcomeUnknownError, RequestRejectedError
+
+from .conftest import FakeOneAtlas, json_response
+
+BODY: dict[str, Any] = {"contractId": "C1", "customerReference": "oap-1234_x", "items": [1]}
+FAST = {"limits": {"ordering_rps": 200, "search_rps": 1000, "search_concurrency": 4,
+                   "ban_seconds": 3}}
+
+
+@pytest.fixture(autouse=True)
+def _fast_limits(fake: FakeOneAtlas) -> None:
+    fake.config = dict(FAST)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/quotations"])
+def test_the_body_is_posted_once_as_given(
+    fake: FakeOneAtlas, make_client: Any, path: str
+) -> None:
+    fake.script("POST", path, json_response({"salesOrderId": "SAL1", "quotationId": "QUO1"}, 201))
+    client = make_client()
+    (client.order if path.endswith("orders") else client.quotation)(BODY)
+    (seen,) = fake.received(path)
+    assert seen.method == "POST"
+    assert json.loads(seen.body) == BODY
+
+
+def test_a_408_on_the_order_post_is_outcome_unknown_not_rejected(
+    fake: FakeOneAtlas, make_client: Any
+) -> None:
+    # Airbus may have processed it: recording it "rejected" would order it again next time.
+    fake.script("POST", "/api/v1/orders", json_response({"message": "Request Timeout"}, 408))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        make_client().order(BODY)
+    assert caught.value.customer_reference == BODY["customerReference"]
+    assert len(fake.received("/api/v1/orders")) == 1
+
+
+def test_a_409_on_the_order_post_is_rejected(fake: FakeOneAtlas, make_client: Any) -> None:
+    fake.script("POST", "/api/v1/orders", json_response({"message": "Conflict"}, 409))
+    with pytest.raises(RequestRejectedError):
+        make_client().order(BODY)
+    assert len(fake.received("/api/v1/orders")) == 1
