@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from plan_factory import big_plan, box, make_plan, mixed_plan, order, resource, scene
 
+from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.planning.planfile import read_plan
 from oneatlas_plan.render.plan_geojson import ACTION_COLOURS
 from oneatlas_plan.render.plan_png import (
     MAX_PANELS,
@@ -19,6 +23,7 @@ from oneatlas_plan.render.plan_png import (
     render_plan_png,
     scale_bar_km,
 )
+from tests.conftest import World
 
 
 def read_png(data: bytes) -> np.ndarray:
@@ -255,3 +260,23 @@ def test_scale_bar_lengths_and_degree_texts() -> None:
     assert degrees_text(1.4, "E", "W", 0.1) == "1.4°E"
     assert degrees_text(-4.65, "N", "S", 0.05) == "4.65°S"
     assert degrees_text(0.0, "E", "W", 0.5) == "0.0°"
+
+
+def test_the_examples_plan_panels_by_spec_order(world: World) -> None:
+    """The examples' Camargue and Marseille AOIs, planned against the sandbox: each panel
+    holds one spec order's AOIs only (they were once drawn together)."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    shutil.copytree(examples, "examples", ignore=shutil.ignore_patterns("ci"))
+    assert world.cli("plan", "examples", "--out", "plan.json") == ExitCode.OK
+    plan = read_plan(Path("plan.json"))
+    figure = build_figure(plan)
+    drawn: list[str] = []
+    for ax in panel_axes(figure):
+        order = ax.get_title().split(" (")[0]
+        members = aoi_addresses(ax)
+        assert members and all(a.startswith(order + ".") for a in members), ax.get_title()
+        drawn += members
+    expected = {r.address for r in plan.resources if r.aoi_geometry is not None}
+    assert sorted(drawn) == sorted(expected)
+    assert any(a.startswith("camargue-mosaic.") for a in drawn)
+    assert any(a.startswith("marseille-ports.") for a in drawn)
