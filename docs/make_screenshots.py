@@ -1,4 +1,5 @@
-"""Regenerate the README's screenshots (docs/images/*.png) from the golden shipped plan.
+"""Regenerate the README's screenshots (docs/images/*.png) from the golden shipped plan,
+and the PNG map of the same plan (`show --format png`).
 
 Needs Debian's chromium, Playwright (test extra) and python-markdown (``pip install markdown``,
 used only here to lay the PR comment out roughly as GitHub does, in its 780-px column):
@@ -17,6 +18,7 @@ from playwright.sync_api import sync_playwright
 from oneatlas_plan.planning.planfile import read_plan
 from oneatlas_plan.render.plan_html import render_plan_html
 from oneatlas_plan.render.plan_markdown import render_plan_markdown
+from oneatlas_plan.render.plan_png import render_plan_png
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "tests" / "render" / "data" / "shipped" / "plan.json"
@@ -36,6 +38,7 @@ pre { background: #f6f8fa; padding: 12px; overflow: auto; }
 
 def main() -> None:
     plan = read_plan(PLAN)
+    (OUT / "plan-map.png").write_bytes(render_plan_png(plan))
     comment = render_plan_markdown(plan)
     body = markdown.markdown(comment, extensions=["tables", "fenced_code", "md_in_html"])
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,12 @@ SCHEMAS: dict[str, str] = {
     "spec.schema.json": "oneatlas_plan.spec.models:SpecFile",
     "plan.schema.json": "oneatlas_plan.planning.model:Plan",
     "state.schema.json": "oneatlas_plan.state.model:State",
+    # --format json of the commands that are not plans or specs
+    "apply-output.schema.json": "oneatlas_plan.render.machine:ApplyOutput",
+    "refresh-output.schema.json": "oneatlas_plan.render.machine:RefreshOutput",
+    "download-output.schema.json": "oneatlas_plan.render.machine:DownloadOutput",
+    "validate-output.schema.json": "oneatlas_plan.render.machine:ValidateOutput",
+    "state-list-output.schema.json": "oneatlas_plan.render.machine:StateListOutput",
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"

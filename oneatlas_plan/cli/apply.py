@@ -9,7 +9,7 @@ import click
 
 from oneatlas_plan.applying.apply import ApplyResult, ApplySettings
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options, lock_timeout_option
+from oneatlas_plan.cli.options import common_options, json_format_option, lock_timeout_option
 from oneatlas_plan.cli.plan import DEFAULT_SPECS
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
@@ -28,6 +28,7 @@ def _is_plan_file(paths: tuple[Path, ...]) -> bool:
 @lock_timeout_option()
 @click.option("--fail-fast", is_flag=True, help="Stop at the first rejected order.")
 @click.option("--accept-price-changes", is_flag=True, help="Order even if a price rose.")
+@json_format_option
 @common_options
 def apply(
     app: AppContext,
@@ -36,12 +37,17 @@ def apply(
     lock_timeout: float,
     fail_fast: bool,
     accept_price_changes: bool,
+    output_format: str,
 ) -> int:
-    """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation."""
+    """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation.
+
+    With --format json the plan shown for confirmation goes to stderr, the result to stdout.
+    """
     from oneatlas_plan.applying.session import StopFlag, apply_with_state, plan_with_state
     from oneatlas_plan.planning.planfile import read_plan
 
     workspace = app.workspace(lock_timeout)
+    to_stderr = output_format == "json"  # stdout holds the JSON document only
     reviewed = _is_plan_file(paths)
     if reviewed:
         plan = read_plan(paths[0])
@@ -50,7 +56,7 @@ def apply(
             plan = plan_with_state(
                 workspace, list(paths) or [DEFAULT_SPECS], out=None, on_event=progress
             )
-        click.echo(render_plan_text(plan))
+        click.echo(render_plan_text(plan), err=to_stderr)
         if not _confirmed(plan, auto_approve, workspace.endpoint):
             click.echo("Apply cancelled.", err=True)
             return ExitCode.ERROR
@@ -67,9 +73,17 @@ def apply(
             settings,
             on_event=progress,
             # a reviewed plan is shown once accepted (fresh, same endpoint), never before
-            on_accepted=(lambda: click.echo(render_plan_text(plan))) if reviewed else None,
+            on_accepted=(lambda: click.echo(render_plan_text(plan), err=to_stderr))
+            if reviewed
+            else None,
         )
-    click.echo(render_apply_result(result, flags=app.flags))
+    if output_format == "json":
+        from oneatlas_plan.render.machine import apply_output
+
+        output = apply_output(result, endpoint=workspace.endpoint, flags=app.flags)
+        click.echo(output.to_json(), nl=False)
+    else:
+        click.echo(render_apply_result(result, flags=app.flags))
     return _exit_code(result)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options, lock_timeout_option
+from oneatlas_plan.cli.options import common_options, json_format_option, lock_timeout_option
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.render.download_text import render_download
 
@@ -44,9 +44,15 @@ def byte_bar(name: str, total: int | None, initial: int) -> Any:
 )
 @click.option("--extract", is_flag=True, help="Unpack each product ZIP (safely) into --dest.")
 @lock_timeout_option(help="How long to wait for the state lock when recording a file.")
+@json_format_option
 @common_options
 def download(
-    app: AppContext, addresses: tuple[str, ...], dest: Path, extract: bool, lock_timeout: float
+    app: AppContext,
+    addresses: tuple[str, ...],
+    dest: Path,
+    extract: bool,
+    lock_timeout: float,
+    output_format: str,
 ) -> int:
     """Download the delivered products of ADDRESSES (all when none), as recorded by refresh."""
     from oneatlas_plan.applying.download import download_with_state
@@ -59,5 +65,10 @@ def download(
         progress=byte_bar,
         now=lambda: datetime.now(UTC),
     )
-    click.echo(render_download(result), nl=False)
+    if output_format == "json":
+        from oneatlas_plan.render.machine import download_output
+
+        click.echo(download_output(result).to_json(), nl=False)
+    else:
+        click.echo(render_download(result), nl=False)
     return ExitCode.ERROR if result.failed else ExitCode.OK

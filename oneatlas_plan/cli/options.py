@@ -73,6 +73,19 @@ class StateLocation(click.ParamType):
         return backend
 
 
+def json_format_option(function: F) -> F:
+    """--format text|json: json is one document on stdout (schemas/*-output.schema.json)."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON document on stdout for scripts (see schemas/); messages and "
+        "progress stay on stderr.",
+    )(function)
+
+
 def state_option(function: F) -> F:
     return click.option(
         "--state",

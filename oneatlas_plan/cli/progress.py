@@ -1,14 +1,19 @@
 """Progress on stderr: a tqdm bar on a terminal (shown only when a stage takes more than a
-moment); elsewhere (CI logs, pipes) one plain line per stage, when it starts."""
+moment); elsewhere (CI logs, pipes) one plain line per stage, when it starts.
+
+Events may come from several threads (the contract look-ups run beside the searches).
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 from types import TracebackType
 from typing import Any, TextIO
 
 LABELS = {
     "search": "searching",
+    "contracts": "checking contracts and options",
     "price": "pricing",
     "order": "ordering",
     "reconcile": "reconciling",
@@ -24,10 +29,15 @@ class StageProgress:
         self._stream = stream
         self._bars: dict[str, Any] = {}
         self._announced: set[str] = set()
+        self._lock = threading.Lock()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self._enabled or total <= 0:
             return
+        with self._lock:
+            self._show(stage, done, total)
+
+    def _show(self, stage: str, done: int, total: int) -> None:
         stream = self._stream or sys.stderr
         if not stream.isatty():
             if stage not in self._announced:

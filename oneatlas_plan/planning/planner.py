@@ -132,7 +132,7 @@ def make_plan(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oneatlas-contract") as pool:
             # The contract look-ups go to the ordering host (one request at a time): made while
             # the searches run, they stay off the critical path of the pricing.
-            warming = pool.submit(_warm_catalog, catalog, to_resolve)
+            warming = pool.submit(_warm_catalog, catalog, to_resolve, emit)
             _select_scenes(client, to_resolve, emit)
             warming.result()
         to_resolve = [o for o in to_resolve if o.decision.action != "no-op"]
@@ -285,16 +285,18 @@ def _find_overlaps(
             owned += overlap.planned(resource.address, product, resource.aoi_geometry, scenes)
 
 
-def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:
+def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome], emit: Event) -> None:
     """Fetch what :func:`_check_contracts` will need, once per (contract, product, UTM zone)."""
-    seen: set[tuple[str, str, tuple[int, bool]]] = set()
+    needs: dict[tuple[str, str, tuple[int, bool]], DesiredResource] = {}
     for outcome in outcomes:
         resource = outcome.desired
         template = resource.template
         key = (template.contract_id, template.product_type_id, utm_zone(resource.aoi_geometry))
-        if key not in seen:
-            seen.add(key)
-            catalog.warm(template, resource.aoi_geometry)
+        needs.setdefault(key, resource)
+    emit("contracts", 0, len(needs))
+    for done, resource in enumerate(needs.values(), start=1):
+        catalog.warm(resource.template, resource.aoi_geometry)
+        emit("contracts", done, len(needs))
 
 
 def _check_contracts(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:

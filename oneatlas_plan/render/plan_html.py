@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan, SceneSummary
+from oneatlas_plan.render.money import format_money
 from oneatlas_plan.render.plan_geojson import ACTION_COLOURS
 from oneatlas_plan.render.plan_text import (
     budget_descriptions,
@@ -175,9 +176,51 @@ def _table(plan: Plan) -> str:
     )
 
 
+_BUDGET_HEADERS = ("BUDGET", "LIMIT", "SPENT BEFORE", "THIS PLAN", "LEFT", "")
+_SCOPES = {"total": "total", "spec": "spec {}", "order": "spec order {}"}
+
+
+def _budgets(plan: Plan) -> str:
+    """One row per budget (per-Airbus-order budgets are summarised in the list above)."""
+    rows = []
+    for check in plan.budgets:
+        if check.scope == "airbus_order":
+            continue
+        label = _SCOPES[check.scope].format(check.name)
+        if check.per:
+            label += f" (per {check.per} from {check.window_start})"
+        left = (
+            format_money(check.left, check.currency)
+            if check.left >= 0
+            else f"{format_money(-check.left, check.currency)} over"
+        )
+        cells = [
+            format_money(check.limit, check.currency),
+            format_money(check.spent_before, check.currency),
+            format_money(check.planned, check.currency),
+            left,
+        ]
+        state = "ok" if check.ok else "EXCEEDED: orders blocked"
+        rows.append(
+            f'<tr class="{"ok" if check.ok else "over"}"><td>{html.escape(label)}</td>'
+            + "".join(f'<td class="num">{html.escape(c)}</td>' for c in cells)
+            + f"<td>{state}</td></tr>"
+        )
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in _BUDGET_HEADERS)
+    return (
+        f'<table id="budgets"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
 def _summary(plan: Plan) -> str:
     items = [f"<li>Total to spend: <strong>{html.escape(format_totals(plan.totals))}</strong></li>"]
-    items += [f"<li>Budget {html.escape(line)}</li>" for line in budget_descriptions(plan)]
+    items += [
+        f"<li>Budget {html.escape(line)}</li>"
+        for line in budget_descriptions(plan)
+        if line.startswith(("per-Airbus-order", "order "))  # the others: the budgets table
+    ]
     items.append(f"<li>Endpoint <code>{html.escape(plan.endpoint)}</code>; contracts "
                  f"{html.escape(', '.join(plan.contracts) or '-')}</li>")  # fmt: skip
     blocked = [r for r in plan.resources if r.action == "blocked"]
@@ -201,6 +244,8 @@ th, td { border-bottom: 1px solid #dde; padding: 3px 6px; text-align: left; whit
 th { cursor: pointer; background: #f3f5f8; position: sticky; top: 0; }
 th.sorted-asc::after { content: " ▲"; } th.sorted-desc::after { content: " ▼"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+#budgets { width: auto; margin: 8px 0; }
+#budgets tr.over td { color: #b42318; }
 td.mono { font-family: ui-monospace, monospace; }
 tr { cursor: pointer; } tr.selected { background: #fff3c4; }
 .action.create { color: #1a9850; } .action.reorder { color: #e66101; }
@@ -345,6 +390,7 @@ def render_plan_html(plan: Plan) -> str:
             "<h1>oneatlas-plan report</h1>",
             f"<p><strong>{html.escape(summary_line(plan))}</strong></p>",
             _summary(plan),
+            _budgets(plan),
             '<div id="map"></div>',
             _table(plan),
             "<p><small>* billed at the product's minimum order area. Map: Leaflet "

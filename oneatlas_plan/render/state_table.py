@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from oneatlas_plan.render.machine import StateListOutput
 from oneatlas_plan.render.money import format_money, format_totals
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
 
@@ -94,9 +95,10 @@ def _arrived(state: State) -> dict[str, int]:
 
 
 def state_list_json(state: State) -> dict[str, Any]:
+    """The data of ``state list --format json``, checked against its schema's model."""
     count, upper = _unknown(state)
     quoted, quoted_totals = _quoted(state)
-    return {
+    data = {
         "version": state.version,
         "lineage": state.lineage,
         "serial": state.serial,
@@ -112,6 +114,8 @@ def state_list_json(state: State) -> dict[str, Any]:
         },
         "arrived": _arrived(state),
     }
+    output: dict[str, Any] = StateListOutput.model_validate(data).model_dump(mode="json")
+    return output
 
 
 def _cells(row: dict[str, Any]) -> tuple[str, ...]:

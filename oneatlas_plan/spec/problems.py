@@ -41,13 +41,20 @@ class Problem:
     message: str
     severity: Severity = Severity.ERROR
 
-    def render(self) -> str:
-        tag = "" if self.severity is Severity.ERROR else f"{self.severity.value}: "
-        where = f"{self.path}: " if self.path else ""
+    @property
+    def shown_message(self) -> str:
         message = self.message
         if len(message) > MAX_MESSAGE:  # e.g. a 2 MB value quoted back: keep it readable
             message = f"{message[: MAX_MESSAGE // 2]}…{message[-MAX_MESSAGE // 4 :]}"
-        return f"{display_path(self.file)}:{self.line}:{self.column}: {tag}{where}{message}"
+        return message
+
+    def render(self) -> str:
+        tag = "" if self.severity is Severity.ERROR else f"{self.severity.value}: "
+        where = f"{self.path}: " if self.path else ""
+        return (
+            f"{display_path(self.file)}:{self.line}:{self.column}: {tag}{where}"
+            f"{self.shown_message}"
+        )
 
 
 def display_path(path: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +17,7 @@ class ValidationReport:
     warnings: list[str]
     notes: list[str]
     files: list[Path]
+    findings: list[Problem] = field(default_factory=list)  # the same, unrendered, in order
 
     @property
     def ok(self) -> bool:
@@ -43,6 +44,7 @@ def validate_paths(paths: Sequence[Path], *, today: date | None = None) -> Valid
         warnings=_render(ordered, Severity.WARNING),
         notes=_render(ordered, Severity.NOTE),
         files=result.files,
+        findings=ordered,
     )
 
 

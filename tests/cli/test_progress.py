@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import threading
+
+import pytest
 
 from oneatlas_plan.cli.progress import StageProgress
+from oneatlas_plan.errors import ExitCode
+from tests.conftest import World
 
 
 def test_one_plain_line_per_stage_off_a_terminal() -> None:
@@ -23,3 +28,33 @@ def test_disabled_says_nothing() -> None:
     stream = io.StringIO()
     StageProgress(enabled=False, stream=stream)("search", 0, 3)
     assert stream.getvalue() == ""
+
+
+def test_plan_announces_the_contract_and_option_look_ups(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.cli("plan", "specs") == ExitCode.OK
+    stages = [line for line in capsys.readouterr().err.splitlines() if ": " in line]
+    # the look-ups run beside the searches: either line may come first
+    assert sorted(stages[:2]) == [
+        "checking contracts and options: 3 requests",
+        "searching: 3 requests",
+    ]
+    assert stages[2:] == ["pricing: 3 requests"]
+
+
+def test_events_from_two_threads_each_get_their_line() -> None:
+    stream = io.StringIO()
+    progress = StageProgress(stream=stream)
+    threads = [
+        threading.Thread(target=lambda s=stage: [progress(s, d, 50) for d in range(51)])
+        for stage in ("search", "contracts")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(stream.getvalue().splitlines()) == [
+        "checking contracts and options: 50 requests",
+        "searching: 50 requests",
+    ]

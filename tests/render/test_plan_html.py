@@ -163,3 +163,30 @@ def test_shipped_plan_report_loads_cleanly(browser: Any, tmp_path: Path) -> None
     assert page.evaluate("window.oneatlasReport.alternativeLayers.length") >= 3
     assert errors == [] and requests == [report.as_uri()]
     page.close()
+
+
+def test_each_budget_shows_spent_before_this_plan_and_left() -> None:
+    page = render_plan_html(mixed_plan())
+    table = re.search(r'<table id="budgets">(.*?)</table>', page, re.S)
+    assert table is not None
+    rows = [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), re.S)
+    ]
+    assert rows[0] == ["BUDGET", "LIMIT", "SPENT BEFORE", "THIS PLAN", "LEFT", ""]
+    by_name = {row[0]: row[1:] for row in rows[1:]}
+    assert by_name["total"] == [
+        "EUR 2,000.00", "EUR 1,200.00", "EUR 250.00", "EUR 550.00", "ok"
+    ]  # fmt: skip
+    assert by_name["spec b"] == [
+        "USD 1,000.00", "USD 0.00", "USD 5,000.00", "USD 4,000.00 over",
+        "EXCEEDED: orders blocked",
+    ]  # fmt: skip
+    assert by_name["spec order a.city (per month from 2031-12-01)"][1:3] == [
+        "EUR 40.00", "EUR 250.00"
+    ]  # fmt: skip
+    # the per-Airbus-order budgets stay summarised in the list, the others are not repeated
+    summary = re.search(r'<ul id="summary">(.*?)</ul>', page, re.S)
+    assert summary is not None
+    assert "per-Airbus-order budgets: 1 of 2 orders within" in summary.group(1)
+    assert "spent before" not in summary.group(1)
