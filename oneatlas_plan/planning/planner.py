@@ -480,15 +480,11 @@ def _assemble(
     resource_plans = []
     for address, outcome in outcomes.items():
         own: list[ResolvedResource | None] = [*parts.get(address, [])] or [None]
-        for part in own:
-            draft = by_address.get(part.address) if part is not None else None
+        for piece in own:
+            key = piece.address if piece is not None else address
             resource_plans.append(
                 _resource_plan(
-                    outcome,
-                    draft,
-                    order_by_key,
-                    shares.get(part.address, []) if part is not None else [],
-                    part,
+                    outcome, by_address.get(key), order_by_key, shares.get(key, []), piece
                 )
             )
     superseded = _superseded(state, parts, order_by_key, by_address)
@@ -561,18 +557,35 @@ def _settle_overlaps(
     accept_up_to: dict[str, Decimal | None],
 ) -> budgets.BudgetResult:
     """Budgets of the orders that are not double purchases; a resource that a budget keeps
-    from buying does not make a later one a double purchase (checked again without it)."""
+    from buying does not make a later one a double purchase (checked again without it). A
+    cover split into several orders is bought whole or not at all: when one of its orders
+    is blocked, the others are withheld and the budgets checked again without them."""
     not_bought: frozenset[str] = frozenset()
+    unpriced = {
+        d.key: "not priced" if prices.get(d.key) is None else str(prices[d.key])
+        for d in drafts
+        if not isinstance(prices.get(d.key), PriceSummary)
+    }
+    withheld = _whole_covers(drafts, unpriced)
     while True:
         buying = [
             d
             for d in drafts
-            if not any(outcomes[cover_address(a)].duplicate for a in d.addresses)
+            if d.key not in withheld
+            and not any(outcomes[cover_address(a)].duplicate for a in d.addresses)
         ]
         result = _budgets(desired, state, settings, buying, prices, accept_up_to)
+        more = _whole_covers(buying, result.blocked)
+        if any(key not in result.blocked for key in more):
+            withheld |= more
+            continue
+        result = budgets.BudgetResult(blocked=result.blocked | withheld, checks=result.checks)
         blocked = (
             frozenset(
-                cover_address(a) for d in buying if d.key in result.blocked for a in d.addresses
+                cover_address(a)
+                for d in drafts
+                if d.key in result.blocked
+                for a in d.addresses
             )
             | not_bought
         )
@@ -581,6 +594,28 @@ def _settle_overlaps(
         not_bought = blocked
         resolving = [o for o in outcomes.values() if o.selection is not None]
         _find_overlaps(resolving, state, settings.allow_overlap, not_bought)
+
+
+def _whole_covers(drafts: Sequence[OrderDraft], blocked: dict[str, str]) -> dict[str, str]:
+    """The orders holding a part of a split cover one of whose orders is blocked: that one
+    with its reason, the others as kept from being bought whole (key -> reason)."""
+    split = {
+        cover_address(a): reason
+        for d in drafts
+        if (reason := blocked.get(d.key)) is not None
+        for a in d.addresses
+        if cover_address(a) != a
+    }
+    found: dict[str, str] = {}
+    for draft in drafts:
+        if draft.key in blocked:
+            if any(cover_address(a) in split for a in draft.addresses):
+                found[draft.key] = blocked[draft.key]
+            continue
+        cover = next((c for a in draft.addresses if (c := cover_address(a)) in split), None)
+        if cover is not None:
+            found[draft.key] = f"part of {cover}, bought whole or not at all: {split[cover]}"
+    return found
 
 
 def _overlap_records(
