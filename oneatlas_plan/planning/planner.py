@@ -32,6 +32,7 @@ from oneatlas_plan.planning.explain import deciding_difference
 from oneatlas_plan.planning.model import (
     QUOTED_CONSTELLATIONS,
     Alternative,
+    BudgetCheck,
     Candidates,
     OrderPlan,
     Overlap,
@@ -567,6 +568,7 @@ def _settle_overlaps(
         if not isinstance(prices.get(d.key), PriceSummary)
     }
     withheld = _whole_covers(drafts, unpriced)
+    per_order_checks: dict[str, BudgetCheck] = {}  # a withheld order's own check stays shown
     while True:
         buying = [
             d
@@ -575,17 +577,25 @@ def _settle_overlaps(
             and not any(outcomes[cover_address(a)].duplicate for a in d.addresses)
         ]
         result = _budgets(desired, state, settings, buying, prices, accept_up_to)
+        for check in result.checks:
+            if check.scope == "airbus_order":
+                per_order_checks[check.name] = check
         more = _whole_covers(buying, result.blocked)
         if any(key not in result.blocked for key in more):
             withheld |= more
             continue
-        result = budgets.BudgetResult(blocked=result.blocked | withheld, checks=result.checks)
+        shown = {(c.scope, c.name) for c in result.checks}
+        kept = [
+            c
+            for k, c in per_order_checks.items()
+            if k in withheld and ("airbus_order", k) not in shown
+        ]
+        result = budgets.BudgetResult(
+            blocked=result.blocked | withheld, checks=[*result.checks, *kept]
+        )
         blocked = (
             frozenset(
-                cover_address(a)
-                for d in drafts
-                if d.key in result.blocked
-                for a in d.addresses
+                cover_address(a) for d in drafts if d.key in result.blocked for a in d.addresses
             )
             | not_bought
         )
