@@ -8,10 +8,11 @@ are forgotten (nothing is cancelled).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from oneatlas_plan.planning.model import PreviousOrder
+from oneatlas_plan.planning.orders import cover_address
 from oneatlas_plan.state.model import ResourceRecord
 
 UNSETTLED = frozenset({"pending", "unknown"})
@@ -95,6 +96,41 @@ def decide(
     return Decision("create", f"previous order {record.status}{message}", previous)
 
 
+def decide_cover(
+    config_digest: str,
+    records: Sequence[ResourceRecord],
+    *,
+    digests: Mapping[str, str] | None = None,
+    on_change: str = "replace",
+    replace: bool = False,
+) -> Decision:
+    """A cover bought as several Airbus orders (one record per part, docs/plan-format.md):
+    settled only when every part is; one part to buy again re-resolves the whole cover
+    (the overlap check then keeps the parts already owned from being bought twice)."""
+    if len(records) == 1:
+        return decide(
+            config_digest, records[0], digests=digests, on_change=on_change, replace=replace
+        )
+    parts = [
+        (r.address, decide(config_digest, r, digests=digests, on_change=on_change, replace=replace))
+        for r in records
+    ]
+    for wanted in ("blocked", "reorder", "create"):
+        for address, decision in parts:
+            if decision.action == wanted:
+                return replace_reason(decision, f"{address}: {decision.reason}")
+    if any(decision.action == "recheck" for _, decision in parts):
+        first = next(d for _, d in parts if d.action == "recheck")
+        owned = tuple(scene for _, d in parts for scene in d.owned)
+        return Decision("recheck", first.reason, first.previous, owned=owned)
+    first = parts[0][1]
+    return replace_reason(first, f"{first.reason} ({len(parts)} Airbus orders)")
+
+
+def replace_reason(decision: Decision, reason: str) -> Decision:
+    return Decision(decision.action, reason, decision.previous, decision.owned, decision.forced)
+
+
 def _edited(
     record: ResourceRecord, digests: Mapping[str, str], previous: PreviousOrder | None
 ) -> Decision:
@@ -126,12 +162,12 @@ def _edited(
 def forgotten(
     state_resources: Mapping[str, ResourceRecord], desired_addresses: Iterable[str]
 ) -> dict[str, Decision]:
-    """Records of resources that left the specs."""
+    """Records of resources that left the specs (a part of a desired cover has not)."""
     desired = set(desired_addresses)
     return {
         address: _forget(record)
         for address, record in sorted(state_resources.items())
-        if address not in desired
+        if cover_address(address) not in desired
     }
 
 

@@ -9,8 +9,9 @@ the first 16 characters still keeps the whole key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from oneatlas_plan import _canonical
@@ -27,6 +28,7 @@ KEY_PREFIX = "oap-"
 KEY_LENGTH = len(KEY_PREFIX) + 12
 REFERENCE_SEPARATOR = "_"  # between the key and the user's text; "_" is in every reference seen
 NEO_CONSTELLATION = "PNEO"
+_PART = re.compile(r"\[part\d+\]$")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,37 @@ class OrderDraft:
         return [r.address for r in self.resources]
 
 
+def pair_limit(template: OrderTemplate) -> int:
+    """AOI/item pairs one Airbus order of this spec order may hold."""
+    return min(template.pairs_per_order, MAX_ITEMS_PER_ORDER)
+
+
+def part_address(address: str, part: int) -> str:
+    """``spec.order.aoi[part2]``: the second Airbus order of a split multi-scene cover."""
+    return f"{address}[part{part}]"
+
+
+def cover_address(address: str) -> str:
+    """The resource a part address belongs to (the address itself when it is no part)."""
+    return _PART.sub("", address)
+
+
+def split_cover(resource: ResolvedResource) -> list[ResolvedResource]:
+    """A cover with more scenes than one Airbus order may hold, as parts of at most
+    :func:`pair_limit` scenes each (in selection order), addressed ``…[part1]``, ``…[part2]``."""
+    limit = pair_limit(resource.template)
+    if len(resource.scenes) <= limit:
+        return [resource]
+    return [
+        replace(
+            resource,
+            address=part_address(resource.address, n),
+            scenes=resource.scenes[start : start + limit],
+        )
+        for n, start in enumerate(range(0, len(resource.scenes), limit), start=1)
+    ]
+
+
 def order_key(resources: Sequence[ResolvedResource]) -> str:
     material = sorted((r.address, r.config_digest) for r in resources)
     return KEY_PREFIX + _canonical.digest(material)[:12]
@@ -115,7 +148,7 @@ def group(resources: Sequence[ResolvedResource]) -> list[list[ResolvedResource]]
     """Chunk resources of the same spec order, in address order, up to pairs_per_order."""
     chunks: list[list[ResolvedResource]] = []
     for resource in sorted(resources, key=lambda r: r.address):
-        limit = min(resource.template.pairs_per_order, MAX_ITEMS_PER_ORDER)
+        limit = pair_limit(resource.template)
         last = chunks[-1] if chunks else None
         if (
             last is not None
@@ -141,8 +174,9 @@ def _may_share(first: ResolvedResource, other: ResolvedResource) -> bool:
 
 
 def build_orders(resources: Sequence[ResolvedResource]) -> list[OrderDraft]:
+    """Airbus orders of at most :func:`pair_limit` AOI/item pairs; a larger cover is split."""
     drafts = []
-    for chunk in group(resources):
+    for chunk in group([part for r in resources for part in split_cover(r)]):
         key = order_key(chunk)
         drafts.append(
             OrderDraft(

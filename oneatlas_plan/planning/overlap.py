@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from oneatlas_plan.planning.orders import cover_address
 from oneatlas_plan.planning.selection import Candidate, geodesic_area_km2
 from oneatlas_plan.state.model import State
 
@@ -94,7 +95,8 @@ def overlaps(
     found = []
     for item in owned:
         scene = by_scene.get(item.scene) or by_id.get(item.scene_id)
-        if scene is None or item.product != product or item.address == skip_address:
+        skipped = cover_address(item.address) == skip_address
+        if scene is None or item.product != product or skipped:
             continue
         shared = aoi.intersection(shape(item.aoi)).intersection(scene.footprint_shape)
         area = geodesic_area_km2(shared)

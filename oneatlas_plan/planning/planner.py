@@ -19,13 +19,20 @@ from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
 from oneatlas_plan.planning import budget as budgets
 from oneatlas_plan.planning import overlap
-from oneatlas_plan.planning.actions import Decision, decide, forgotten
+from oneatlas_plan.planning.actions import (
+    Decision,
+    decide,
+    decide_cover,
+    forgotten,
+    previous_order,
+)
 from oneatlas_plan.planning.contract import ContractCatalog, utm_zone
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
 from oneatlas_plan.planning.explain import deciding_difference
 from oneatlas_plan.planning.model import (
     QUOTED_CONSTELLATIONS,
     Alternative,
+    BudgetCheck,
     Candidates,
     OrderPlan,
     Overlap,
@@ -36,7 +43,13 @@ from oneatlas_plan.planning.model import (
     SceneSummary,
     StateRef,
 )
-from oneatlas_plan.planning.orders import OptionNames, OrderDraft, ResolvedResource, build_orders
+from oneatlas_plan.planning.orders import (
+    OptionNames,
+    OrderDraft,
+    ResolvedResource,
+    build_orders,
+    cover_address,
+)
 from oneatlas_plan.planning.search import SearchNeed, run_searches
 from oneatlas_plan.planning.selection import (
     Candidate,
@@ -75,13 +88,27 @@ def _targeted(address: str, targets: Sequence[str]) -> bool:
     )
 
 
-def _decide(resource: DesiredResource, state: State, settings: PlanSettings) -> Decision:
-    return decide(
+def _families(state: State) -> dict[str, list[str]]:
+    """Resource address -> the state's addresses recorded for it (itself, or the parts of a
+    cover split into several Airbus orders)."""
+    families: dict[str, list[str]] = {}
+    for address in sorted(state.resources):
+        families.setdefault(cover_address(address), []).append(address)
+    return families
+
+
+def _decide(
+    resource: DesiredResource, state: State, family: Sequence[str], settings: PlanSettings
+) -> Decision:
+    replace = bool(settings.replace) and _targeted(resource.address, settings.replace)
+    if not family:
+        return decide(resource.config_digest, None, replace=replace)
+    return decide_cover(
         resource.config_digest,
-        state.resources.get(resource.address),
+        [state.resources[a] for a in family],
         digests=resource.digests,
         on_change=resource.on_change,
-        replace=bool(settings.replace) and _targeted(resource.address, settings.replace),
+        replace=replace,
     )
 
 
@@ -112,7 +139,11 @@ def make_plan(
     check_targets(settings.targets, known, what="--target")
     resources = [r for r in desired.resources if _targeted(r.address, settings.targets)]
     check_targets(settings.replace, [r.address for r in resources], what="--replace")
-    outcomes = {r.address: _Outcome(r, _decide(r, state, settings)) for r in resources}
+    families = _families(state)
+    outcomes = {
+        r.address: _Outcome(r, _decide(r, state, families.get(r.address, []), settings))
+        for r in resources
+    }
     gone = {
         address: decision
         for address, decision in forgotten(
@@ -410,41 +441,56 @@ def _assemble(
     meta: PlanMeta,
 ) -> Plan:
     by_address = {r.address: d for d in drafts for r in d.resources}
+    parts: dict[str, list[ResolvedResource]] = {}
+    for draft in drafts:
+        for part in draft.resources:
+            parts.setdefault(cover_address(part.address), []).append(part)
+
+    def outcome_of(address: str) -> _Outcome:
+        return outcomes[cover_address(address)]
+
     accept_up_to = {
-        draft.key: _accept_up_to([outcomes[r.address].desired for r in draft.resources])
+        draft.key: _accept_up_to([outcome_of(a).desired for a in draft.addresses])
         for draft in drafts
     }
     budget_result = _settle_overlaps(
         desired, state, settings, outcomes, drafts, prices, accept_up_to
     )
     shares = {
-        address: _overlap_records(outcomes[address], prices.get(draft.key), draft)
+        address: _overlap_records(outcome_of(address), prices.get(draft.key), draft)
         for address, draft in by_address.items()
     }
     duplicates = {
         draft.key: overlap.describe(
-            outcomes[draft.addresses[0]].overlaps,
+            outcome_of(draft.addresses[0]).overlaps,
             [_share_text(o) for o in shares[draft.addresses[0]]],
         )
         + "; not ordered: allow it with allow_overlap: true on the order or --allow-overlap"
         for draft in drafts
-        if outcomes[draft.addresses[0]].duplicate
+        if outcome_of(draft.addresses[0]).duplicate
     }
     order_plans = [
         _order_plan(
             draft,
             prices.get(draft.key),
             duplicates.get(draft.key) or budget_result.blocked.get(draft.key),
-            reorder=any(outcomes[r.address].decision.action == "reorder" for r in draft.resources),
+            reorder=any(outcome_of(a).decision.action == "reorder" for a in draft.addresses),
             accept_up_to=accept_up_to[draft.key],
         )
         for draft in drafts
     ]
     order_by_key = {o.key: o for o in order_plans}
-    resource_plans = [
-        _resource_plan(outcome, by_address.get(address), order_by_key, shares.get(address, []))
-        for address, outcome in outcomes.items()
-    ]
+    resource_plans = []
+    for address, outcome in outcomes.items():
+        own: list[ResolvedResource | None] = [*parts.get(address, [])] or [None]
+        for piece in own:
+            key = piece.address if piece is not None else address
+            resource_plans.append(
+                _resource_plan(
+                    outcome, by_address.get(key), order_by_key, shares.get(key, []), piece
+                )
+            )
+    superseded = _superseded(state, parts, order_by_key, by_address)
     resource_plans += [
         ResourcePlan(
             address=address,
@@ -452,12 +498,12 @@ def _assemble(
             reason=decision.reason,
             spec_file=state.resources[address].spec_file,
             config_digest=state.resources[address].config_digest,
-            aoi_name=address.rsplit(".", 1)[-1],
+            aoi_name=cover_address(address).rsplit(".", 1)[-1],
             aoi_geometry=None,
             aoi_area_km2=None,
             previous=decision.previous,
         )
-        for address, decision in gone.items()
+        for address, decision in (gone | superseded).items()
     ]
     resource_plans.sort(key=lambda r: r.address)
     totals: dict[str, Decimal] = {}
@@ -480,6 +526,30 @@ def _assemble(
     return plan.sealed()
 
 
+def _superseded(
+    state: State,
+    parts: dict[str, list[ResolvedResource]],
+    orders: dict[str, OrderPlan],
+    by_address: dict[str, OrderDraft],
+) -> dict[str, Decision]:
+    """Records of a cover that a new purchase splits differently (the whole cover where it
+    is now split, parts it no longer has): they leave the state once the new orders are
+    placed; nothing is cancelled."""
+    found: dict[str, Decision] = {}
+    for address, new_parts in parts.items():
+        kept = {p.address for p in new_parts}
+        buying = any(orders[by_address[a].key].action != "blocked" for a in kept)
+        for old in sorted(state.resources):
+            if cover_address(old) == address and old not in kept and buying:
+                found[old] = Decision(
+                    "forget",
+                    f"superseded by the new order(s) of {address}: it leaves the state on "
+                    "apply; nothing is cancelled",
+                    previous_order(state.resources[old]),
+                )
+    return found
+
+
 def _settle_overlaps(
     desired: DesiredSet,
     state: State,
@@ -490,13 +560,45 @@ def _settle_overlaps(
     accept_up_to: dict[str, Decimal | None],
 ) -> budgets.BudgetResult:
     """Budgets of the orders that are not double purchases; a resource that a budget keeps
-    from buying does not make a later one a double purchase (checked again without it)."""
+    from buying does not make a later one a double purchase (checked again without it). A
+    cover split into several orders is bought whole or not at all: when one of its orders
+    is blocked, the others are withheld and the budgets checked again without them."""
     not_bought: frozenset[str] = frozenset()
+    unpriced = {
+        d.key: "not priced" if prices.get(d.key) is None else str(prices[d.key])
+        for d in drafts
+        if not isinstance(prices.get(d.key), PriceSummary)
+    }
+    withheld = _whole_covers(drafts, unpriced)
+    per_order_checks: dict[str, BudgetCheck] = {}  # a withheld order's own check stays shown
     while True:
-        buying = [d for d in drafts if not any(outcomes[a].duplicate for a in d.addresses)]
+        buying = [
+            d
+            for d in drafts
+            if d.key not in withheld
+            and not any(outcomes[cover_address(a)].duplicate for a in d.addresses)
+        ]
         result = _budgets(desired, state, settings, buying, prices, accept_up_to)
+        for check in result.checks:
+            if check.scope == "airbus_order":
+                per_order_checks[check.name] = check
+        more = _whole_covers(buying, result.blocked)
+        if any(key not in result.blocked for key in more):
+            withheld |= more
+            continue
+        shown = {(c.scope, c.name) for c in result.checks}
+        kept = [
+            c
+            for k, c in per_order_checks.items()
+            if k in withheld and ("airbus_order", k) not in shown
+        ]
+        result = budgets.BudgetResult(
+            blocked=result.blocked | withheld, checks=[*result.checks, *kept]
+        )
         blocked = (
-            frozenset(a for d in buying if d.key in result.blocked for a in d.addresses)
+            frozenset(
+                cover_address(a) for d in drafts if d.key in result.blocked for a in d.addresses
+            )
             | not_bought
         )
         if blocked == not_bought:
@@ -504,6 +606,28 @@ def _settle_overlaps(
         not_bought = blocked
         resolving = [o for o in outcomes.values() if o.selection is not None]
         _find_overlaps(resolving, state, settings.allow_overlap, not_bought)
+
+
+def _whole_covers(drafts: Sequence[OrderDraft], blocked: dict[str, str]) -> dict[str, str]:
+    """The orders holding a part of a split cover one of whose orders is blocked: that one
+    with its reason, the others as kept from being bought whole (key -> reason)."""
+    split = {
+        cover_address(a): reason
+        for d in drafts
+        if (reason := blocked.get(d.key)) is not None
+        for a in d.addresses
+        if cover_address(a) != a
+    }
+    found: dict[str, str] = {}
+    for draft in drafts:
+        if draft.key in blocked:
+            if any(cover_address(a) in split for a in draft.addresses):
+                found[draft.key] = blocked[draft.key]
+            continue
+        cover = next((c for a in draft.addresses if (c := cover_address(a)) in split), None)
+        if cover is not None:
+            found[draft.key] = f"part of {cover}, bought whole or not at all: {split[cover]}"
+    return found
 
 
 def _overlap_records(
@@ -626,7 +750,10 @@ def _resource_plan(
     draft: OrderDraft | None,
     orders: dict[str, OrderPlan],
     overlaps: list[Overlap],
+    part: ResolvedResource | None = None,
 ) -> ResourcePlan:
+    """The plan of one resource, or of one part of a cover split into several orders (its
+    own address and scenes; the cover's coverage and alternatives)."""
     resource = outcome.desired
     action, reason = outcome.decision.action, outcome.decision.reason
     order = orders.get(draft.key) if draft is not None else None
@@ -636,8 +763,11 @@ def _resource_plan(
         action, reason = "blocked", order.reason
     selection = outcome.selection
     scenes = [] if selection is None else [_scene(c, coverage) for c, coverage in selection.scenes]
+    if part is not None and part.address != resource.address:
+        ids = {c.id for c in part.scenes}
+        scenes = [s for s in scenes if s.id in ids]
     return ResourcePlan(
-        address=resource.address,
+        address=part.address if part is not None else resource.address,
         action=action,  # type: ignore[arg-type]
         reason=reason,
         spec_file=resource.spec_file,
