@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from oneatlas_plan.geodesy import geodesic_area_km2
 from oneatlas_plan.planning.orders import cover_address
-from oneatlas_plan.planning.selection import Candidate, geodesic_area_km2
+from oneatlas_plan.planning.selection import Candidate
 from oneatlas_plan.state.model import State
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from oneatlas_plan import __version__, _canonical
 from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
+from oneatlas_plan.geodesy import geodesic_area_km2
 from oneatlas_plan.planning import budget as budgets
 from oneatlas_plan.planning import overlap
 from oneatlas_plan.planning.actions import (
@@ -56,7 +57,6 @@ from oneatlas_plan.planning.selection import (
     CandidateIndex,
     Selection,
     filter_candidates,
-    geodesic_area_km2,
     select,
 )
 from oneatlas_plan.state.model import State

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from pyproj import Geod
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-_GEOD = Geod(ellps="WGS84")
+from oneatlas_plan.geodesy import geodesic_area_km2
+
 _EPSILON = 1e-9
 
 
@@ -105,13 +105,6 @@ class Selection:
     @property
     def satisfied(self) -> bool:
         return self.unsatisfied is None
-
-
-def geodesic_area_km2(geometry: BaseGeometry) -> float:
-    if geometry.is_empty:
-        return 0.0
-    area, _ = _GEOD.geometry_area_perimeter(geometry)
-    return abs(area) / 1e6
 
 
 def _failed_criterion(candidate: Candidate, criteria: Criteria) -> str | None:

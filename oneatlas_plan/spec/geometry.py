@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from pyproj import Geod
+from oneatlas_plan.geodesy import GEOD, geodesic_area_km2
 
 MIN_AREA_KM2 = 5.0
 BILLING_MIN_AREA_KM2 = 25.0
 MIN_WIDTH_KM = 1.0
 MAX_VERTICES = 999
 
-_GEOD = Geod(ellps="WGS84")
 
 Position = list[float]
 
@@ -124,7 +123,7 @@ def check_polygon(geometry: Any) -> CheckedPolygon:
     polygon = {"type": "Polygon", "coordinates": [ring]}
     if not _valid_shape(ring, findings):
         return CheckedPolygon(None, 0.0, findings)
-    area = geodesic_area_km2(ring)
+    area = ring_area_km2(ring)
     _size_rules(ring, area, findings)
     return CheckedPolygon(polygon if not findings.errors else None, area, findings)
 
@@ -287,12 +286,10 @@ def _size_rules(ring: list[Position], area: float, findings: Findings) -> None:
 # ---------------------------------------------------------------------------- measures
 
 
-def geodesic_area_km2(ring: list[Position]) -> float:
-    """Geodesic area on the WGS84 ellipsoid (km², orientation-independent)."""
-    lons = [p[0] for p in ring]
-    lats = [p[1] for p in ring]
-    area, _ = _GEOD.polygon_area_perimeter(lons, lats)
-    return abs(area) / 1e6
+def ring_area_km2(ring: list[Position]) -> float:
+    from shapely.geometry import Polygon
+
+    return geodesic_area_km2(Polygon(ring))
 
 
 def geodesic_width_km(ring: list[Position]) -> float:
@@ -308,7 +305,7 @@ def geodesic_width_km(ring: list[Position]) -> float:
 
 
 def _distance_km(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    _, _, metres = _GEOD.inv(a[0], a[1], b[0], b[1])
+    _, _, metres = GEOD.inv(a[0], a[1], b[0], b[1])
     return float(metres) / 1000
 
 

@@ -5,12 +5,12 @@ from typing import Any
 import pytest
 from shapely.geometry import box
 
+from oneatlas_plan.geodesy import geodesic_area_km2
 from oneatlas_plan.planning.selection import (
     Candidate,
     Criteria,
     Policy,
     filter_candidates,
-    geodesic_area_km2,
     rank,
     select,
 )
