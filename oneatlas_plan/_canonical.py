@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,16 +17,20 @@ from typing import Any
 MAX_JSON_CONTAINERS = 2_000_000
 
 
-def loads_bounded(text: str, max_containers: int = MAX_JSON_CONTAINERS) -> Any:
+def loads_bounded(
+    text: str,
+    max_containers: int = MAX_JSON_CONTAINERS,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
     """``json.loads`` for files: ValueError (not a MemoryError or a hang) when the text has
     more than ``max_containers`` objects and arrays (counted as ``{`` and ``[``, even inside
-    strings: a bound, not an exact count)."""
+    strings: a bound, not an exact count). ``object_pairs_hook`` as for ``json.loads``."""
     count = text.count("{") + text.count("[")
     if count > max_containers:
         raise ValueError(
             f"too many JSON objects and arrays ({count:,}; the limit is {max_containers:,})"
         )
-    return json.loads(text)
+    return json.loads(text, object_pairs_hook=object_pairs_hook)
 
 
 def _default(value: Any) -> Any:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
+from oneatlas_plan import _files
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.planfile import read_plan
 from oneatlas_plan.render.plan_text import render_plan_text
@@ -128,14 +127,6 @@ def _emit(data: bytes | str, out: Path | None, *, colour: bool = False) -> None:
         return
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        _files.write_atomic(out, raw, mode=0o644)
     except OSError as error:
-        raise ToolError(f"cannot write {out}: {error.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        os.chmod(temp, 0o644)
-        os.replace(temp, out)
-    except OSError as error:
-        Path(temp).unlink(missing_ok=True)
-        raise ToolError(f"cannot write {out}: {error.strerror}") from None
+        raise ToolError(f"cannot write {out}: {error.strerror or error}") from None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from oneatlas_plan import _canonical
+from oneatlas_plan import _canonical, _files
 from oneatlas_plan.errors import InputError, PlanError
 from oneatlas_plan.planning.model import FORMAT_VERSION, Plan
 
@@ -17,19 +16,25 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024  # ~10,000 orders; bounds the memory a bad fil
 
 
 def write_plan(plan: Plan, path: Path) -> None:
-    """Write atomically: a temp file in the same directory, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write atomically and durably (temp file, fsync, rename, directory fsync); on failure
+    (a full disk...) an InputError naming the file, and the previous plan file is intact."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(plan.to_json())
-            os.fchmod(handle.fileno(), 0o644)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _files.write_atomic(path, plan.to_json().encode("utf-8"), mode=0o644)
+    except OSError as error:
+        raise InputError(
+            f"{path}: cannot write the plan file: {error.strerror or error} (nothing was "
+            "written; the previous file, if any, is unchanged)"
+        ) from None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {key!r}")
+        data[key] = value
+    return data
 
 
 def read_plan(path: Path, *, verify: bool = True) -> Plan:
@@ -80,14 +85,13 @@ def _check_consistent(path: Path, plan: Plan) -> None:
 
 def _read_json(path: Path) -> dict[str, object]:
     try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise InputError(f"{path}: {size} bytes is too large for a plan file")
-        text = path.read_text(encoding="utf-8")
+        text = _files.read_regular(path, MAX_PLAN_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such plan file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a plan file") from None
+    except _files.FileTooLargeError as error:
+        raise InputError(f"{path}: {error.strerror} for a plan file") from None
+    except _files.NotRegularFileError as error:
+        raise InputError(f"{path}: {error.strerror}, not a plan file") from None
     except UnicodeDecodeError as error:
         raise InputError(
             f"{path}: not a plan file (not UTF-8 text at byte {error.start})"
@@ -95,7 +99,7 @@ def _read_json(path: Path) -> dict[str, object]:
     except OSError as error:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        data = _canonical.loads_bounded(text)
+        data = _canonical.loads_bounded(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{path}:{error.lineno}:{error.colno}: not a plan file: invalid JSON ({error.msg})"

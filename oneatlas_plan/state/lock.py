@@ -8,8 +8,14 @@ reports it (``on_stale`` callback, or a logged warning) and takes it over. A loc
 another host can only be broken by a person, by id: :func:`break_lock`.
 
 Removing someone else's lock (taking over a stale one, breaking one) is done while holding
-``<state>.lock.takeover`` (also O_EXCL) and after re-reading the lock id, so two processes
+``<state>.lock.takeover`` (also exclusive) and after re-reading the lock id, so two processes
 cannot both take over, nor remove a fresh lock made in between.
+
+Both files are created complete or not at all (written to a temp file, then hard-linked
+into place; see :func:`oneatlas_plan._files.create_exclusive`): a full disk gives a clear
+:class:`StateError`, never an empty lock. An unreadable lock or takeover file (empty or
+garbage, as older versions could leave on a full disk) is waited for like a live one, and
+taken over once it is older than ``UNREADABLE_GRACE`` seconds: nobody writes one in place.
 
 All functions take the **state file's** path; :func:`lock_path_for` gives the lock's.
 """
@@ -30,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from oneatlas_plan import _testhooks
+from oneatlas_plan import _files, _testhooks
 from oneatlas_plan.errors import StateError, StateLockedError
 from oneatlas_plan.state.model import utc_iso, utc_now
 
@@ -38,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 FIRST_DELAY = 0.05
 MAX_DELAY = 2.0
+UNREADABLE_GRACE = 10.0  # seconds an unreadable lock/takeover file is respected
+MAX_LOCK_BYTES = 64 * 1024
+MAX_PID = 2**31 - 1
 
 
 def lock_path_for(state_path: Path) -> Path:
@@ -87,7 +96,7 @@ def _process_start(pid: int) -> str | None:
 
 def is_alive(pid: int, process_start: str | None = None) -> bool:
     """Whether ``pid`` (on this host) is the process that wrote the lock."""
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -118,11 +127,14 @@ def read_lock(state_path: Path) -> LockInfo | None:
     """
     path = lock_path_for(state_path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _files.read_regular(path, MAX_LOCK_BYTES).decode("utf-8")
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise UnreadableLockError(f"lock file {path} is unreadable: {error}") from error
+        raise UnreadableLockError(
+            f"lock file {path} is unreadable: {error.strerror or error}; if no oneatlas-plan "
+            "run is in progress on this state, delete that file"
+        ) from None
     except UnicodeDecodeError as error:
         raise UnreadableLockError(
             f"lock file {path} is unreadable (not UTF-8 text: {error.reason}); if no "
@@ -130,7 +142,7 @@ def read_lock(state_path: Path) -> LockInfo | None:
         ) from error
     try:
         data = json.loads(text)
-        return LockInfo(
+        info = LockInfo(
             lock_id=str(data["lock_id"]),
             user=str(data["user"]),
             host=str(data["host"]),
@@ -138,31 +150,54 @@ def read_lock(state_path: Path) -> LockInfo | None:
             created_at=str(data["created_at"]),
             process_start=data.get("process_start"),
         )
-    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        if not 0 < info.pid <= MAX_PID:
+            raise ValueError(f"pid {str(data['pid'])[:40]} is not a process id")
+        return info
+    except (ValueError, KeyError, TypeError, RecursionError, AttributeError) as error:
         raise UnreadableLockError(
             f"lock file {path} is unreadable ({type(error).__name__}: {error}); if no "
             "oneatlas-plan run is in progress on this state, delete that file"
         ) from error
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def _create_exclusive(path: Path, text: str, *, fsync: bool = True) -> bool:
+    """Create ``path`` complete (False if it exists); StateError if it cannot be written."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return _files.create_exclusive(path, text.encode("utf-8"), fsync=fsync)
+    except OSError as error:
+        raise StateError(
+            f"cannot create the lock file {path}: {error.strerror or error}; nothing was "
+            "changed (free some space on that filesystem and run again)"
+        ) from None
 
 
-def _create_exclusive(path: Path, text: str) -> bool:
+def _age(path: Path) -> float | None:
+    """Seconds since ``path`` was last modified, or None if it is gone."""
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _remove_unreadable(path: Path) -> bool:
+    """Remove an unreadable file older than the grace, if it is still that same file."""
+    try:
+        before = path.stat()
+    except OSError:
+        return False
+    if time.time() - before.st_mtime < UNREADABLE_GRACE:
         return False
     try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        after = path.stat()
+    except OSError:
+        return False
+    if (after.st_ino, after.st_mtime_ns, after.st_size) != (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_size,
+    ):
+        return False
+    path.unlink(missing_ok=True)
     return True
 
 
@@ -178,7 +213,7 @@ def _remove_if(state_path: Path, lock_id: str) -> bool:
         try:
             current = read_lock(state_path)
         except UnreadableLockError:
-            return False
+            return lock_id == UNREADABLE_ID and _remove_unreadable(lock_path_for(state_path))
         if current is None or current.lock_id != lock_id:
             return False
         lock_path_for(state_path).unlink()
@@ -188,13 +223,31 @@ def _remove_if(state_path: Path, lock_id: str) -> bool:
 
 
 def _clear_dead_takeover(takeover: Path) -> None:
-    """A takeover file left by a process killed in the middle of a takeover."""
+    """A takeover file left by a process killed in the middle of a takeover (or an empty or
+    garbage one left by an older version on a full disk)."""
     try:
-        host, pid = takeover.read_text(encoding="utf-8").split()
+        host, pid = _files.read_regular(takeover, MAX_LOCK_BYTES).decode("utf-8").split()
         if host == socket.gethostname() and not is_alive(int(pid)):
             takeover.unlink(missing_ok=True)
-    except (OSError, ValueError):
+    except FileNotFoundError:
         pass
+    except (OSError, ValueError):  # unreadable: nobody writes one in place
+        with contextlib.suppress(OSError):
+            _remove_unreadable(takeover)
+
+
+UNREADABLE_ID = "(unreadable)"
+
+
+def _unreadable_info(path: Path) -> LockInfo:
+    """What is reported when an unreadable lock file is taken over."""
+    try:
+        since = utc_iso(datetime.fromtimestamp(path.stat().st_mtime).astimezone())
+    except OSError:
+        since = "?"
+    return LockInfo(
+        lock_id=UNREADABLE_ID, user="unknown", host="unknown", pid=0, created_at=since
+    )
 
 
 class StateLock:
@@ -264,10 +317,8 @@ class StateLock:
             created_at=utc_iso(self._clock()),
             process_start=_process_start(os.getpid()),
         )
-        if not _create_exclusive(self.path, info.to_json()):
+        if not _create_exclusive(self.path, info.to_json(), fsync=self._fsync):
             return None
-        if self._fsync:
-            _fsync_dir(self.path.parent)
         return info
 
     def _holder_or_take_over(
@@ -277,8 +328,11 @@ class StateLock:
         try:
             holder = read_lock(self.state_path)
         except UnreadableLockError as error:
-            return str(error)  # maybe being written right now: wait, then report
-        if holder is None or not is_stale(holder):
+            age = _age(self.path)
+            if age is None or age < UNREADABLE_GRACE:
+                return str(error)  # wait, then report
+            holder = _unreadable_info(self.path)
+        if holder is None or not (holder.lock_id == UNREADABLE_ID or is_stale(holder)):
             return holder
         if not _remove_if(self.state_path, holder.lock_id):
             return holder  # someone else is taking it over: wait like for a live lock
@@ -312,7 +366,7 @@ class StateLock:
         self.path.unlink(missing_ok=True)
         if self._fsync:
             with contextlib.suppress(OSError):
-                _fsync_dir(self.path.parent)
+                _files.fsync_dir(self.path.parent)
 
     def __enter__(self) -> StateLock:
         if self.info is None:
@@ -348,6 +402,7 @@ def break_lock(state_path: Path, lock_id: str) -> LockInfo:
             f"refusing to unlock state {state_path}: it is held by {holder.describe()}, a "
             "process still running on this host; wait for it to finish or stop it first"
         )
-    if not _remove_if(state_path, lock_id):
+    if not _remove_if(state_path, lock_id) and not _remove_if(state_path, lock_id):
+        # (the second try follows the removal of a dead or unreadable takeover file)
         raise StateError(f"the lock of state {state_path} changed meanwhile; try again")
     return holder

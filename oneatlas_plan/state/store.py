@@ -5,16 +5,20 @@ Files next to the state ``S``:
 * ``S`` — the state as canonical JSON; always complete (replaced with temp file + fsync +
   rename + directory fsync), never written in place.
 * ``S.backup`` — the previous version of ``S`` (kept by every checkpoint).
-* ``S.journal`` — one JSON line per change made since the last checkpoint, each fsynced
-  before the call returns: ``{"lineage", "serial", "op": "put"|"remove", "address",
-  "record"}``. Persisting one record costs one short line, not a rewrite of ``S``.
+* ``S.journal`` — one JSON line per change made since the last checkpoint, each completely
+  written, fsynced and read back before the call returns (a short write or ``ENOSPC``
+  truncates the line away and raises :class:`StateError`): ``{"lineage", "serial", "op":
+  "put"|"remove", "address", "record"}``. Persisting one record costs one short line, not a
+  rewrite of ``S``.
 * ``S.lock`` — see :mod:`oneatlas_plan.state.lock`.
 
 :meth:`StateStore.load` reads ``S`` and replays the journal in memory (lines whose serial is
 not above the file's were already folded; a torn last line, from a crash in the middle of
-an append, is ignored). Loading never writes, so ``state list`` can read while ``apply``
-runs. The first change made by a store folds a journal left over from a crashed run into
-``S``; :meth:`StateStore.checkpoint` and :meth:`StateStore.close` fold the journal.
+an append or a failed append, is ignored: a line counts only once its final newline is on
+disk, and the change it records was not acted upon before that). Loading never writes,
+so ``state list`` can read while ``apply`` runs. The first change made by a store folds a
+journal left over from a crashed run into ``S``; :meth:`StateStore.checkpoint` and
+:meth:`StateStore.close` fold the journal.
 
 Writers must hold the state lock. A store is meant for one thread at a time; its methods
 are serialized by an internal lock, so a stray call from another thread cannot interleave
@@ -23,11 +27,8 @@ journal lines.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from oneatlas_plan import _canonical, _testhooks
+from oneatlas_plan import _canonical, _files, _testhooks
 from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.lock import lock_path_for
 from oneatlas_plan.state.migrations import migrate
@@ -50,13 +51,8 @@ from oneatlas_plan.state.model import (
     utc_now,
 )
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# Bounds what a hostile or runaway file can cost (a real state is a few MB at most).
+MAX_STATE_BYTES = 256 * 1024 * 1024
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -143,7 +139,8 @@ class FileStateStore:
     def _loaded(self) -> State:
         if self._state is None:
             self.load()
-        assert self._state is not None
+        if self._state is None:
+            raise StateError(f"{self.path}: the state could not be loaded")
         return self._state
 
     def _corrupt(self, problem: str, where: Path | None = None) -> StateError:
@@ -163,13 +160,15 @@ class FileStateStore:
 
     def _read_file(self) -> State:
         try:
-            raw = self.path.read_bytes()
+            raw = _files.read_regular(self.path, MAX_STATE_BYTES)
         except FileNotFoundError:
             self._folded_serial = None
             self._refuse_orphans()
             return State.new()
         except OSError as error:
-            raise StateError(f"cannot read state file {self.path}: {error}") from error
+            raise StateError(
+                f"cannot read state file {self.path}: {error.strerror or error}"
+            ) from None
         if not raw.strip():
             raise self._corrupt("is empty (truncated?)")
         try:
@@ -214,12 +213,18 @@ class FileStateStore:
 
     def _read_journal(self, state: State) -> _Journal | None:
         try:
-            raw = self.journal_path.read_bytes()
+            raw = _files.read_regular(self.journal_path, MAX_STATE_BYTES)
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise StateError(f"cannot read journal {self.journal_path}: {error}") from error
-        numbered = [(n, c) for n, c in enumerate(raw.split(b"\n"), start=1) if c.strip()]
+            raise StateError(
+                f"cannot read journal {self.journal_path}: {error.strerror or error}"
+            ) from None
+        chunks = raw.split(b"\n")
+        # Only lines ended by their newline were completely written; the rest of a failed
+        # or interrupted append (if any) is after the last newline.
+        unfinished = bool(chunks[-1].strip())
+        numbered = [(n, c) for n, c in enumerate(chunks[:-1], start=1) if c.strip()]
         lines: list[dict[str, Any]] = []
         torn = False
         for index, (number, chunk) in enumerate(numbered):
@@ -242,7 +247,7 @@ class FileStateStore:
                 )
             entry["_line"] = number
             lines.append(entry)
-        return _Journal(lines=lines, torn_tail=torn)
+        return _Journal(lines=lines, torn_tail=torn or unfinished)
 
     def _replay(self, state: State, journal: _Journal) -> State:
         serial = state.serial
@@ -329,17 +334,13 @@ class FileStateStore:
             line = dumps_line(
                 {"lineage": state.lineage, "serial": serial, "at": utc_iso(self._clock())} | entry
             ).encode("utf-8")
-            position = os.lseek(fd, 0, os.SEEK_END)
             try:
-                os.write(fd, line)  # O_APPEND: one write of one line
-                if self._fsync:
-                    os.fsync(fd)
+                _files.append(fd, line, fsync=self._fsync)
             except OSError as error:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, position)
                 self._broken = (
-                    f"writing the journal {self.journal_path} failed ({error}); the changes "
-                    "made before are safe and will be folded on the next run"
+                    f"writing the journal {self.journal_path} failed "
+                    f"({error.strerror or error}); this change was not recorded, the changes "
+                    "made before it are safe and will be folded on the next run"
                 )
                 raise StateError(self._broken) from error
             if stored is None:
@@ -354,10 +355,20 @@ class FileStateStore:
         if self._folded_serial is None or self._leftover_journal:
             self._write_file(state)  # a first file, or folding a crashed run's journal
         created = not self.journal_path.exists()
-        self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        if created and self._fsync:
-            _fsync_dir(self.path.parent)
-        return self._journal_fd
+        try:
+            fd = os.open(self.journal_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                if created and self._fsync:
+                    _files.fsync_dir(self.path.parent)
+            except OSError:
+                os.close(fd)
+                raise
+        except OSError as error:
+            raise StateError(
+                f"cannot open the journal {self.journal_path}: {error.strerror or error}"
+            ) from error
+        self._journal_fd = fd
+        return fd
 
     def replace(self, state: State) -> None:
         """Replace the whole file by ``state`` (state push/pull); the caller holds the lock."""
@@ -379,31 +390,26 @@ class FileStateStore:
         if self._broken is not None:
             raise StateError(self._broken)
         data = state.to_json().encode("utf-8")
-        directory = self.path.parent
-        fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        temp = Path(temp_name)
-        try:
-            try:
-                os.write(fd, data)
-                if self.path.exists():
-                    os.fchmod(fd, self.path.stat().st_mode & 0o777)
-                else:
-                    os.fchmod(fd, 0o644)
-                if self._fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+
+        def before_replace() -> None:
             _testhooks.pause("state-replace")
             if self.path.exists():
                 self._keep_backup()
-            os.replace(temp, self.path)
-            if self._fsync:
-                _fsync_dir(directory)
+
+        try:
+            _files.write_atomic(self.path, data, fsync=self._fsync, before_replace=before_replace)
         except OSError as error:
-            temp.unlink(missing_ok=True)
-            raise StateError(f"cannot write state file {self.path}: {error}") from error
+            raise StateError(
+                f"cannot write state file {self.path}: {error.strerror or error}; it was not "
+                "changed"
+            ) from error
         self._folded_serial = state.serial
-        self._drop_journal()
+        try:
+            self._drop_journal()
+        except OSError as error:  # harmless: its lines are folded (serials <= the file's)
+            raise StateError(
+                f"cannot remove the folded journal {self.journal_path}: {error.strerror or error}"
+            ) from error
 
     def _keep_backup(self) -> None:
         temp = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.tmp")
@@ -411,10 +417,11 @@ class FileStateStore:
         try:
             os.link(self.path, temp)  # O(1); the state file itself is never absent
         except OSError:
-            shutil.copyfile(self.path, temp)
-            if self._fsync:
-                with open(temp, "rb+") as handle:
-                    os.fsync(handle.fileno())
+            _files.write_atomic(
+                self.backup_path, _files.read_regular(self.path, MAX_STATE_BYTES),
+                fsync=self._fsync,
+            )
+            return
         os.replace(temp, self.backup_path)
 
     def _drop_journal(self) -> None:
@@ -424,7 +431,7 @@ class FileStateStore:
         if self.journal_path.exists():
             self.journal_path.unlink()
             if self._fsync:
-                _fsync_dir(self.path.parent)
+                _files.fsync_dir(self.path.parent)
         self._leftover_journal = False
 
     def close(self) -> None:
