@@ -33,11 +33,16 @@ class FileTooLargeError(OSError):
     """The file is larger than the caller's limit."""
 
 
+# The two system calls every durable write goes through (tests inject faults here).
+_write = os.write
+_fsync = os.fsync
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data``; ``OSError`` instead of a silent short write."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = _write(fd, view)
         if written <= 0:
             raise OSError(errno.ENOSPC, "no space left on device (short write)")
         view = view[written:]
@@ -46,7 +51,7 @@ def write_all(fd: int, data: bytes) -> None:
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        _fsync(fd)
     finally:
         os.close(fd)
 
@@ -71,7 +76,7 @@ def append(fd: int, data: bytes, *, fsync: bool = True) -> None:
     try:
         write_all(fd, data)
         if fsync:
-            os.fsync(fd)
+            _fsync(fd)
         _verify(fd, start, data)
     except OSError:
         with contextlib.suppress(OSError):
@@ -90,7 +95,7 @@ def _write_temp(directory: Path, name: str, data: bytes, mode: int, fsync: bool)
             write_all(fd, data)
             os.fchmod(fd, mode)
             if fsync:
-                os.fsync(fd)
+                _fsync(fd)
             _verify(fd, 0, data)
         finally:
             os.close(fd)
@@ -164,7 +169,7 @@ def _create_in_place(path: Path, data: bytes, fsync: bool) -> bool:
         try:
             write_all(fd, data)
             if fsync:
-                os.fsync(fd)
+                _fsync(fd)
             _verify(fd, 0, data)
         finally:
             os.close(fd)

@@ -5,7 +5,9 @@ The crash-injection tests (``tests/reliability/``) run ``apply`` in a subprocess
 ``pause(POINT)``, it prints ``ONEATLAS_PLAN_TEST_PAUSE POINT`` on stderr and waits, so the
 test can SIGKILL it exactly there. It waits until the file named by
 ``ONEATLAS_PLAN_TEST_RELEASE`` exists (a handshake: the test lets it go on when it is
-ready), or, without that variable, ``ONEATLAS_PLAN_TEST_PAUSE_SECONDS`` (default 30).
+ready), or, without that variable, ``ONEATLAS_PLAN_TEST_PAUSE_SECONDS`` (default 30). With
+``ONEATLAS_PLAN_TEST_REACHED=PATH`` it also writes the point's name to PATH on arrival, so a
+test can wait for that file, act at that exact point (send a signal), then release it.
 Points: ``before-pending``, ``after-pending``, ``after-outcome`` (apply), ``before-accept``
 (apply: a quotation recorded, its automatic acceptance not yet sent), ``after-accept``
 (quotations: the acceptance answered, not yet recorded), ``state-replace`` (state store: new
@@ -28,6 +30,7 @@ from pathlib import Path
 ENV = "ONEATLAS_PLAN_TEST_PAUSE"
 SECONDS_ENV = "ONEATLAS_PLAN_TEST_PAUSE_SECONDS"
 RELEASE_ENV = "ONEATLAS_PLAN_TEST_RELEASE"
+REACHED_ENV = "ONEATLAS_PLAN_TEST_REACHED"
 MARKS_ENV = "ONEATLAS_PLAN_TEST_MARKS"
 MARKER = "ONEATLAS_PLAN_TEST_PAUSE"
 MARK = "ONEATLAS_PLAN_TEST_MARK"
@@ -47,6 +50,9 @@ def pause(point: str) -> None:
         return
     sys.stderr.write(f"{MARKER} {point}\n")
     sys.stderr.flush()
+    reached = os.environ.get(REACHED_ENV)
+    if reached:
+        Path(reached).write_text(point, encoding="utf-8")
     seconds = float(os.environ.get(SECONDS_ENV, "30"))
     release = os.environ.get(RELEASE_ENV)
     if not release:

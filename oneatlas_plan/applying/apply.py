@@ -3,21 +3,28 @@
 For each order, in plan order:
 
 1. re-price it; refuse it if the price rose beyond the tolerance or breaks a budget;
-2. persist a ``pending`` record for every resource of the order (fsynced) *before* sending;
+2. persist a ``pending`` record for every resource of the order (completely written,
+   fsynced, read back) *before* sending; if that fails, nothing is sent and the run stops;
 3. POST the order once (``/api/v1/orders``; ``/api/v1/quotations`` for a product quoted
    first: Pléiades Neo, which never goes to ``/orders``); record ``ordered``/``quoted``,
    ``rejected`` (a 4xx: nothing was created) or ``unknown`` (the request may have reached
-   Airbus: reconciled later by its customerReference, never resubmitted blindly);
+   Airbus: reconciled later by its customerReference, never resubmitted blindly); if
+   recording fails (a full disk), the run stops at once naming the order's
+   customerReference, which the next ``plan`` reconciles;
 4. a quotation is accepted (``accepted``) only when the plan's ``accept_quotations_up_to``
    allows its amount; otherwise it stays ``quoted`` for a person. The threshold is recorded
    with the pending record, so reconcile can finish an acceptance an interruption cut short.
+
+A stop request (``settings.should_stop``: Ctrl-C) is honoured between orders: the order in
+flight is finished and recorded first, and the result is marked ``interrupted``.
 
 The caller holds the state lock for the whole run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,6 +38,7 @@ from oneatlas_plan.errors import (
     PlanError,
     RateLimitedError,
     RequestRejectedError,
+    StateError,
 )
 from oneatlas_plan.planning.budget import recheck
 from oneatlas_plan.planning.model import (
@@ -82,7 +90,7 @@ class ApplyResult:
     forgotten: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early
     planned: int = 0  # orders the plan asked to place
-    interrupted: bool = False
+    interrupted: bool = False  # stopped on request (Ctrl-C)
 
     @property
     def failed(self) -> bool:
@@ -142,7 +150,8 @@ def apply_plan(
             result.stopped = "interrupted: the remaining orders were not submitted"
             result.interrupted = True
             break
-        assert client is not None, "orders to place need a client"
+        if client is None:
+            raise PlanError("the plan has orders to place but no OneAtlas client was set up")
         outcome = _apply_order(order, resources, store, client, settings, budgets)
         _testhooks.pause("after-outcome")
         result.outcomes.append(outcome)
@@ -153,6 +162,9 @@ def apply_plan(
             result.stopped = "stopped at the first rejection (--fail-fast)"
             break
     emit("order", len(to_order), len(to_order))
+    if result.stopped is None and settings.should_stop():  # Ctrl-C during the last order
+        result.stopped = "interrupted after the last order; resources to forget were kept"
+        result.interrupted = True
     if result.stopped is None:
         for resource in plan.resources:
             if resource.action == "forget" and store.get(resource.address) is not None:
@@ -215,27 +227,37 @@ def _apply_order(
         outcome.message = problem
         return outcome
     _testhooks.pause("before-pending")
-    _write_ahead(order, resources, store, settings.now())
+    try:
+        _write_ahead(order, resources, store, settings.now())
+    except StateError as error:
+        raise StateError(
+            f"stopped before sending order {order.key}: its pending record could not be "
+            f"written durably, so it was NOT sent. {error}"
+        ) from error
     _testhooks.pause("after-pending")
     send = client.quotation if order.needs_quotation else client.order
     try:
         response = send(order.body)
     except OutcomeUnknownError as error:
-        _record_outcome(store, order, settings.now(), status="unknown", message=str(error))
+        with _unless_recorded_stop(order):
+            _record_outcome(store, order, settings.now(), status="unknown", message=str(error))
         outcome.status, outcome.message = "unknown", str(error)
         return outcome
     except RateLimitedError as error:
         # a 429 proves nothing was created
-        _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
+        with _unless_recorded_stop(order):
+            _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
         outcome.status, outcome.message, outcome.rate_limited = "rejected", str(error), error
         return outcome
     except ApiError as error:
         # Every other error of `order()` proves the request created nothing (the client raises
         # OutcomeUnknownError whenever the request may have reached Airbus).
-        _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
+        with _unless_recorded_stop(order):
+            _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
         outcome.status, outcome.message = "rejected", str(error)
         return outcome
-    status = _record_success(store, order, response, settings.now())
+    with _unless_recorded_stop(order):
+        status = _record_success(store, order, response, settings.now())
     outcome.status = status
     outcome.order_id = response.sales_order_id or response.quotation_id
     outcome.amount = _decimal(response.total_amount)
@@ -244,6 +266,21 @@ def _apply_order(
         _testhooks.pause("before-accept")
         _maybe_accept(order, store, client, outcome, settings.now)
     return outcome
+
+
+@contextmanager
+def _unless_recorded_stop(order: OrderPlan) -> Iterator[None]:
+    """Around recording what happened to a sent order: if that fails, stop the run at once."""
+    try:
+        yield
+    except StateError as error:
+        raise StateError(
+            f"STOPPED: order {order.key} was sent to Airbus but its outcome could not be "
+            f"recorded ({error}). Nothing more was sent. Its customerReference is "
+            f"{order.customer_reference!r}: fix the problem (free disk space), then run "
+            "`oneatlas-plan plan`, which finds the order at Airbus by that reference and "
+            "records it; do not order it again by hand"
+        ) from error
 
 
 def _maybe_accept(
@@ -273,6 +310,12 @@ def _maybe_accept(
         decided = decide(
             store, client, quotation, "accept", now(), contract_id=order.contract_id, reason=reason
         )
+    except StateError as error:
+        raise StateError(
+            f"STOPPED while accepting quotation {outcome.order_id} (customerReference "
+            f"{order.customer_reference!r}): {error}. Nothing more was sent; run "
+            "`oneatlas-plan refresh` once the problem is fixed"
+        ) from error
     except ApiError as error:
         outcome.message = f"automatic acceptance failed, the quotation stays quoted: {error}"
         return
@@ -294,7 +337,8 @@ def _reprice(
     except RequestRejectedError as error:
         return None, "", f"re-pricing refused by Airbus: {error}"
     amount = _decimal(price.total_amount)
-    assert amount is not None
+    if amount is None:
+        return None, "", "Airbus returned no price for this order; not ordered"
     currency = price.currency or (order.price.currency if order.price else "EUR")
     planned = order.price
     if planned is None or settings.accept_price_changes:

@@ -60,9 +60,8 @@ def quotations(state: State, *, include_decided: bool = False) -> list[Quotation
 
 
 def _quotation(address: str, order: OrderRecord) -> Quotation:
-    assert order.quotation_id is not None
     return Quotation(
-        quotation_id=order.quotation_id,
+        quotation_id=order.quotation_id or "",
         order_key=order.order_key,
         addresses=tuple(order.addresses or [address]),
         status=order.status,

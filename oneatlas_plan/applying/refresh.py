@@ -129,8 +129,7 @@ def refresh_orders(
     for done, record in enumerate(records):
         emit("refresh", done, len(records))
         order = record.current
-        assert order is not None
-        if order.order_key in seen:
+        if order is None or order.order_key in seen:
             continue
         seen.add(order.order_key)
         addresses = tuple(order.addresses or [record.address])

@@ -27,6 +27,7 @@ journal lines.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -453,7 +454,11 @@ class FileStateStore:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        with contextlib.suppress(StateError):  # must not hide the error that ended the run
+            self.close()
 
 
 StateStore = FileStateStore  # its name before the PostgreSQL backend
