@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from state_factories import make_order, make_record
 
-from oneatlas_plan import _files
+from oneatlas_plan import _files as durable
 from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.backends import StateStore as BackendStore
 from oneatlas_plan.state.backends import open_backend
@@ -304,7 +304,7 @@ def test_a_failed_journal_write_stops_further_changes(
     def full(fd: int, data: bytes) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_files, "_write", full)  # the one seam of every durable write
+    monkeypatch.setattr(durable, "_write", full)  # the one seam of every durable write
     with pytest.raises(StateError, match=r"writing the journal .* failed"):
         store.record(make_record("b"))
     monkeypatch.undo()
