@@ -156,7 +156,11 @@ def create_exclusive(path: Path, data: bytes, *, fsync: bool = True) -> bool:
     finally:
         temp.unlink(missing_ok=True)
     if fsync:
-        fsync_dir(path.parent)
+        try:
+            fsync_dir(path.parent)
+        except BaseException:
+            path.unlink(missing_ok=True)  # not durably created: not created
+            raise
     return True
 
 
