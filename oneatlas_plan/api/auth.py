@@ -6,12 +6,14 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from oneatlas_plan import _files
 from oneatlas_plan.api.models import Token
 from oneatlas_plan.errors import ConfigError
 
 API_KEY_ENV = "ONEATLAS_API_KEY"
 TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 RENEW_FRACTION = 0.9  # renew at 90 % of expires_in, like Airbus's own client
+MAX_KEY_FILE_BYTES = 64 * 1024  # a key is a few hundred bytes; bounds a runaway file
 
 
 class ApiKey:
@@ -52,10 +54,15 @@ def load_api_key(environ: Mapping[str, str], key_file: Path | None) -> ApiKey:
     """
     if key_file is not None:
         try:
-            text = Path(key_file).read_text(encoding="utf-8")
+            text = _files.read_regular(Path(key_file), MAX_KEY_FILE_BYTES).decode("utf-8")
         except OSError as error:
             raise ConfigError(
                 f"cannot read API key file {key_file}: {error.strerror or error}"
+            ) from None
+        except UnicodeDecodeError as error:  # (the bytes themselves are never shown)
+            raise ConfigError(
+                f"API key file {key_file} is not UTF-8 text (invalid byte at offset "
+                f"{error.start})"
             ) from None
         if not text.strip():
             raise ConfigError(f"API key file {key_file} is empty")

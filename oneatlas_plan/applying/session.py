@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oneatlas_plan import _files
 from oneatlas_plan.applying.apply import ApplyResult, ApplySettings, apply_plan, check_fresh
 from oneatlas_plan.applying.reconcile import ReconcileResult, reconcile, unsettled
 from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.planning.planfile import write_plan
 from oneatlas_plan.planning.planner import Event
 from oneatlas_plan.planning.run import plan_specs, previous_plan
+from oneatlas_plan.spec.loader import MAX_FILE_BYTES
 from oneatlas_plan.state.backends import StateBackend, StateStore
 from oneatlas_plan.state.lock import LockInfo
 from oneatlas_plan.state.model import State
@@ -164,7 +166,7 @@ def changed_spec_files(plan: Plan) -> list[str]:
     for name, digest in sorted(plan.spec_files.items()):
         path = Path(name)
         try:
-            current = hashlib.sha256(path.read_bytes()).hexdigest()
+            current = hashlib.sha256(_files.read_regular(path, MAX_FILE_BYTES)).hexdigest()
         except OSError:
             messages.append(f"{name} is gone since the plan was made (applying the plan as made)")
             continue

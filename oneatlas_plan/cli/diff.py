@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from oneatlas_plan import _files
 from oneatlas_plan.errors import ExitCode, InputError
-from oneatlas_plan.planning.planfile import read_plan
+from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, read_plan
 from oneatlas_plan.render.plan_diff import PlanDiff, diff_plans, diff_state_plan, render_diff
 
 
@@ -47,7 +48,7 @@ def _is_state(path: Path) -> bool:
     Anything unreadable is not a state: read_plan then reports what is wrong with it.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_files.read_regular(path, MAX_PLAN_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return False
     return (

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from oneatlas_plan import _files
 from oneatlas_plan.spec import geometry
 from oneatlas_plan.spec.models import SLUG_PATTERN, AoiSpec
 from oneatlas_plan.spec.problems import Loc, Severity, display_path
@@ -121,15 +122,22 @@ def _read_features(
     outcome: Outcome, reference: str, spec_path: Path, root: Path
 ) -> list[_Feature] | None:
     at: Loc = ("file",)
-    target = (spec_path.parent / reference).resolve()
-    if not target.is_relative_to(root.resolve()):
+    try:
+        target = (spec_path.parent / reference).resolve()
+        inside = target.is_relative_to(root.resolve())
+        is_file = inside and target.is_file()
+    except (OSError, RuntimeError, ValueError) as error:  # RuntimeError: a symlink loop
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        outcome.error(at, f"{reference[:200]!r} cannot be opened: {reason}")
+        return None
+    if not inside:
         outcome.error(
             at,
             f"{reference!r} is outside the spec root '{display_path(root)}': "
             "AOI files must stay under it",
         )
         return None
-    if not target.is_file():
+    if not is_file:
         what = "is not a file" if target.exists() else "not found"
         outcome.error(at, f"{reference!r} {what} (looked for {display_path(target)})")
         return None
@@ -141,14 +149,13 @@ def _read_features(
 
 def _read_json(outcome: Outcome, target: Path, reference: str) -> Any:
     at: Loc = ("file",)
-    size = target.stat().st_size
-    if size > MAX_AOI_FILE_BYTES:
-        outcome.error(
-            at, f"{reference!r} is too large ({size} bytes; the limit is {MAX_AOI_FILE_BYTES})"
-        )
+    try:
+        data = _files.read_regular(target, MAX_AOI_FILE_BYTES)
+    except OSError as error:
+        outcome.error(at, f"{reference!r} cannot be read: {error.strerror or error}")
         return None
     try:
-        return json.loads(target.read_bytes().decode("utf-8-sig"))
+        return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         outcome.error(at, f"{reference!r} is not UTF-8 text")
     except json.JSONDecodeError as error:

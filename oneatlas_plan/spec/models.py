@@ -70,6 +70,20 @@ Dem = Literal[
 PROJECTION_PATTERN = r"^(auto|[0-9]{4,5}(_[A-Z])?)$"
 PLACEHOLDERS = ("spec", "order", "aoi")
 OnChange = Literal["replace", "keep"]
+# Each selection is one scene set bought per AOI; an order holds at most 5 AOI/item pairs,
+# so 100 selections of one AOI are already 20+ orders. Bounds the planner's work.
+MAX_SCENES_PER_AOI = 100
+# Airbus documents no maximum length for customerReference (the OpenAPI schema is a bare
+# string); we keep the whole reference within 255 characters, the length every system it
+# is copied to (bills, delivery workspaces, FTP file names) is sure to take. The tool
+# appends "~" + an order key ("oap-" + 12 hex digits) to the rendered template.
+MAX_CUSTOMER_REFERENCE = 255
+REFERENCE_SUFFIX_CHARS = len("~oap-") + 12
+PLACEHOLDER_MAX_CHARS = {"spec": 63, "order": 63, "aoi": 63 + 2}  # aoi: "name+N" (N <= 4)
+_FORMAT_SPEC = re.compile(
+    r"(?:(?P<fill>[^{}\x00-\x1f\x7f])?[<>^])?(?P<width>[0-9]{1,3})?"
+    r"(?:\.(?P<precision>[0-9]{1,3}))?s?"
+)
 
 
 def _number(value: float) -> str:
@@ -259,6 +273,27 @@ class SpecBudget(_Model):
 # ---------------------------------------------------------------------------- AOIs
 
 
+MAX_PATH_CHARS = 1024
+MAX_PATH_PART_BYTES = 255  # NAME_MAX of Linux, macOS and Windows filesystems
+
+
+def _aoi_file(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("a file name must not contain control characters (NUL, newline...)")
+    if len(value) > MAX_PATH_CHARS:
+        raise ValueError(f"path too long ({len(value)} characters; the limit is {MAX_PATH_CHARS})")
+    for part in value.split("/"):
+        if len(part.encode("utf-8")) > MAX_PATH_PART_BYTES:
+            raise ValueError(
+                f"file name {part[:40]!r}... too long ({len(part.encode('utf-8'))} bytes; "
+                f"the limit is {MAX_PATH_PART_BYTES})"
+            )
+    return value
+
+
+AoiFile = Annotated[str, Field(min_length=1), AfterValidator(_aoi_file)]
+
+
 class AoiSpec(_Model):
     """A named area of interest: exactly one of ``bbox``, ``geometry``, ``wkt`` or ``file``."""
 
@@ -277,7 +312,7 @@ class AoiSpec(_Model):
         None, description="Inline GeoJSON geometry (a Polygon, [lon, lat] positions, closed ring)."
     )
     wkt: str | None = Field(None, description="WKT POLYGON in WGS84 (lon lat order).")
-    file: str | None = Field(
+    file: AoiFile | None = Field(
         None,
         description="GeoJSON file (Feature, FeatureCollection or geometry), relative to the spec "
         "file; must stay under the spec root.",
@@ -398,7 +433,11 @@ class Coverage(_Model):
 class SelectionPolicy(_Model):
     """How candidate scenes are ranked and chosen for each AOI."""
 
-    scenes_per_aoi: PositiveInt = Field(
+    scenes_per_aoi: Annotated[
+        int,
+        _between(1, MAX_SCENES_PER_AOI),
+        Field(json_schema_extra={"minimum": 1, "maximum": MAX_SCENES_PER_AOI}),
+    ] = Field(
         1,
         description="How many independent selections (distinct acquisitions) per AOI; each must "
         "reach coverage.min with at most coverage.max_scenes scenes.",
@@ -508,14 +547,42 @@ class Delivery(_Model):
 
 
 def _customer_reference(value: str) -> str:
+    """A template whose every rendering is a sane customerReference: known placeholders,
+    only text alignment/width/truncation format specs, bounded length, no control chars."""
+    shown = repr(value[:80]) + ("..." if len(value) > 80 else "")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"bad template {shown}: control characters are not allowed")
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        parts = list(string.Formatter().parse(value))
     except ValueError as error:
-        raise ValueError(f"bad template {value!r}: {error}") from None
-    unknown = [name for name in fields if name not in PLACEHOLDERS]
-    if unknown:
-        allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-        raise ValueError(f"unknown placeholder {{{unknown[0]}}} (allowed: {allowed})")
+        raise ValueError(f"bad template {shown}: {error}") from None
+    allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    longest = 0
+    for literal, name, format_spec, conversion in parts:
+        longest += len(literal)
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{name[:40]}}} (allowed: {allowed})")
+        if conversion:
+            raise ValueError(f"{{{name}!{conversion}}}: conversions are not allowed")
+        match = _FORMAT_SPEC.fullmatch(format_spec or "")
+        if match is None:
+            raise ValueError(
+                f"{{{name}:{(format_spec or '')[:20]}}}: unsupported format spec (allowed: "
+                "[[fill]<|>|^][width][.precision], e.g. {aoi:.20} or {spec:_<12})"
+            )
+        size = PLACEHOLDER_MAX_CHARS[name]
+        if match["precision"]:
+            size = min(size, int(match["precision"]))
+        longest += max(size, int(match["width"] or 0))
+    if longest + REFERENCE_SUFFIX_CHARS > MAX_CUSTOMER_REFERENCE:
+        raise ValueError(
+            f"template {shown} can render up to {longest + REFERENCE_SUFFIX_CHARS} characters "
+            f"with the tool's {REFERENCE_SUFFIX_CHARS}-character suffix; customerReference is "
+            f"kept within {MAX_CUSTOMER_REFERENCE} (names count up to 63 characters: shorten "
+            "the text, or truncate a placeholder with a precision such as {aoi:.20})"
+        )
     return value
 
 
