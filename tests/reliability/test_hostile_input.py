@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -190,6 +191,20 @@ def _generated_specs(root: Path) -> Iterator[tuple[str, Path]]:
     dangling = root / "dangling.yaml"
     dangling.symlink_to(root / "nowhere.yaml")
     yield "dangling symlink", dangling
+
+    (root / "loop-a.geojson").symlink_to("loop-b.geojson")
+    (root / "loop-b.geojson").symlink_to("loop-a.geojson")
+    loop = root / "symlink-loop.yaml"
+    loop.write_text(_with_aoi("      - name: loop\n        file: loop-a.geojson\n"))
+    yield "AOI file is a symlink loop", loop
+
+    nul = root / "nul-in-file-name.yaml"
+    nul.write_text(_with_aoi('      - name: nul\n        file: "a\\x00b.geojson"\n'))
+    yield "AOI file name with a NUL byte", nul
+
+    long_name = root / "long-file-name.yaml"
+    long_name.write_text(_with_aoi("      - name: long\n        file: " + "n" * 5000 + "\n"))
+    yield "AOI file name of 5,000 characters", long_name
 
 
 def test_generated_broken_specs_are_refused(
@@ -486,3 +501,99 @@ def test_50mb_files_are_refused_in_bounded_time_and_memory(tmp_path: Path) -> No
         assert path.name in err, err
         assert peak < MAX_RSS_MB, f"{args}: peak RSS {peak:.0f} MB"
         path.unlink()
+
+
+# ------------------------------------------------------------------------------ locks, FIFOs
+
+
+def _lock_with_pid(project: Project, pid: int) -> Path:
+    lock = project.state_path.with_name(project.state_path.name + ".lock")
+    lock.write_text(
+        json.dumps({"lock_id": "x", "user": "u", "host": os.uname().nodename, "pid": pid,
+                    "created_at": "2026-01-01T00:00:00Z"})
+    )  # fmt: skip
+    return lock
+
+
+def test_a_lock_with_an_impossible_pid_is_refused(
+    applied: tuple[Project, bytes, bytes], tmp_path: Path
+) -> None:
+    _, _, state_bytes = applied
+    project = offline(tmp_path)
+    project.state_path.write_bytes(state_bytes)  # orders to refresh: refresh takes the lock
+    lock = _lock_with_pid(project, 10**30)
+    plan = write_empty_plan(project.root / "plan.json", "http://127.0.0.1:9")
+    for args in (
+        ("apply", str(plan), "--lock-timeout", "0"),
+        ("refresh", "--endpoint", project.base_url, "--state", str(project.state_path),
+         "--lock-timeout", "0"),
+        ("state", "unlock", "x"),
+    ):  # fmt: skip
+        result = cli(project, *args)
+        assert_refused(result, lock)
+        assert "is not a process id" in result.err, (args, result.err)
+    assert lock.exists() and project.state_path.read_bytes() == state_bytes
+
+
+def _not_regular(root: Path, name: str, kind: str) -> Path:
+    path = root / name
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_plan_state_and_journal_that_are_not_regular_files(tmp_path: Path, kind: str) -> None:
+    project = offline(tmp_path)
+    plan = _not_regular(project.root, "plan.json", kind)
+    for args in (("show", str(plan)), ("apply", str(plan)), ("diff", str(plan), str(plan))):
+        result = cli(project, *args)
+        assert_refused(result, plan)
+        assert "not a regular file" in result.err, result.err
+    good_plan = write_empty_plan(project.root / "good.json", "http://127.0.0.1:9")
+    state = _not_regular(project.root, project.state_path.name, kind)
+    for args in (("state", "list"), ("apply", str(good_plan))):
+        result = cli(project, *args)
+        assert_refused(result, state)
+        assert "not a regular file" in result.err, result.err
+    state.unlink()
+    assert cli(project, "state", "list").code == ExitCode.OK  # no state yet: fine
+    project.state_path.write_text(
+        json.dumps({"version": 2, "lineage": "0f6f5d4e-3c2b-4a19-8877-665544332211",
+                    "serial": 1, "resources": {}})
+    )  # fmt: skip
+    journal = _not_regular(project.root, project.state_path.name + ".journal", kind)
+    result = cli(project, "state", "list")
+    assert_refused(result, journal)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "not-utf8"])
+def test_api_key_files_that_cannot_be_read(tmp_path: Path, kind: str) -> None:
+    project = offline(tmp_path)
+    shutil.copytree(ROOT / "specs", project.specs)
+    if kind == "not-utf8":
+        key_file = project.root / "key"
+        key_file.write_bytes(b"sk-\xff\xfe-secret")
+    else:
+        key_file = _not_regular(project.root, "key", kind)
+    result = cli(project, "plan", str(project.specs), "--api-key-file", str(key_file))
+    assert_refused(result, key_file)
+    assert "secret" not in result.text
+
+
+def test_a_plan_with_duplicate_keys_is_refused(
+    applied: tuple[Project, bytes, bytes], tmp_path: Path
+) -> None:
+    _, plan_bytes, _ = applied
+    text = plan_bytes.decode()
+    endpoint = re.search(r'\n  "endpoint": [^\n]*\n', text)
+    assert endpoint is not None
+    duplicated = text.replace(endpoint.group(0), endpoint.group(0) * 2, 1)  # same value twice
+    assert json.loads(duplicated) == json.loads(text), "json.loads alone would accept it"
+    plan = tmp_path / "dup.json"
+    plan.write_text(duplicated)
+    result = cli(offline(tmp_path), "show", str(plan))
+    assert_refused(result, plan)
+    assert "duplicate key 'endpoint'" in result.err, result.err

@@ -37,6 +37,13 @@ orders:
 """
 
 
+def reference(template: str) -> str:
+    return spec().replace(
+        "      primary_market: NQUAL\n",
+        f'      primary_market: NQUAL\n      customer_reference: "{template}"\n',
+    )
+
+
 def poly(ring: str) -> str:
     return "geometry: {type: Polygon, coordinates: [" + ring + "]}"
 
@@ -123,6 +130,18 @@ SPECS: dict[str, str | bytes] = {
     "binary-nul-in-comment": spec().encode() + b"# \x00\n",
     "invalid-utf8": spec().encode().replace(b"hostile", b"host\xffile"),
     "bom-then-garbage": b"\xef\xbb\xbf\xef\xbb\xbf: :\n",
+    # customer_reference templates that crashed `plan` or wrote a 200 MB plan
+    "reference-format-d": reference("{spec:d}"),
+    "reference-huge-width": reference("{spec:>99999999999999999999}"),
+    "reference-nul-format": reference('{aoi:\\x00}'),
+    "reference-100m-fill": reference("{spec:x>100000000}"),
+    "reference-conversion": reference("{spec!r}"),
+    "reference-nested-field": reference("{spec:{order}}"),
+    "reference-too-long": reference("r" * 300),
+    # planned for over 10 minutes
+    "scenes-per-aoi-million": spec().replace(
+        "    product:\n", "    selection: {scenes_per_aoi: 1000000}\n    product:\n"
+    ),
     "merge-alias-fanout": (
         "a: &a [" + ", ".join(["x"] * 500) + "]\n"
         "b: &b [" + ", ".join(["*a"] * 500) + "]\n"
