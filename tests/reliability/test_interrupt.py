@@ -1,0 +1,62 @@
+"""Ctrl-C during `apply` (a real subprocess, a real SIGINT): the order in flight is finished
+and recorded, nothing more is sent, and the exit status is 130 as the README promises.
+
+The signal is sent at an exact point through the test hooks' two-way handshake: the child
+writes a file when it reaches the point and waits until the test deletes it.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from oneatlas_plan._testhooks import ENV as PAUSE_ENV
+from oneatlas_plan._testhooks import FILE_ENV
+from oneatlas_plan.errors import ExitCode
+from tests.reliability.conftest import Project, StderrWatcher, check_ledger_in_state, kill
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _wait_for_file(path: Path, project: Project, watcher: StderrWatcher) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert watcher.proc.poll() is None, f"apply ended before the point: {watcher.text}"
+        assert time.monotonic() < deadline, f"the point was never reached: {watcher.text}"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("point", "sent"),
+    [("after-pending:1", 1), ("after-pending:3", 3)],
+    ids=["first order in flight", "last order in flight"],
+)
+def test_sigint_finishes_the_order_in_flight_then_exits_130(
+    project: Project, tmp_path: Path, point: str, sent: int
+) -> None:
+    planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+    assert planned.code == ExitCode.OK, planned.text
+    handshake = tmp_path / "paused"
+    proc = project.spawn(
+        "apply", str(project.plan_path), **{PAUSE_ENV: point, FILE_ENV: str(handshake)}
+    )
+    watcher = StderrWatcher(proc)
+    try:
+        _wait_for_file(handshake, project, watcher)
+        assert project.ledger() == [] or len(project.ledger()) == sent - 1
+        proc.send_signal(signal.SIGINT)  # pending is on disk, the POST not yet sent
+        handshake.unlink()
+        proc.wait(timeout=60)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+    finally:
+        kill(proc)
+    assert proc.returncode == ExitCode.INTERRUPTED, watcher.text
+    assert "Traceback" not in watcher.text
+    assert "interrupted" in out, out
+    ledger = project.ledger()
+    assert len(ledger) == sent, "the order in flight is sent, nothing after it"
+    check_ledger_in_state(project, settled=True)  # and recorded (ordered or quoted)
