@@ -7,7 +7,9 @@ file parses at every step. Precise points use the test-only hook
 ledger shows the order, before the answer) and "commit then drop".
 
 CI runs the fixed points plus ``ONEATLAS_CRASH_TRIALS`` (default 2) kills at random times;
-for a long run: ``ONEATLAS_CRASH_TRIALS=200 pytest tests/reliability/test_crash_injection.py``.
+the campaign (``-m campaign``) runs ``ONEATLAS_KILL_CAMPAIGN_TRIALS`` (default 100) random
+SIGKILLs during apply with network latency and order delays, and prints its counts:
+duplicates, lost, unparsable, needing a person.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from oneatlas_plan._testhooks import ENV as PAUSE_ENV
 from oneatlas_plan._testhooks import MARKER, RELEASE_ENV
 from oneatlas_plan.errors import ExitCode
 from tests.pg_server import PostgresServer
+from tests.reliability.campaign import Tally, loads, recover
 from tests.reliability.conftest import (
     UNSETTLED,
     Project,
+    Result,
     StderrWatcher,
     check_done,
     check_ledger_in_state,
@@ -39,6 +43,7 @@ from tests.reliability.conftest import (
 )
 
 RANDOM_TRIALS = int(os.environ.get("ONEATLAS_CRASH_TRIALS", "2"))
+CAMPAIGN_TRIALS = int(os.environ.get("ONEATLAS_KILL_CAMPAIGN_TRIALS", "100"))
 
 
 @dataclass(frozen=True)
@@ -272,3 +277,46 @@ def test_connection_dropped_after_the_order_is_reconciled_not_reordered(
         assert "reconciled" in replan.err, replan.err
         assert converge(project) == [], "nothing needed a manual resolve"
         check_done(project)
+
+
+def campaign_trials(count: int) -> list[Trial]:
+    """Random kill times during apply, with latency on every request and order delays."""
+    rng = random.Random(20261130)
+    trials = []
+    for index in range(count):
+        faults: dict[str, Any] = {
+            "latency_ms": rng.choice([0, 20, 50, 150]),
+            "order_delay_ms": rng.choice([0, 100, 400, 800]),
+        }
+        if rng.random() < 0.2:
+            faults["drop_probability"] = 0.5
+        trials.append(Trial(f"kill-{index}", faults=faults, kill_after=rng.uniform(0.3, 3.0)))
+    return trials
+
+
+def counted_kill_trial(tmp_path: Path, trial: Trial, tally: Tally) -> None:
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert planned.code == 0, planned.text
+        project.faults(**trial.faults)
+        proc = project.spawn("apply", str(project.plan_path))
+        StderrWatcher(proc)
+        assert trial.kill_after is not None
+        time.sleep(trial.kill_after)  # a random moment is the point of this trial
+        tally.trials += 1
+        tally.faulted += proc.poll() is None
+        kill(proc)
+        wait_until_sandbox_idle(project)
+        tally.unparsable += 0 if loads(project) else 1
+        project.faults(order_delay_ms=0, drop_next_orders=0, drop_probability=0, latency_ms=0)
+        recover(project, tally, Result(0, "", ""))
+
+
+@pytest.mark.campaign
+@pytest.mark.timeout(60 + 30 * CAMPAIGN_TRIALS)
+def test_campaign_random_sigkills_during_apply(tmp_path: Path) -> None:
+    tally = Tally()
+    for index, trial in enumerate(campaign_trials(CAMPAIGN_TRIALS)):
+        counted_kill_trial(tmp_path / str(index), trial, tally)
+    tally.check(f"{CAMPAIGN_TRIALS} random SIGKILLs during apply")
