@@ -1,8 +1,8 @@
 """Ctrl-C during `apply` (a real subprocess, a real SIGINT): the order in flight is finished
 and recorded, nothing more is sent, and the exit status is 130 as the README promises.
 
-The signal is sent at an exact point through the test hooks' two-way handshake: the child
-writes a file when it reaches the point and waits until the test deletes it.
+The signal is sent at an exact point through the test hooks' handshake: the child writes a
+file when it reaches the point, then waits until the test creates the release file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
-from oneatlas_plan._testhooks import FILE_ENV
+from oneatlas_plan._testhooks import REACHED_ENV, RELEASE_ENV
 from oneatlas_plan.errors import ExitCode
 from tests.reliability.conftest import Project, StderrWatcher, check_ledger_in_state, kill
 
@@ -39,16 +39,15 @@ def test_sigint_finishes_the_order_in_flight_then_exits_130(
 ) -> None:
     planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
     assert planned.code == ExitCode.OK, planned.text
-    handshake = tmp_path / "paused"
-    proc = project.spawn(
-        "apply", str(project.plan_path), **{PAUSE_ENV: point, FILE_ENV: str(handshake)}
-    )
+    reached, release = tmp_path / "reached", tmp_path / "release"
+    handshake = {PAUSE_ENV: point, REACHED_ENV: str(reached), RELEASE_ENV: str(release)}
+    proc = project.spawn("apply", str(project.plan_path), **handshake)
     watcher = StderrWatcher(proc)
     try:
-        _wait_for_file(handshake, project, watcher)
-        assert project.ledger() == [] or len(project.ledger()) == sent - 1
+        _wait_for_file(reached, project, watcher)
+        assert len(project.ledger()) == sent - 1
         proc.send_signal(signal.SIGINT)  # pending is on disk, the POST not yet sent
-        handshake.unlink()
+        release.touch()
         proc.wait(timeout=60)
         assert proc.stdout is not None
         out = proc.stdout.read()
