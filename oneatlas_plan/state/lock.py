@@ -180,22 +180,10 @@ def _age(path: Path) -> float | None:
 
 
 def _remove_unreadable(path: Path) -> bool:
-    """Remove an unreadable file older than the grace, if it is still that same file."""
-    try:
-        before = path.stat()
-    except OSError:
-        return False
-    if time.time() - before.st_mtime < UNREADABLE_GRACE:
-        return False
-    try:
-        after = path.stat()
-    except OSError:
-        return False
-    if (after.st_ino, after.st_mtime_ns, after.st_size) != (
-        before.st_ino,
-        before.st_mtime_ns,
-        before.st_size,
-    ):
+    """Remove an unreadable lock or takeover file once it is older than the grace (called
+    while holding the takeover file, or for the takeover file itself)."""
+    age = _age(path)
+    if age is None or age < UNREADABLE_GRACE:
         return False
     path.unlink(missing_ok=True)
     return True
