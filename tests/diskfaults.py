@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -60,17 +61,28 @@ class WriteFaults:
 
     kinds: ``short`` (that write gets half its bytes, the rest ENOSPC), ``enospc`` (that
     write fails outright), ``eio-fsync`` (the ``fail_at``-th fsync fails with EIO, once).
+    With ``target`` (a regular expression), only writes to files whose path matches it
+    are counted.
     """
 
     kind: str = "short"
     fail_at: int | None = None
+    target: str = ""
     writes: int = 0
     fsyncs: int = 0
     full: bool = False
     fired: bool = False
 
+    def _counted(self, fd: int) -> bool:
+        if not self.target:
+            return True
+        try:
+            return re.search(self.target, os.readlink(f"/proc/self/fd/{fd}")) is not None
+        except OSError:
+            return False
+
     def write(self, fd: int, data: memoryview | bytes) -> int:
-        self.writes += 1
+        self.writes += self._counted(fd)
         if self.full:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         if self.kind in ("short", "enospc") and self.writes == self.fail_at:

@@ -1,14 +1,16 @@
 """A full disk under the state (and the plan) never buys twice, never loses an order.
 
-Default suite: the disk "fills up" at every durable write of `plan --out` + `apply` in turn
-(fault injection at the one write seam: that write is cut short, every later write gets
-ENOSPC until space is freed). Each trial must stop with a clear error (exit 1, naming the
-customerReference of an order sent but not recorded), then, once space is freed, plan/apply
-must converge with every resource ordered exactly once.
+Default suite: the disk "fills up" at the writes where money is at stake: the plan file, the
+lock, the first state file, the first pending record, the first outcome, the final
+checkpoint (fault injection at the one write seam: that write is cut short, every later
+write gets ENOSPC until space is freed). Each trial must stop with a clear error (exit 1,
+naming the customerReference of an order sent but not recorded), then, once space is freed,
+plan/apply must converge with every resource ordered exactly once.
 
-Campaign (``-m campaign``): the same with ENOSPC and with EIO on fsync, and the disk-full
-sweep: the state on a real tmpfs with 4 KiB to 64 KiB free. Each prints its counts:
-duplicates, lost, unparsable, needing a person.
+Campaign (``-m campaign``): the same at every write of plan + apply in turn, with a short
+write, with ENOSPC and with EIO on fsync; and the disk-full sweep: the state on a real tmpfs
+with 4 KiB to 64 KiB free. Each prints its counts: duplicates, lost, unparsable, needing a
+person.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ def check_clear_stop(project: Project, result: Result) -> None:
             assert reference in result.err, (reference, result.err)
 
 
-def injected_trial(tmp_path: Path, kind: str, fail_at: int, tally: Tally) -> bool:
-    """One trial; False once ``fail_at`` is beyond the last write of plan + apply."""
+def injected_trial(
+    tmp_path: Path, kind: str, fail_at: int, tally: Tally, target: str = ""
+) -> bool:
+    """One trial; False once ``fail_at`` is beyond the last (``target``) write."""
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         project = make_project(tmp_path, sandbox.base_url)
-        faults = WriteFaults(kind, fail_at=fail_at)
+        faults = WriteFaults(kind, fail_at=fail_at, target=target)
         with faults.active():
             result = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
             if result.code == ExitCode.OK:
@@ -71,14 +75,31 @@ def injection_sweep(tmp_path: Path, kind: str) -> Tally:
     return tally
 
 
-@pytest.mark.timeout(240)
-def test_a_short_write_at_every_write_never_buys_twice(tmp_path: Path) -> None:
-    injection_sweep(tmp_path, "short").check("short write at every write")
+STATE_FILE = r"/\.oneatlas-state\.json\.(?!lock\.)\w+\.tmp$"
+MONEY_WRITES = {
+    "plan file": (r"/\.plan\.json\.\w+\.tmp$", 1),
+    "lock": (r"\.lock\.\w+\.tmp$", 1),
+    "first state file": (STATE_FILE, 1),
+    "first pending record": (r"\.journal$", 1),
+    "first outcome": (r"\.journal$", 2),
+    "final checkpoint": (STATE_FILE, 2),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("where", list(MONEY_WRITES))
+def test_a_short_write_where_money_is_at_stake_never_buys_twice(
+    tmp_path: Path, where: str
+) -> None:
+    target, fail_at = MONEY_WRITES[where]
+    tally = Tally()
+    assert injected_trial(tmp_path, "short", fail_at, tally, target), "never reached"
+    tally.check(f"short write at the {where}")
 
 
 @pytest.mark.campaign
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("kind", ["enospc", "eio-fsync"])
+@pytest.mark.parametrize("kind", ["short", "enospc", "eio-fsync"])
 def test_campaign_enospc_and_eio_at_every_write(tmp_path: Path, kind: str) -> None:
     injection_sweep(tmp_path, kind).check(f"{kind} at every write")
 
