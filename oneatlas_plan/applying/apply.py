@@ -371,7 +371,9 @@ def _scenes(resource: ResourcePlan) -> list[SceneRef]:
 def _write_ahead(
     order: OrderPlan, resources: dict[str, ResourcePlan], store: StateStore, now: datetime
 ) -> None:
-    """Persist `pending` for every resource of the order, durably, before the request."""
+    """Persist `pending` for every resource of the order, durably and all at once (one
+    journal line: a failure leaves none of them), before the request."""
+    records = []
     for address in order.addresses:
         resource = resources[address]
         existing = store.get(address)
@@ -392,7 +394,7 @@ def _write_ahead(
             digests=dict(resource.digests),
             aoi_geometry=resource.aoi_geometry,
         )
-        store.record(
+        records.append(
             ResourceRecord(
                 address=address,
                 config_digest=resource.config_digest,
@@ -400,6 +402,7 @@ def _write_ahead(
                 orders=[*history, pending],
             )
         )
+    store.record_all(records)
 
 
 def _delivery_workspace(body: dict[str, object]) -> str | None:

@@ -8,8 +8,9 @@ Files next to the state ``S``:
 * ``S.journal`` — one JSON line per change made since the last checkpoint, each completely
   written, fsynced and read back before the call returns (a short write or ``ENOSPC``
   truncates the line away and raises :class:`StateError`): ``{"lineage", "serial", "op":
-  "put"|"remove", "address", "record"}``. Persisting one record costs one short line, not a
-  rewrite of ``S``.
+  "put"|"remove", "address", "record"}``, or ``"op": "put_many", "records": [...]`` for
+  records that must be written together or not at all (the pending records of one order).
+  Persisting one record costs one short line, not a rewrite of ``S``.
 * ``S.lock`` — see :mod:`oneatlas_plan.state.lock`.
 
 :meth:`StateStore.load` reads ``S`` and replays the journal in memory (lines whose serial is
@@ -31,7 +32,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -281,6 +282,10 @@ class FileStateStore:
         if entry["op"] == "put":
             record = ResourceRecord.model_validate(entry["record"])
             state.resources[record.address] = record
+        elif entry["op"] == "put_many":
+            records = [ResourceRecord.model_validate(data) for data in entry["records"]]
+            for record in records:
+                state.resources[record.address] = record
         elif entry["op"] == "remove":
             state.resources.pop(entry["address"], None)
         else:
@@ -298,10 +303,21 @@ class FileStateStore:
             if self._loaded().resources.get(stored.address) == stored:
                 return stored  # unchanged: no journal line, no new serial
             self._change(
-                {"op": "put", "address": stored.address, "record": stored.model_dump(mode="json")},
-                stored,
+                {"op": "put", "address": stored.address, "record": stored.model_dump(mode="json")}
             )
         return stored.model_copy(deep=True)
+
+    def record_all(self, records: Sequence[ResourceRecord]) -> None:
+        """Insert or replace several records in one durable journal line: all of them are
+        recorded, or (StateError) none is; serial +1 (unchanged when none changes)."""
+        stored = [ResourceRecord.model_validate(r.model_dump()) for r in records]
+        with self._mutex:
+            current = self._loaded().resources
+            if all(current.get(r.address) == r for r in stored):
+                return
+            self._change(
+                {"op": "put_many", "records": [r.model_dump(mode="json") for r in stored]}
+            )
 
     def update(
         self, address: str, fn: Callable[[ResourceRecord], ResourceRecord]
@@ -322,10 +338,10 @@ class FileStateStore:
             current = self.get(address)
             if current is None:
                 raise StateError(f"no resource {address!r} in state {self.path}")
-            self._change({"op": "remove", "address": address}, None)
+            self._change({"op": "remove", "address": address})
             return current
 
-    def _change(self, entry: dict[str, Any], stored: ResourceRecord | None) -> None:
+    def _change(self, entry: dict[str, Any]) -> None:
         with self._mutex:
             if self._broken is not None:
                 raise StateError(self._broken)
@@ -344,10 +360,7 @@ class FileStateStore:
                     "made before it are safe and will be folded on the next run"
                 )
                 raise StateError(self._broken) from error
-            if stored is None:
-                state.resources.pop(entry["address"], None)
-            else:
-                state.resources[stored.address] = stored.model_copy(deep=True)
+            self._apply(state, entry)  # what a reload replays from that line
             state.serial = serial
 
     def _open_journal(self, state: State) -> int:

@@ -151,6 +151,30 @@ def test_every_store_write_fails_cleanly(state_path: Path, kind: str) -> None:
     assert n > len(records)  # every write of the run was tried
 
 
+@pytest.mark.parametrize("kind", ["short", "enospc"])
+def test_the_records_of_one_order_are_written_all_or_none(state_path: Path, kind: str) -> None:
+    """The pending records of an order with several resources: one journal line."""
+    with StateStore(state_path) as store:
+        store.record(make_record("s.o.first"))
+    together = _records(3)
+    store = StateStore(state_path)
+    store.load()
+    faults = WriteFaults(kind, fail_at=1, target=r"\.journal$")
+    with faults.active(), pytest.raises(StateError, match="writing the journal"):
+        store.record_all(together)
+    store.close()
+    assert sorted(StateStore(state_path).load().resources) == ["s.o.first"]
+    with StateStore(state_path) as store:
+        store.load()
+        serial = store.state().serial
+        store.record_all(together)
+        assert store.state().serial == serial + 1
+        store.record_all(together)  # unchanged: no new line
+        assert store.state().serial == serial + 1
+    loaded = StateStore(state_path).load()
+    assert sorted(loaded.resources) == sorted(["s.o.first", *(r.address for r in together)])
+
+
 def test_a_journal_line_without_its_newline_is_not_recorded(state_path: Path) -> None:
     with StateStore(state_path, fsync=False) as store:
         store.record(make_record("a.b.c"))
