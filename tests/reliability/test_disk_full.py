@@ -15,6 +15,7 @@ person.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,3 +158,42 @@ def test_campaign_disk_full_sweep(tmp_path: Path) -> None:
         for free_kib in range(4, 68, 4):
             disk_full_trial(tmp_path / f"free-{free_kib}", disk, free_kib, tally)
     tally.check("disk-full sweep 4-64 KiB")
+
+
+@pytest.mark.timeout(120)
+def test_an_order_of_two_resources_is_written_ahead_all_or_none(tmp_path: Path) -> None:
+    """Its two pending records are one journal line, so a disk that fills up right after
+    it cannot leave one recorded and the other not (which blocked the first for a person):
+    the order is sent, its outcome cannot be recorded, the next plan reconciles both."""
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        for other in ("tanzania-spot.yaml", "xinjiang-pleiades-neo.yaml"):
+            (project.specs / other).unlink()
+        spec = project.specs / "toulouse-pleiades.yaml"
+        text = spec.read_text(encoding="utf-8")
+        text = text.replace(
+            "    search:\n", "      - {name: polygon-2, bbox: [1.42, 43.59, 1.46, 43.62]}\n"
+            "    search:\n", 1,
+        ).replace("      primary_market: NQUAL\n", "      primary_market: NQUAL\n"
+                  "      pairs_per_order: 2\n").replace("budget: 1000 EUR", "budget: 5000 EUR")
+        spec.write_text(text, encoding="utf-8")
+        planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert planned.code == ExitCode.OK, planned.text
+        orders = json.loads(project.plan_path.read_text())["orders"]
+        assert [len(o["addresses"]) for o in orders] == [2], orders
+        faults = WriteFaults("enospc", fail_at=2, target=r"\.journal$")
+        with faults.active():
+            result = project.cli("apply", str(project.plan_path))
+        assert faults.fired
+        (order,) = project.ledger()
+        reference = orders[0]["customer_reference"]
+        assert order["customerReference"] == reference
+        assert result.code == ExitCode.ERROR and reference in result.err, result.text
+        statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
+        assert sorted(statuses.values()) == ["pending", "pending"], statuses
+        replanned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert replanned.code == ExitCode.OK, replanned.text
+        assert "reconciled" in replanned.err, replanned.err
+        statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
+        assert sorted(statuses.values()) == ["ordered", "ordered"], statuses
+        assert len(project.ledger()) == 1
