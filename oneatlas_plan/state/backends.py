@@ -14,7 +14,7 @@ backend it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
@@ -50,6 +50,11 @@ class StateStore(Protocol):
 
     def record(self, record: ResourceRecord) -> ResourceRecord:
         """Insert or replace one record durably before returning; serial +1 (unless equal)."""
+        ...
+
+    def record_all(self, records: Sequence[ResourceRecord]) -> None:
+        """Insert or replace several records in one durable change: all, or (StateError) none
+        of them; serial +1 (unless all equal). The write-ahead of an order's resources."""
         ...
 
     def update(

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -583,6 +583,20 @@ class PostgresStore:
             state.resources[stored.address] = stored.model_copy(deep=True)
             state.serial += 1
         return stored.model_copy(deep=True)
+
+    def record_all(self, records: Sequence[ResourceRecord]) -> None:
+        stored = [ResourceRecord.model_validate(r.model_dump()) for r in records]
+        with self._mutex:
+            state = self._loaded()
+            changed = [r for r in stored if state.resources.get(r.address) != r]
+            if not changed:
+                return
+            with self._change(f"recording {', '.join(r.address for r in changed)}") as cur:
+                for record in changed:
+                    self._write_resource(cur, record, state.resources.get(record.address))
+            for record in changed:
+                state.resources[record.address] = record.model_copy(deep=True)
+            state.serial += 1
 
     def _write_resource(
         self, cur: psycopg.Cursor[Any], record: ResourceRecord, previous: ResourceRecord | None
