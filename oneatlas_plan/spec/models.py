@@ -76,9 +76,9 @@ MAX_SCENES_PER_AOI = 100
 # Airbus documents no maximum length for customerReference (the OpenAPI schema is a bare
 # string); we keep the whole reference within 255 characters, the length every system it
 # is copied to (bills, delivery workspaces, FTP file names) is sure to take. The tool
-# appends "~" + an order key ("oap-" + 12 hex digits) to the rendered template.
+# adds its order key ("oap-" + 12 hex digits) and a separator to the rendered template.
 MAX_CUSTOMER_REFERENCE = 255
-REFERENCE_SUFFIX_CHARS = len("~oap-") + 12
+REFERENCE_SUFFIX_CHARS = len("oap-") + 12 + 1
 PLACEHOLDER_MAX_CHARS = {"spec": 63, "order": 63, "aoi": 63 + 2}  # aoi: "name+N" (N <= 4)
 _FORMAT_SPEC = re.compile(
     r"(?:(?P<fill>[^{}\x00-\x1f\x7f])?[<>^])?(?P<width>[0-9]{1,3})?"
@@ -579,7 +579,7 @@ def _customer_reference(value: str) -> str:
     if longest + REFERENCE_SUFFIX_CHARS > MAX_CUSTOMER_REFERENCE:
         raise ValueError(
             f"template {shown} can render up to {longest + REFERENCE_SUFFIX_CHARS} characters "
-            f"with the tool's {REFERENCE_SUFFIX_CHARS}-character suffix; customerReference is "
+            f"with the tool's {REFERENCE_SUFFIX_CHARS}-character order key; customerReference is "
             f"kept within {MAX_CUSTOMER_REFERENCE} (names count up to 63 characters: shorten "
             "the text, or truncate a placeholder with a precision such as {aoi:.20})"
         )

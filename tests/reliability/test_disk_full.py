@@ -172,7 +172,7 @@ def test_an_order_of_two_resources_is_written_ahead_all_or_none(tmp_path: Path) 
         spec = project.specs / "toulouse-pleiades.yaml"
         text = spec.read_text(encoding="utf-8")
         text = text.replace(
-            "    search:\n", "      - {name: polygon-2, bbox: [1.42, 43.59, 1.46, 43.62]}\n"
+            "    search:\n", "      - {name: polygon-2, bbox: [1.42, 43.63, 1.46, 43.66]}\n"
             "    search:\n", 1,
         ).replace("      primary_market: NQUAL\n", "      primary_market: NQUAL\n"
                   "      pairs_per_order: 2\n").replace("budget: 1000 EUR", "budget: 5000 EUR")
