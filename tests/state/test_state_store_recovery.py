@@ -59,13 +59,16 @@ def test_journal_errors_name_the_journal_not_the_state_file(state_path: Path) ->
         f"state journal {journal} has an invalid change at line 4: missing 'record'"
     )
     lines = journal.read_text().splitlines()
-    journal.write_text("\n".join([*lines[:3], json.dumps({"lineage": lineage, "serial": 9})]))
+    # (ended by its newline: a last line without one is an unfinished append, ignored)
+    gap = json.dumps({"lineage": lineage, "serial": 9})
+    journal.write_text("\n".join([*lines[:3], gap]) + "\n")
     with pytest.raises(StateError) as caught:
         StateStore(state_path).load()
     assert str(caught.value).startswith(
         f"state journal {journal} has a gap at line 4 (serial 9 after 3)"
     )
-    journal.write_text("\n".join([*lines[:3], json.dumps({"lineage": "other", "serial": 4})]))
+    other = json.dumps({"lineage": "other", "serial": 4})
+    journal.write_text("\n".join([*lines[:3], other]) + "\n")
     with pytest.raises(StateError) as caught:
         StateStore(state_path).load()
     assert str(caught.value).startswith(f"state journal {journal} belongs to another state")
