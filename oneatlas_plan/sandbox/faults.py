@@ -12,6 +12,10 @@ from typing import Any
 from .config import Faults
 from .errors import ApiFailure, api_error
 
+# A response header (never sent) by which a handler asks the server to close the connection
+# after its answer, e.g. a download cut short of its Content-Length (a network cut).
+CLOSE_AFTER_RESPONSE = "X-Sandbox-Close-After"
+
 
 class DropConnection(Exception):
     """Raised after an order is committed to close the socket without answering."""

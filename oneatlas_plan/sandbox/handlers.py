@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from .criteria import CriteriaError, parse_criteria
 from .delivery import product_zip, public_feature
 from .errors import api_error, order_error
-from .faults import DropConnection
+from .faults import CLOSE_AFTER_RESPONSE, DropConnection
 from .features import derived_uuid
 from .geo import GeometryError, parse_geometry
 from .images import png
@@ -164,6 +164,7 @@ def _download_faults(app: SandboxApp, response: Response) -> Response:
     if start == 0 and 0 < cut < len(body):
         response.response = [body[:cut]]
         response.headers["Content-Length"] = str(len(body))
+        response.headers[CLOSE_AFTER_RESPONSE] = "1"
     return response
 
 

@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import SandboxApp
 from .config import SandboxConfig
+from .faults import CLOSE_AFTER_RESPONSE
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -91,6 +92,9 @@ class KeepAliveHandler(QuietHandler):
             super().run_wsgi()
 
     def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == CLOSE_AFTER_RESPONSE.lower():
+            self.close_connection = True  # a simulated network cut: nothing more on this one
+            return
         if keyword.lower() == "connection" and value.lower() == "close" and self._keep_alive:
             return
         super().send_header(keyword, value)
@@ -128,6 +132,10 @@ def serve_in_thread(
     if host not in LOOPBACK:
         raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
-    thread = threading.Thread(target=server.serve_forever, name="oneatlas-sandbox", daemon=True)
+    # a short poll interval: stop() (shutdown) waits for the loop to notice, up to that long
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="oneatlas-sandbox",
+        daemon=True,
+    )
     thread.start()
     return server, thread
