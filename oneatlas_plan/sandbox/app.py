@@ -81,7 +81,7 @@ class SandboxApp:
         self.tokens = TokenIssuer(self.store.secret(), config.api_key)
         self.limiter = Limiter(config, clock=self.now)
         self.faults = FaultInjector(config.faults, config.fault_seed)
-        self.orders = OrderService(self.store, self.archive)
+        self.orders = OrderService(self.store, self.archive, clock=self.now)
         self.url_map = Map(
             [
                 Rule(path, endpoint=name, methods=list(methods))
@@ -170,8 +170,10 @@ class SandboxApp:
         return request.host_url
 
     def now(self) -> float:
-        """The sandbox's wall clock: real, or frozen where a test set ``frozen_time``."""
-        return self.config.faults.frozen_time or time.time()
+        """The sandbox's wall clock: real (moved by ``clock_offset_s``), or frozen where a test
+        set ``frozen_time``."""
+        faults = self.config.faults
+        return faults.frozen_time or time.time() + faults.clock_offset_s
 
 
 def auth_is_order(endpoint: str) -> bool:

@@ -37,6 +37,7 @@ class Faults:
     truncate_downloads_at: int = 0  # a download from byte 0 is cut at this byte (0: off)
     ignore_ranges: bool = False  # downloads answer 200 with the whole file despite Range
     frozen_time: float = 0.0  # the sandbox's wall clock (epoch seconds) for tests; 0: real time
+    clock_offset_s: float = 0.0  # added to the real time (tests: "an hour later" without waiting)
     checksum_method: str = "md5"  # the X-Ads-Checksum-Method announced (the value stays MD5)
     # delivered items' _links.download: one object, a one-element array, or none at all (as
     # the archive guide's step 6 item shows: only dataAccess and the access links remain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 from shapely.geometry import mapping
@@ -21,7 +22,10 @@ QUOTATION_VALIDITY_S = 30 * 86400.0
 
 
 class OrderService:
-    def __init__(self, store: Store, archive: Archive) -> None:
+    def __init__(
+        self, store: Store, archive: Archive, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._clock = clock
         self.store = store
         self.archive = archive
 
@@ -83,7 +87,7 @@ class OrderService:
         A Pléiades Neo body becomes a quotation on ``/orders`` as on ``/quotations`` (Airbus's
         OpenAPI documents ``quotationId`` as the PleiadesNeo answer of ``POST /orders``).
         ``reference_limit`` > 0 keeps only that many characters of the customerReference."""
-        now = time.time()
+        now = self._clock()
         neo = order.contract.backend == "neo"
         reference = str(order.body.get("customerReference", ""))
         if reference_limit > 0:
@@ -131,7 +135,7 @@ class OrderService:
             raise order_error(
                 400, "E4008", f"Quotation '{quotation_id}' is {order['quotation_status']}, not SENT"
             )
-        now = time.time()
+        now = self._clock()
         if now > order["received_at"] + QUOTATION_VALIDITY_S:
             raise order_error(400, "E4009", f"Quotation '{quotation_id}' has expired")
         if not accept:
@@ -186,7 +190,7 @@ class OrderService:
     # --- tracking ----------------------------------------------------------------------------
 
     def order_lines(self) -> list[dict[str, Any]]:
-        now = time.time()
+        now = self._clock()
         out = []
         for order in reversed(self.store.orders()):
             deliveries = self.store.deliveries_of(order["seq"])
