@@ -149,10 +149,7 @@ class FileStateStore:
         label = "state file" if where is None else "state journal"
         where = where or self.path
         if self.backup_path.exists():
-            hint = (
-                f"the previous version is kept in {self.backup_path}: inspect it and, if it "
-                f"is right, restore it with: cp {self.backup_path} {self.path}"
-            )
+            hint = self._restore_advice()
         else:
             hint = f"there is no backup ({self.backup_path} does not exist)"
         return StateError(
@@ -204,14 +201,24 @@ class FileStateStore:
         return state
 
     def _refuse_orphans(self) -> None:
-        for orphan in (self.journal_path, self.backup_path):
-            if orphan.exists():
-                raise StateError(
-                    f"state file {self.path} is missing but {orphan} exists: refusing to start "
-                    f"a new empty state (which would order everything again). Restore the state "
-                    f"(cp {self.backup_path} {self.path}), or, if starting afresh is really "
-                    f"intended, delete {orphan}"
-                )
+        orphans = [p for p in (self.journal_path, self.backup_path) if p.exists()]
+        if not orphans:
+            return
+        raise StateError(
+            f"state file {self.path} is missing but {' and '.join(map(str, orphans))} "
+            "exist(s): refusing to start a new empty state (which would order everything "
+            f"again). {self._restore_advice()}"
+        )
+
+    def _restore_advice(self) -> str:
+        """What restoring the backup would give back, and what it would lack: the advice
+        never proposes a backup that silently forgets orders (see :func:`restore_advice`)."""
+        backup = _peek_json(self.backup_path)
+        journal = [
+            line for line in (_peek_json_line(raw) for raw in _peek_lines(self.journal_path))
+            if line is not None
+        ]
+        return restore_advice(backup, journal, self.backup_path, self.path, self.journal_path)
 
     def _read_journal(self, state: State) -> _Journal | None:
         try:
@@ -475,3 +482,97 @@ class FileStateStore:
 
 
 StateStore = FileStateStore  # its name before the PostgreSQL backend
+
+
+def _peek_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_files.read_regular(path, MAX_STATE_BYTES).decode("utf-8"))
+    except (OSError, ValueError, StateError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _peek_lines(path: Path) -> list[bytes]:
+    try:
+        return _files.read_regular(path, MAX_STATE_BYTES).split(b"\n")
+    except (OSError, StateError):
+        return []
+
+
+def _peek_json_line(raw: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def restore_advice(
+    backup: dict[str, Any] | None,
+    journal: list[dict[str, Any]],
+    backup_path: Path,
+    state_path: Path,
+    journal_path: Path,
+) -> str:
+    """How to get the state back when its file is lost, saying what each way loses.
+
+    The journal holds the changes made since the last checkpoint; the backup is the state
+    as it was *before* that checkpoint. Restoring the backup gives back everything only when
+    the journal starts right after it (it is then replayed on load); otherwise the changes
+    in between are in neither file, and orders placed then are unknown to the state.
+    """
+    resources = backup.get("resources") if backup else None
+    if backup is None or not isinstance(resources, dict):
+        kept = "no usable backup"
+        if journal:
+            kept += f"; {journal_path} holds {len(journal)} later change(s) but no full state"
+        return (
+            f"There is {kept}: do not plan or apply until the state is rebuilt, or every "
+            "owned image would be ordered again. Compare with Airbus (refresh/orders "
+            f"search), or delete {journal_path if journal else backup_path} only if starting "
+            "afresh is really intended."
+        )
+    serial = backup["serial"] if isinstance(backup.get("serial"), int) else 0
+    lineage = backup.get("lineage")
+    later = [
+        line for line in journal
+        if line.get("lineage") == lineage and isinstance(line.get("serial"), int)
+        and line["serial"] > serial
+    ]
+    ordered = sum(
+        1 for r in resources.values()
+        if isinstance(r, dict) and r.get("status") in ("ordered", "quoted", "accepted", "unknown",
+                                                        "pending")
+    )
+    what = f"the backup {backup_path} is serial {serial} with {len(resources)} resource(s)"
+    what += f" ({ordered} ordered or in doubt)"
+    if not resources:
+        return (
+            f"{what}: it is EMPTY, and restoring it would order every owned image again. "
+            "Do not restore it; rebuild the state from Airbus's orders (refresh/orders search) "
+            f"or delete {backup_path} only if starting afresh is really intended."
+        )
+    if later and later[0]["serial"] == serial + 1:
+        addresses = sorted({str(line.get("address")) for line in later})
+        return (
+            f"{what}; the journal holds the {len(later)} change(s) after it (serials "
+            f"{serial + 1}–{later[-1]['serial']}: {', '.join(addresses[:5])}"
+            f"{' …' if len(addresses) > 5 else ''}), replayed on load: restore with "
+            f"cp {backup_path} {state_path} and keep {journal_path}."
+        )
+    gap = (
+        f"changes after serial {serial}"
+        + (f" and before serial {later[0]['serial']}" if later else "")
+        + " are in neither file"
+    )
+    later_addresses = ", ".join(sorted({str(line.get("address")) for line in later})[:5])
+    aside = (
+        f", move {journal_path} aside (mv {journal_path} {journal_path}.lost: its "
+        f"{len(later)} later change(s), {later_addresses}, cannot be replayed over the gap)"
+        if later else ""
+    )
+    return (
+        f"{what}; {gap}: orders placed then are NOT in it, and the next plan would buy them "
+        f"again. Restore it (cp {backup_path} {state_path}){aside}, then run `state list` and "
+        "`refresh` and compare with Airbus's orders before any apply."
+    )

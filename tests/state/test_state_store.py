@@ -268,7 +268,9 @@ CORRUPTIONS = {
 def test_a_corrupt_state_is_reported_with_its_backup(state_path: Path, case: str) -> None:
     store = StateStore(state_path, fsync=False)
     store.record(make_record("a"))
-    store.checkpoint()  # makes a backup
+    store.checkpoint()  # the backup is the first, empty version: never proposed (see below)
+    store.record(make_record("b"))
+    store.checkpoint()  # the backup holds a
     good = state_path.read_bytes()
     content, problem = CORRUPTIONS[case]
     state_path.write_bytes(good[: len(good) // 3] if content is None else content)
@@ -278,7 +280,23 @@ def test_a_corrupt_state_is_reported_with_its_backup(state_path: Path, case: str
     message = str(caught.value)
     assert message.startswith(f"state file {state_path} {problem}")
     assert f"cp {state_path}.backup {state_path}" in message
+    assert "serial 1 with 1 resource(s)" in message  # ... and what it lacks
+    assert "after serial 1 are in neither file" in message
     assert state_path.read_bytes() == damaged  # never silently replaced
+
+
+def test_a_corrupt_state_with_an_empty_backup_is_never_told_to_restore_it(
+    state_path: Path,
+) -> None:
+    store = StateStore(state_path, fsync=False)
+    store.record(make_record("a"))
+    store.checkpoint()  # the backup is the first, empty version
+    state_path.write_bytes(b"{not json")
+    with pytest.raises(StateError) as caught:
+        StateStore(state_path).load()
+    message = str(caught.value)
+    assert "EMPTY" in message and "Do not restore it" in message, message
+    assert "cp " not in message
 
 
 def test_a_corrupt_state_without_backup_says_so(state_path: Path) -> None:
