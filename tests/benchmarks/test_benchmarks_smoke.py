@@ -31,8 +31,9 @@ def run(name: str, results: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_plan_counts_requests_and_compares_with_the_naive_client(tmp_path: Path) -> None:
-    row = run("bench_plan", tmp_path)["rows"][0]
-    assert row["n_aois"] == 10
+    rows = run("bench_plan", tmp_path)["rows"]
+    row = rows[0]
+    assert (row["world"], row["n_aois"]) == ("grid", 10)
     assert row["requests"]["prices"] == 10  # one per order, 1:1
     assert row["requests"]["search"] == 1  # one merged search for the region
     assert row["requests_5pairs"]["prices"] == 2  # 10 AOIs, 5 pairs per order
@@ -40,7 +41,13 @@ def test_plan_counts_requests_and_compares_with_the_naive_client(tmp_path: Path)
     assert row["http_429"] == 0 and row["naive_429"] == 0
     assert row["max_concurrent_ordering"] == 1
     assert {"ours_over_bound", "outside_pricing_share", "naive_over_ours_1to1",
-            "naive_over_ours_5pairs", "bound_s"} <= set(row)
+            "naive_over_ours_5pairs", "bound_s", "peak_rss_mb"} <= set(row)
+    spread = rows[1]
+    assert (spread["world"], spread["n_aois"]) == ("spread", 10)
+    assert spread["http_429"] == 0 and spread["max_concurrent_ordering"] == 1
+    assert spread["requests"]["prices"] == spread["orders"]  # one price call per order
+    memory = rows[2]
+    assert memory["n_aois"] == 200 and memory["peak_rss_mb"] > 0
 
 
 @pytest.mark.slow
