@@ -68,10 +68,7 @@ def naive(base_url: str, aois_path: Path, ordering_rps: float) -> dict[str, Any]
 
 def main() -> None:
     kind, base_url, path = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    if kind == "ours":
-        result = ours(base_url, path)
-    else:
-        result = naive(base_url, path, float(sys.argv[4]))
+    result = ours(base_url, path) if kind == "ours" else naive(base_url, path, float(sys.argv[4]))
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 

@@ -333,7 +333,7 @@ def _maybe_accept(
         return
     reason = f"accepted automatically: {quoted} <= accept_quotations_up_to EUR {limit}"
     try:
-        quotation = find_quotation(store.state(), order.addresses[0])
+        quotation = find_quotation(store.view(), order.addresses[0])
         decided = decide(
             store, client, quotation, "accept", now(), contract_id=order.contract_id, reason=reason
         )

@@ -17,7 +17,7 @@ from oneatlas_plan.planning.search import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import _common  # noqa: E402
+import _common
 
 PHR = SearchQuery(constellations=("PHR",))
 
