@@ -67,7 +67,7 @@ def _price_body(aoi: dict[str, Any], feature: dict[str, Any], contract: str, nam
                     {"key": "processing_level", "value": "ortho"},
                     {"key": "licence", "value": "standard"},
                     {"key": "projection_1", "value": _utm_epsg(centre.x, centre.y)},
-                    {"key": "dem", "value": "best_available"},
+                    {"key": "dem_1", "value": "best_available"},
                 ],
             }
         ],

@@ -38,6 +38,7 @@ def test_plan_counts_requests_and_compares_with_the_naive_client(tmp_path: Path)
     assert row["requests"]["search"] == 1  # one merged search for the region
     assert row["requests_5pairs"]["prices"] == 2  # 10 AOIs, 5 pairs per order
     assert row["naive_requests"] == {"token": 1, "search": 10, "prices": 10}
+    assert row["naive_priced"] == 10  # the naive client's bodies are accepted
     assert row["http_429"] == 0 and row["naive_429"] == 0
     assert row["max_concurrent_ordering"] == 1
     assert {"ours_over_bound", "outside_pricing_share", "naive_over_ours_1to1",
