@@ -211,9 +211,12 @@ class _BudgetTracker:
         threshold = order.accept_quotations_up_to
         if order.needs_quotation and (threshold is None or amount > threshold):
             return None  # a quotation left for a person spends nothing
+        if not self._checks:
+            return None  # no budget: no need to add up the state per order
         today = self._now().astimezone(UTC).date()
+        # read, not copied: a whole-state copy per order made apply quadratic in the state
         return recheck(
-            self._checks, order.key, order.addresses, amount, currency, self._store.state(), today
+            self._checks, order.key, order.addresses, amount, currency, self._store.view(), today
         )
 
 
