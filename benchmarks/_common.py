@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -47,10 +48,31 @@ WORKSPACE = "1a7aaef1-839e-4eaa-826c-aabee39eac85"
 REGION = (1.0, 43.2)  # south-west corner: the Garonne plain south-west of Toulouse
 TILE_KM = 3.0  # 9 km² tiles
 
+# The spread world: random small polygons in clusters over 8 land regions (fixed seed).
+SPREAD_SEED = 18
+SPREAD_REGIONS = (  # (lon, lat) of each region's centre: farmland, far apart
+    (1.3, 43.6),  # Garonne plain, France
+    (-3.7, 40.4),  # Meseta around Madrid
+    (10.0, 45.2),  # Po valley
+    (11.5, 48.3),  # Bavaria
+    (31.0, 30.4),  # Nile delta
+    (-98.0, 38.5),  # Kansas
+    (-47.9, -15.8),  # Brazilian cerrado
+    (146.0, -34.5),  # Riverina, Australia
+)
+SPREAD_CLUSTERS = 5  # per region, centres within ±0.75° of it
+SPREAD_CLUSTER_SIGMA_DEG = 0.1  # AOIs scatter ~10 km around their cluster's centre
+SPREAD_AREA_KM2 = (6.0, 32.0)
+SPREAD_VERTICES = (5, 8)
+WORLDS = ("grid", "spread")
 
-def parse_args(description: str) -> argparse.Namespace:
+
+def parse_args(description: str, *, worlds: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    if worlds:
+        parser.add_argument("--world", choices=(*WORLDS, "both"), default="both",
+                            help="grid tiles, spread polygons, or both (default)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="output directory")
     return parser.parse_args()
 
@@ -118,9 +140,62 @@ def tiles(count: int) -> list[tuple[float, float, float, float]]:
     return boxes
 
 
+def _polygon(rng: random.Random, lon: float, lat: float) -> dict[str, Any]:
+    """A simple (star-shaped) polygon of 5–8 vertices and 6–32 km² centred on lon, lat."""
+    count = rng.randint(*SPREAD_VERTICES)
+    step = 2 * math.pi / count
+    # jittered, evenly spread angles: every gap < π, so the polygon is simple (star-shaped)
+    angles = [step * (k + rng.uniform(-0.4, 0.4)) for k in range(count)]
+    radii = [rng.uniform(0.55, 1.0) for _ in range(count)]
+    points = [(r * math.cos(a), r * math.sin(a)) for r, a in zip(radii, angles, strict=True)]
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1)
+                         in zip(points, points[1:] + points[:1], strict=True)))
+    km = math.sqrt(rng.uniform(*SPREAD_AREA_KM2) / area)  # unit -> km scale
+    km_lon = 111.32 * math.cos(math.radians(lat))
+    ring = [[round(lon + x * km / km_lon, 6), round(lat + y * km / 110.57, 6)] for x, y in points]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def spread(count: int, seed: int = SPREAD_SEED) -> list[dict[str, Any]]:
+    """``count`` polygons of the spread world; AOI i lies in region i mod 8, cluster (i // 8)
+    mod 5. Every polygon depends only on (seed, i): a smaller world is a prefix of a larger."""
+    centres = []
+    for r, (lon, lat) in enumerate(SPREAD_REGIONS):
+        rng = random.Random(f"{seed}-region-{r}")
+        centres.append([(lon + rng.uniform(-0.75, 0.75), lat + rng.uniform(-0.75, 0.75))
+                        for _ in range(SPREAD_CLUSTERS)])
+    polygons = []
+    for i in range(count):
+        region = i % len(SPREAD_REGIONS)
+        lon, lat = centres[region][(i // len(SPREAD_REGIONS)) % SPREAD_CLUSTERS]
+        rng = random.Random(f"{seed}-aoi-{i}")
+        polygons.append(_polygon(rng, lon + rng.gauss(0, SPREAD_CLUSTER_SIGMA_DEG),
+                                 lat + rng.gauss(0, SPREAD_CLUSTER_SIGMA_DEG)))
+    return polygons
+
+
+def world_aois(world: str, count: int) -> list[dict[str, Any]]:
+    """The GeoJSON polygons of ``count`` AOIs of a world (grid tiles or spread polygons)."""
+    if world == "spread":
+        return spread(count)
+    if world != "grid":
+        raise ValueError(f"unknown world {world!r}")
+    return [
+        {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+        for w, s, e, n in tiles(count)
+    ]
+
+
+def _aoi_entry(name: str, shape: tuple[float, float, float, float] | dict[str, Any]
+               ) -> dict[str, Any]:
+    if isinstance(shape, dict):
+        return {"name": name, "geometry": shape}
+    return {"name": name, "bbox": list(shape)}
+
+
 def spec_document(
     name: str,
-    boxes: Sequence[tuple[float, float, float, float]],
+    boxes: Sequence[tuple[float, float, float, float] | dict[str, Any]],
     *,
     first: int = 0,
     pairs_per_order: int = 1,
@@ -134,7 +209,7 @@ def spec_document(
             {
                 "name": "summer",
                 "aois": [
-                    {"name": f"t{first + i:05d}", "bbox": list(box)} for i, box in enumerate(boxes)
+                    _aoi_entry(f"t{first + i:05d}", box) for i, box in enumerate(boxes)
                 ],
                 "search": {
                     "constellation": ["PHR"],
@@ -168,11 +243,12 @@ def spec_document(
 
 
 def write_specs(
-    directory: Path, n_aois: int, *, n_specs: int = 1, pairs_per_order: int = 1
+    directory: Path, n_aois: int, *, n_specs: int = 1, pairs_per_order: int = 1,
+    world: str = "grid",
 ) -> list[Path]:
-    """``n_specs`` spec files sharing ``n_aois`` tiles (in order); returns their paths."""
+    """``n_specs`` spec files sharing ``n_aois`` AOIs of ``world`` (in order); their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    boxes = tiles(n_aois)
+    boxes: Sequence[Any] = tiles(n_aois) if world == "grid" else spread(n_aois)
     per_spec = math.ceil(n_aois / n_specs)
     paths = []
     for s in range(n_specs):

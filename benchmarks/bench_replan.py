@@ -40,7 +40,8 @@ def main() -> None:
             made.close()
             time.sleep(2 / limits["ordering_rps"])
             c.reset_stats(running)
-            aois = [(f"t{i:05d}", box) for i, box in enumerate(c.tiles(n_specs * per_spec))]
+            aois = [(f"t{i:05d}", polygon)
+                    for i, polygon in enumerate(c.world_aois("grid", n_specs * per_spec))]
             naive = naive_plan(running.base_url, running.api_key, aois, contract=c.CONTRACT,
                                ordering_rps=limits["ordering_rps"])
             naive_server = c.server_stats(running)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from shapely.geometry import box, shape
+from shapely.geometry import shape
 
 TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 
@@ -33,8 +33,14 @@ class NaiveResult:
         return sum(self.requests.values())
 
 
+def _utm_epsg(lon: float, lat: float) -> str:
+    zone = int((lon + 180) // 6) + 1
+    return str((32600 if lat >= 0 else 32700) + zone)
+
+
 def _price_body(aoi: dict[str, Any], feature: dict[str, Any], contract: str, name: str) -> dict:
     props = feature["properties"]
+    centre = shape(aoi).centroid
     return {
         "contractId": contract,
         "aoi": [{"id": 1, "name": name, "geometry": aoi}],
@@ -60,8 +66,8 @@ def _price_body(aoi: dict[str, Any], feature: dict[str, Any], contract: str, nam
                     {"key": "pixel_coding", "value": "8bits"},
                     {"key": "processing_level", "value": "ortho"},
                     {"key": "licence", "value": "standard"},
-                    {"key": "projection_1", "value": "32631"},
-                    {"key": "dem", "value": "best_available"},
+                    {"key": "projection_1", "value": _utm_epsg(centre.x, centre.y)},
+                    {"key": "dem_1", "value": "best_available"},
                 ],
             }
         ],
@@ -75,13 +81,14 @@ def _price_body(aoi: dict[str, Any], feature: dict[str, Any], contract: str, nam
 def naive_plan(
     base_url: str,
     api_key: str,
-    aois: list[tuple[str, tuple[float, float, float, float]]],
+    aois: list[tuple[str, dict[str, Any]]],
     *,
     contract: str,
     ordering_rps: float,
     cloud_max: float = 10,
 ) -> NaiveResult:
-    """Search then price each AOI sequentially; ``sleep(1 / ordering_rps)`` after each price."""
+    """Search then price each AOI (a GeoJSON polygon) sequentially, searching its bounding box;
+    ``sleep(1 / ordering_rps)`` after each price."""
     result = NaiveResult()
     started = time.perf_counter()
     session = requests.Session()
@@ -92,8 +99,9 @@ def naive_plan(
     ).json()["access_token"]
     result.count("token")
     headers = {"Authorization": f"Bearer {token}"}
-    for name, bounds in aois:
-        aoi = box(*bounds)
+    for name, geometry in aois:
+        aoi = shape(geometry)
+        bounds = aoi.bounds
         search = session.post(
             base_url + "/api/v2/opensearch",
             json={

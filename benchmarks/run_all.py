@@ -24,6 +24,10 @@ def update_docs() -> None:
         f"Machine: {machine['cpu']}, {machine['nproc']} CPUs (nproc), Python {machine['python']}, "
         f"{machine['platform']}.",
         "",
+        "Commands: `.venv/bin/python benchmarks/run_all.py` (each table: "
+        "`.venv/bin/python benchmarks/bench_<name>.py`). The machine is shared: seconds vary "
+        "with its load, so compare the ratios measured within one run.",
+        "",
     ]
     for name in BENCHMARKS:
         table = results / f"{name.removeprefix('bench_')}.md"

@@ -2,7 +2,9 @@
 
 For each order, in plan order:
 
-1. re-price it; refuse it if the price rose beyond the tolerance or breaks a budget;
+1. re-price it when the plan's price is older than the reprice policy allows (default: one
+   hour, see docs/performance.md); refuse it if the price rose beyond the tolerance or breaks
+   a budget;
 2. persist a ``pending`` record for every resource of the order (completely written,
    fsynced, read back) *before* sending; if that fails, nothing is sent and the run stops;
 3. POST the order once (``/api/v1/orders``; ``/api/v1/quotations`` for a product quoted
@@ -10,7 +12,9 @@ For each order, in plan order:
    ``rejected`` (a 4xx: nothing was created) or ``unknown`` (the request may have reached
    Airbus: reconciled later by its customerReference, never resubmitted blindly); if
    recording fails (a full disk), the run stops at once naming the order's
-   customerReference, which the next ``plan`` reconciles;
+   customerReference, which the next ``plan`` reconciles; the amount in Airbus's answer is
+   compared with the plan's price: a difference is recorded and shown, and one beyond the
+   tolerance stops the run before the next order;
 4. a quotation is accepted (``accepted``) only when the plan's ``accept_quotations_up_to``
    allows its amount; otherwise it stays ``quoted`` for a person. The threshold is recorded
    with the pending record, so reconcile can finish an acceptance an interruption cut short.
@@ -32,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from oneatlas_plan import _canonical, _testhooks
 from oneatlas_plan.applying.quotations import decide, find_quotation, within_threshold
+from oneatlas_plan.applying.reprice import RepricePolicy
 from oneatlas_plan.errors import (
     ApiError,
     OutcomeUnknownError,
@@ -68,6 +73,7 @@ class ApplySettings:
     accept_price_changes: bool = False
     price_tolerance: Decimal = Decimal(0)  # accepted increase, in the order's currency
     fail_fast: bool = False
+    reprice: RepricePolicy = field(default_factory=RepricePolicy)
     now: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     should_stop: Callable[[], bool] = field(default=lambda: False)
 
@@ -82,6 +88,8 @@ class OrderOutcome:
     amount: Decimal | None = None
     currency: str | None = None
     rate_limited: RateLimitedError | None = None  # stop the run: the key is rate-limited
+    repriced: bool = False  # an ordering call was spent on a new price before the order
+    price_stop: str | None = None  # Airbus charged beyond the tolerance: stop the run
 
 
 @dataclass
@@ -152,11 +160,16 @@ def apply_plan(
             break
         if client is None:
             raise PlanError("the plan has orders to place but no OneAtlas client was set up")
-        outcome = _apply_order(order, resources, store, client, settings, budgets)
+        outcome = _apply_order(
+            order, resources, store, client, settings, budgets, plan.meta.priced_at.get(order.key)
+        )
         _testhooks.pause("after-outcome")
         result.outcomes.append(outcome)
         if outcome.rate_limited is not None:
             result.stopped = _rate_limited_stop(outcome.rate_limited, len(to_order) - done - 1)
+            break
+        if outcome.price_stop is not None:
+            result.stopped = outcome.price_stop
             break
         if outcome.status == "rejected" and settings.fail_fast:
             result.stopped = "stopped at the first rejection (--fail-fast)"
@@ -198,9 +211,12 @@ class _BudgetTracker:
         threshold = order.accept_quotations_up_to
         if order.needs_quotation and (threshold is None or amount > threshold):
             return None  # a quotation left for a person spends nothing
+        if not self._checks:
+            return None  # no budget: no need to add up the state per order
         today = self._now().astimezone(UTC).date()
+        # read, not copied: a whole-state copy per order made apply quadratic in the state
         return recheck(
-            self._checks, order.key, order.addresses, amount, currency, self._store.state(), today
+            self._checks, order.key, order.addresses, amount, currency, self._store.view(), today
         )
 
 
@@ -211,16 +227,21 @@ def _apply_order(
     client: OneAtlasClient,
     settings: ApplySettings,
     budgets: _BudgetTracker,
+    priced_at: str | None,
 ) -> OrderOutcome:
     outcome = OrderOutcome(key=order.key, addresses=list(order.addresses), status="skipped")
     if _canonical.digest(order.body) != order.body_digest:
         outcome.message = "order body does not match its digest"
         return outcome
-    try:
-        amount, currency, problem = _reprice(order, client, settings)
-    except RateLimitedError as error:
-        outcome.message, outcome.rate_limited = str(error), error
-        return outcome
+    if order.price is None or settings.reprice.needed(priced_at, settings.now()):
+        outcome.repriced = True
+        try:
+            amount, currency, problem = _reprice(order, client, settings)
+        except RateLimitedError as error:
+            outcome.message, outcome.rate_limited = str(error), error
+            return outcome
+    else:
+        amount, currency, problem = order.price.amount, order.price.currency, None
     if problem is None and amount is not None:
         problem = budgets.violation(order, amount, currency)
     if problem is not None:
@@ -256,12 +277,21 @@ def _apply_order(
             _record_outcome(store, order, settings.now(), status="rejected", message=str(error))
         outcome.status, outcome.message = "rejected", str(error)
         return outcome
+    charged = _decimal(response.total_amount)
+    difference = _charged_difference(order, amount, charged, response.currency, settings)
     with _unless_recorded_stop(order):
-        status = _record_success(store, order, response, settings.now())
+        status = _record_success(store, order, response, settings.now(), difference)
     outcome.status = status
     outcome.order_id = response.sales_order_id or response.quotation_id
-    outcome.amount = _decimal(response.total_amount)
+    outcome.amount = charged
     outcome.currency = response.currency
+    if status == "ordered" and difference is not None:
+        outcome.message = difference
+        if _beyond_tolerance(order, charged, settings):
+            outcome.price_stop = (
+                f"{difference}, beyond the tolerance: stopped before the next order "
+                "(plan again to see today's prices)"
+            )
     if status == "quoted":
         _testhooks.pause("before-accept")
         _maybe_accept(order, store, client, outcome, settings.now)
@@ -306,7 +336,7 @@ def _maybe_accept(
         return
     reason = f"accepted automatically: {quoted} <= accept_quotations_up_to EUR {limit}"
     try:
-        quotation = find_quotation(store.state(), order.addresses[0])
+        quotation = find_quotation(store.view(), order.addresses[0])
         decided = decide(
             store, client, quotation, "accept", now(), contract_id=order.contract_id, reason=reason
         )
@@ -322,6 +352,33 @@ def _maybe_accept(
     outcome.status = "accepted"
     outcome.order_id = decided.sales_order_id or outcome.order_id
     outcome.message = f"{reason} (quotation {decided.quotation_id})"
+
+
+def _charged_difference(
+    order: OrderPlan,
+    expected: Decimal | None,
+    charged: Decimal | None,
+    currency: str | None,
+    settings: ApplySettings,
+) -> str | None:
+    """``charged EUR 260.00, the plan said EUR 250.00 (+10.00)``, or None when they agree."""
+    if order.price is None or charged is None or expected is None or charged == expected:
+        return None
+    planned = order.price.amount
+    said = f"the plan said {order.price.currency} {planned:,.2f}"
+    if expected != planned:
+        said += f", re-priced {expected:,.2f}"
+    return (
+        f"charged {currency or order.price.currency} {charged:,.2f}, {said} "
+        f"({charged - planned:+,.2f})"
+    )
+
+
+def _beyond_tolerance(order: OrderPlan, charged: Decimal | None, settings: ApplySettings) -> bool:
+    """Charged more than the reviewed plan's price plus the tolerance (the promise)."""
+    if order.price is None or charged is None or settings.accept_price_changes:
+        return False
+    return charged > order.price.amount + settings.price_tolerance
 
 
 def _decimal(value: Decimal | None) -> Decimal | None:
@@ -437,7 +494,11 @@ def _record_outcome(
 
 
 def _record_success(
-    store: StateStore, order: OrderPlan, response: OrderResponse, now: datetime
+    store: StateStore,
+    order: OrderPlan,
+    response: OrderResponse,
+    now: datetime,
+    difference: str | None = None,
 ) -> str:
     status = "ordered" if response.sales_order_id else "quoted"
 
@@ -449,6 +510,8 @@ def _record_success(
         current.currency = response.currency
         current.outcome_at = utc_iso(now)
         current.production_status = "ordered" if status == "ordered" else None
+        if difference is not None and status == "ordered":
+            current.message = difference
 
     _update_current(store, order.addresses, order.key, change)
     return status

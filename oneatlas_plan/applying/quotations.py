@@ -179,7 +179,7 @@ def decide(
         valid_until=valid_until(lines),
         message=reason or f"quotation {wanted.lower()}",
     )
-    return find_quotation(store.state(), quotation.addresses[0])
+    return find_quotation(store.view(), quotation.addresses[0])
 
 
 def _customer_reference(store: StateStore, quotation: Quotation) -> str:

@@ -59,7 +59,7 @@ def locked_store(workspace: Workspace) -> Iterator[StateStore]:
     lock.acquire(workspace.lock_timeout, on_stale=stale)
     try:
         with workspace.state.store() as store:
-            store.load()
+            store.view()  # read it now, under the lock (no copy: nobody holds it yet)
             yield store
     finally:
         lock.release()
@@ -190,10 +190,10 @@ def apply_with_state(
     for message in changed_spec_files(plan):
         workspace.warn(message)
     with locked_store(workspace) as store:
-        check_fresh(plan, store.state(), workspace.endpoint)
+        check_fresh(plan, store.view(), workspace.endpoint)
         if on_accepted is not None:
             on_accepted()
-        to_settle = bool(unsettled(store.state()))
+        to_settle = bool(unsettled(store.view()))
         needs_client = to_settle or any(o.action in ("create", "reorder") for o in plan.orders)
         client = workspace.client() if needs_client else None
         contracts = {a: o.contract_id for o in plan.orders for a in o.addresses}

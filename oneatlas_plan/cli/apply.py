@@ -8,8 +8,14 @@ from pathlib import Path
 import click
 
 from oneatlas_plan.applying.apply import ApplyResult, ApplySettings
+from oneatlas_plan.applying.reprice import RepricePolicy
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options, json_format_option, lock_timeout_option
+from oneatlas_plan.cli.options import (
+    Reprice,
+    common_options,
+    json_format_option,
+    lock_timeout_option,
+)
 from oneatlas_plan.cli.plan import DEFAULT_SPECS
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
@@ -29,6 +35,14 @@ def _is_plan_file(paths: tuple[Path, ...]) -> bool:
 @click.option("--fail-fast", is_flag=True, help="Stop at the first rejected order.")
 @click.option("--accept-price-changes", is_flag=True, help="Order even if a price rose.")
 @json_format_option
+@click.option(
+    "--reprice",
+    type=Reprice(),
+    default="older-than 1h",
+    show_default=True,
+    help="Ask Airbus for a price again before ordering: always, never, or when the plan's "
+    "price is older than DURATION (each re-price is one more ordering call).",
+)
 @common_options
 def apply(
     app: AppContext,
@@ -38,6 +52,7 @@ def apply(
     fail_fast: bool,
     accept_price_changes: bool,
     output_format: str,
+    reprice: RepricePolicy,
 ) -> int:
     """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation.
 
@@ -65,6 +80,7 @@ def apply(
             accept_price_changes=accept_price_changes,
             fail_fast=fail_fast,
             price_tolerance=Decimal(0),
+            reprice=reprice,
             should_stop=stop,
         )
         result = apply_with_state(

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from oneatlas_plan.applying.reprice import RepricePolicy
 from oneatlas_plan.cli.context import AppContext, configure_logging
 from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.backends import StateBackend, is_database_url, open_backend
@@ -24,8 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_STATE = "oneatlas-state.json"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class Duration(click.ParamType):
@@ -40,6 +41,29 @@ class Duration(click.ParamType):
         if match is None:
             self.fail(f"{value!r} is not a duration such as 30s, 2m or 500ms", param, ctx)
         return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+class Reprice(click.ParamType):
+    """``always``, ``never`` or ``older-than DURATION`` (also ``older-than=DURATION``)."""
+
+    name = "always|never|older-than DURATION"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> RepricePolicy:
+        if isinstance(value, RepricePolicy):
+            return value
+        text = str(value).strip()
+        if text in ("always", "never"):
+            return RepricePolicy(mode=text)  # type: ignore[arg-type]
+        word, _, age = text.replace("=", " ", 1).partition(" ")
+        if word != "older-than" or not age.strip():
+            self.fail(
+                f"{value!r}: use always, never or 'older-than DURATION' (e.g. older-than 1h)",
+                param,
+                ctx,
+            )
+        return RepricePolicy(max_age_s=Duration().convert(age, param, ctx))
 
 
 def lock_timeout_option(

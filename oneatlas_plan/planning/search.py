@@ -1,16 +1,23 @@
-"""Merged searches: many AOIs with the same criteria share one search per spatial cluster.
+"""Merged searches: AOIs close together with the same criteria share one search.
 
-AOIs are grouped by their query (everything but the geometry), then clustered on a grid of
-``CLUSTER_DEGREES`` cells by centroid; each cluster is searched once with the bounding box of
-its AOIs, and the features are assigned to AOIs locally (selection checks the intersection).
-So 1,000 small AOIs over one region cost a handful of searches, not 1,000.
+AOIs are grouped by their query (everything but the geometry), then each group is split
+top-down until every part is worth one search (:func:`cluster`): a scene is found by a bbox
+search when its footprint touches the box, so the expected results of a search over a box of
+``w × h`` are proportional to ``(w + F)(h + F)``, with ``F`` the side of a typical footprint of
+the constellation (Pléiades 20 km, SPOT 60 km, Pléiades Neo 14 km). A part is searched once
+with the bounding box of its AOIs when that expected area is at most ``MAX_OVERFETCH`` times
+the area the separate searches would need (the union of each AOI's box grown by ``F``: what is
+needed, counted once); otherwise it is cut in two at the widest gap between AOIs along its
+longer side. Tidy neighbouring tiles become one search; clusters far apart become one search
+each, never one box spanning the empty land between them. The features are then assigned to
+AOIs locally (selection checks the intersection).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +25,12 @@ from oneatlas_plan.api.models import Feature
 from oneatlas_plan.api.query import SearchQuery
 from oneatlas_plan.planning.selection import Candidate
 
-CLUSTER_DEGREES = 1.0
 PADDING_DEGREES = 1e-6
+MAX_OVERFETCH = 1.5  # a merged search fetches at most 1.5× the expected results it needs
+KM_PER_DEGREE = 111.32
+FOOTPRINT_KM = {"PHR": 20.0, "SPOT": 60.0, "PNEO": 14.0}  # typical scene side per constellation
+
+Bounds = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,7 @@ class SearchNeed:
 
     key: Hashable  # who asked (e.g. the resource address)
     query: SearchQuery
-    bounds: tuple[float, float, float, float]  # AOI bounds: min_lon, min_lat, max_lon, max_lat
+    bounds: Bounds  # AOI bounds: min_lon, min_lat, max_lon, max_lat
 
 
 @dataclass(frozen=True)
@@ -37,15 +48,13 @@ class MergedSearch:
     keys: tuple[Hashable, ...]
 
 
-def _cell(bounds: tuple[float, float, float, float]) -> tuple[int, int]:
-    lon = (bounds[0] + bounds[2]) / 2
-    lat = (bounds[1] + bounds[3]) / 2
-    return math.floor(lon / CLUSTER_DEGREES), math.floor(lat / CLUSTER_DEGREES)
+def footprint_km(query: SearchQuery) -> float:
+    """The largest typical footprint side among the query's constellations (the widest reach)."""
+    sides = [FOOTPRINT_KM.get(c.upper(), 0.0) for c in query.constellations]
+    return max(sides, default=0.0) or max(FOOTPRINT_KM.values())
 
 
-def _union_bounds(
-    boxes: Iterable[tuple[float, float, float, float]],
-) -> tuple[float, float, float, float]:
+def _union_bounds(boxes: Sequence[Bounds]) -> Bounds:
     min_lon, min_lat, max_lon, max_lat = zip(*boxes, strict=True)
     return (
         round(max(-180.0, min(min_lon) - PADDING_DEGREES), 7),
@@ -55,19 +64,66 @@ def _union_bounds(
     )
 
 
+def _grown_km(bounds: Bounds, reach_km: float) -> Bounds:
+    """``bounds`` in km (x scaled at the box's latitude), grown by ``reach_km`` on each side."""
+    scale = KM_PER_DEGREE * math.cos(math.radians((bounds[1] + bounds[3]) / 2))
+    return (
+        bounds[0] * scale - reach_km,
+        bounds[1] * KM_PER_DEGREE - reach_km,
+        bounds[2] * scale + reach_km,
+        bounds[3] * KM_PER_DEGREE + reach_km,
+    )
+
+
+def overfetch(boxes: Sequence[Bounds], reach_km: float) -> float:
+    """Expected results of one search over the boxes' bbox / those of searching each box
+    (their union, counted once): 1.0 for tiles that touch, large for scattered clusters."""
+    from shapely.geometry import box
+    from shapely.ops import unary_union
+
+    merged = box(*_grown_km(_union_bounds(boxes), reach_km)).area
+    needed = unary_union([box(*_grown_km(b, reach_km)) for b in boxes]).area
+    return merged / needed if needed > 0 else 1.0
+
+
+def _split(needs: list[SearchNeed]) -> tuple[list[SearchNeed], list[SearchNeed]]:
+    """Cut at the widest gap between AOI centres along the longer side of their bbox."""
+    west, south, east, north = _union_bounds([n.bounds for n in needs])
+    axis = 0 if (east - west) * math.cos(math.radians((south + north) / 2)) >= north - south else 1
+    ordered = sorted(needs, key=lambda n: (n.bounds[axis] + n.bounds[axis + 2], str(n.key)))
+    centres = [(n.bounds[axis] + n.bounds[axis + 2]) / 2 for n in ordered]
+    gaps = [centres[i + 1] - centres[i] for i in range(len(centres) - 1)]
+    cut = max(range(len(gaps)), key=lambda i: (gaps[i], -abs(i + 1 - len(ordered) / 2))) + 1
+    return ordered[:cut], ordered[cut:]
+
+
+def cluster(needs: Sequence[SearchNeed], reach_km: float) -> list[list[SearchNeed]]:
+    """Parts of ``needs`` (one query) each worth one search: over-fetch <= MAX_OVERFETCH."""
+    parts: list[list[SearchNeed]] = []
+    pending = [list(needs)]
+    while pending:
+        part = pending.pop()
+        if len(part) == 1 or overfetch([n.bounds for n in part], reach_km) <= MAX_OVERFETCH:
+            parts.append(part)
+        else:
+            pending.extend(_split(part))
+    return parts
+
+
 def merge_searches(needs: Sequence[SearchNeed]) -> list[MergedSearch]:
-    """Group needs by query and grid cell; deterministic order (by first key)."""
-    groups: dict[tuple[SearchQuery, tuple[int, int]], list[SearchNeed]] = defaultdict(list)
+    """Group needs by query, cluster them; deterministic order (by first key)."""
+    groups: dict[SearchQuery, list[SearchNeed]] = defaultdict(list)
     for need in needs:
-        groups[(need.query, _cell(need.bounds))].append(need)
+        groups[need.query].append(need)
     merged = [
         MergedSearch(
             query=query.model_copy(
-                update={"bbox": _union_bounds(n.bounds for n in members), "geometry": None}
+                update={"bbox": _union_bounds([n.bounds for n in part]), "geometry": None}
             ),
-            keys=tuple(n.key for n in members),
+            keys=tuple(n.key for n in sorted(part, key=lambda n: str(n.key))),
         )
-        for (query, _), members in groups.items()
+        for query, members in groups.items()
+        for part in cluster(members, footprint_km(query))
     ]
     return sorted(merged, key=lambda m: str(m.keys[0]))
 

@@ -37,7 +37,7 @@ def render_apply_result(result: ApplyResult, *, flags: str = "") -> str:
             else ""
         )
         lines.append(f"{', '.join(outcome.addresses)}: {what}{order_id}{amount}")
-        if outcome.message and outcome.status != "ordered":
+        if outcome.message:
             message = with_flags(outcome.message, flags)
             lines.extend(f"    {line}" for line in message.splitlines())
     for address in result.forgotten:

@@ -43,6 +43,9 @@ class Faults:
     # the archive guide's step 6 item shows: only dataAccess and the access links remain)
     download_links: str = "object"
     truncate_references_at: int = 0  # orders keep this many customerReference chars (0: all)
+    # every price and order amount is multiplied by this (a price list change between a plan
+    # and its apply); 1: the documented price list
+    price_factor: float = 1.0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}

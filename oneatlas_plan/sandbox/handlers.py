@@ -320,14 +320,18 @@ def delivery_types(app: SandboxApp, request: Request, cid: str) -> Response:
 
 
 def prices(app: SandboxApp, request: Request) -> Response:
-    return _json(app.orders.price(_body(request)), 201)
+    return _json(app.orders.price(_body(request), app.config.faults.price_factor), 201)
 
 
 def _create(app: SandboxApp, request: Request, endpoint: str) -> Response:
     order = app.orders.validate(_body(request), endpoint)
     faults = app.config.faults
     answer = app.orders.commit(
-        order, endpoint, faults.delivery_delay_s, reference_limit=faults.truncate_references_at
+        order,
+        endpoint,
+        faults.delivery_delay_s,
+        reference_limit=faults.truncate_references_at,
+        price_factor=faults.price_factor,
     )
     app.faults.order_delay()
     if app.faults.should_drop():

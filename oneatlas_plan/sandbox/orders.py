@@ -31,7 +31,7 @@ class OrderService:
 
     # --- prices ------------------------------------------------------------------------------
 
-    def price(self, body: Any) -> dict[str, Any]:
+    def price(self, body: Any, price_factor: float = 1.0) -> dict[str, Any]:
         order = validate_order(body, self.archive)
         product_types: dict[str, dict[str, Any]] = {}
         for line in order.lines:
@@ -57,7 +57,7 @@ class OrderService:
             "discountPercentage": 0.0,
             "discountValue": 0.0,
             "productTypes": list(product_types.values()),
-            "totalAmount": order.total,
+            "totalAmount": round(order.total * price_factor, 2),
         }
 
     # --- orders and quotations ---------------------------------------------------------------
@@ -81,6 +81,7 @@ class OrderService:
         delivery_delay_s: float,
         *,
         reference_limit: int = 0,
+        price_factor: float = 1.0,
     ) -> dict[str, Any]:
         """Record the order (the point of no return) and return the 201 body.
 
@@ -88,6 +89,7 @@ class OrderService:
         OpenAPI documents ``quotationId`` as the PleiadesNeo answer of ``POST /orders``).
         ``reference_limit`` > 0 keeps only that many characters of the customerReference."""
         now = self._clock()
+        total = round(order.total * price_factor, 2)
         neo = order.contract.backend == "neo"
         reference = str(order.body.get("customerReference", ""))
         if reference_limit > 0:
@@ -102,7 +104,7 @@ class OrderService:
             "quotation_id": self._next_id("QUO") if neo else None,
             "quotation_status": "SENT" if neo else None,
             "status": "PENDING" if neo else "IN_PROGRESS",
-            "total_amount": order.total,
+            "total_amount": total,
             "currency": "EUR",
             "body": order.body,
             "lines": [_line_record(line) for line in order.lines],
@@ -120,7 +122,7 @@ class OrderService:
             "currency": "EUR",
             "discountPercentage": 0.0,
             "discountValue": 0.0,
-            "totalAmount": order.total,
+            "totalAmount": total,
         }
 
     def decide(

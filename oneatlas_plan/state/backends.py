@@ -46,6 +46,11 @@ class StateStore(Protocol):
         """A copy of the state as this store knows it (loading it first if needed)."""
         ...
 
+    def view(self) -> State:
+        """The state as this store knows it, not a copy (loading it first if needed): to read
+        at once, never to change or keep past the next change."""
+        ...
+
     def get(self, address: str) -> ResourceRecord | None: ...
 
     def record(self, record: ResourceRecord) -> ResourceRecord:

@@ -523,6 +523,10 @@ class PostgresStore:
         with self._mutex:
             return self._loaded().model_copy(deep=True)
 
+    def view(self) -> State:
+        with self._mutex:
+            return self._loaded()
+
     def get(self, address: str) -> ResourceRecord | None:
         with self._mutex:
             record = self._loaded().resources.get(address)

@@ -118,20 +118,29 @@ class FileStateStore:
         when the file or journal is corrupt, or of an unknown version.
         """
         with self._mutex:
-            if self._journal_fd is not None:
-                raise StateError(f"{self.path}: load() after changes; use state() instead")
-            state = self._read_file()
-            journal = self._read_journal(state) if self._folded_serial is not None else None
-            if journal is not None:
-                state = self._replay(state, journal)
-            self._leftover_journal = journal is not None
-            self._state = state
-            return state.model_copy(deep=True)
+            return self._read_in().model_copy(deep=True)
+
+    def _read_in(self) -> State:
+        if self._journal_fd is not None:
+            raise StateError(f"{self.path}: load() after changes; use state() instead")
+        state = self._read_file()
+        journal = self._read_journal(state) if self._folded_serial is not None else None
+        if journal is not None:
+            state = self._replay(state, journal)
+        self._leftover_journal = journal is not None
+        self._state = state
+        return state
 
     def state(self) -> State:
         """A copy of the in-memory state (loading it first if needed)."""
         with self._mutex:
             return self._loaded().model_copy(deep=True)
+
+    def view(self) -> State:
+        """The in-memory state itself (loading it first if needed), not a copy: the caller
+        reads it at once and neither changes nor keeps it (no whole-state copy per check)."""
+        with self._mutex:
+            return self._loaded()
 
     def get(self, address: str) -> ResourceRecord | None:
         with self._mutex:
@@ -140,7 +149,7 @@ class FileStateStore:
 
     def _loaded(self) -> State:
         if self._state is None:
-            self.load()
+            self._read_in()
         if self._state is None:
             raise StateError(f"{self.path}: the state could not be loaded")
         return self._state

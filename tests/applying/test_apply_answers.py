@@ -23,6 +23,9 @@ TANZANIA = "tanzania-spot.malagarasi.malagarasi-west"
 TOULOUSE = "toulouse.city-centre.polygon-1"
 XINJIANG = "xinjiang-pneo.hejing-west.hejing-west"
 REJECTED = {"errorCode": "E2203", "message": "Unable to access workspace 'ws-1'"}
+# These tests pin what the apply-time re-price checks: a plan made seconds ago is otherwise
+# not re-priced (tests/applying/test_reprice.py pins that)
+ALWAYS = ("--reprice", "always")
 
 
 def _plan(airbus: Airbus, *specs: str) -> dict[str, Any]:
@@ -71,7 +74,7 @@ def test_fail_fast_stops_at_the_first_rejection(
     priced = airbus.wire.posts(PRICES)
     airbus.wire.answer(ORDERING, 400, REJECTED)
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json", "--fail-fast") == ExitCode.ERROR
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS, "--fail-fast") == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "Stopped: stopped at the first rejection (--fail-fast)" in out
     assert airbus.wire.posts(*ORDERING) == 1
@@ -87,7 +90,7 @@ def test_a_429_stops_the_run_and_is_never_retried(
     priced = airbus.wire.posts(PRICES)
     airbus.wire.answer(ORDERING, 429, TOO_MANY)
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS) == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "Stopped: OneAtlas rate-limited this API key (429): stopped" in out
     assert "the 2 later orders were not submitted" in out
@@ -135,13 +138,13 @@ def test_a_price_rise_since_the_plan_is_refused_before_anything_is_written(
     planned = Decimal(plan["orders"][0]["price"]["amount"])
     airbus.wire.rewrite(PRICES, _raise_price(Decimal("0.01")))
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS) == ExitCode.ERROR
     out = capsys.readouterr().out
     risen = planned + Decimal("0.01")
     assert f"price changed since the plan: EUR {planned:,.2f} -> EUR {risen:,.2f}" in out
     assert airbus.wire.posts(*ORDERING) == 0
     assert _statuses(airbus) == {}  # no pending record was written for it
-    assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.OK
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS, "--accept-price-changes") == ExitCode.OK
     assert _statuses(airbus) == {TOULOUSE: "ordered"}
     assert len(airbus.world.ledger()) == 1
 
@@ -149,7 +152,7 @@ def test_a_price_rise_since_the_plan_is_refused_before_anything_is_written(
 def test_a_price_drop_since_the_plan_is_ordered(airbus: Airbus) -> None:
     _plan(airbus, "specs/toulouse-pleiades.yaml")
     airbus.wire.rewrite(PRICES, _raise_price(Decimal("-10")))
-    assert airbus.world.cli("apply", "plan.json") == ExitCode.OK
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS) == ExitCode.OK
     assert _statuses(airbus) == {TOULOUSE: "ordered"}
 
 
@@ -159,7 +162,7 @@ def test_re_pricing_refused_by_airbus_orders_nothing(
     _plan(airbus, "specs/toulouse-pleiades.yaml")
     airbus.wire.answer(PRICES, 400, REJECTED)
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS) == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "re-pricing refused by Airbus: price rejected (400 E2203)" in out
     assert "Apply: 0 ordered, 0 quoted, 0 accepted, 0 rejected, 0 unknown, 1 skipped" in out
@@ -176,11 +179,12 @@ def test_the_per_order_budget_is_checked_again_at_the_new_price(
     _plan(airbus, str(spec))  # the price is exactly the budget: allowed
     airbus.wire.rewrite(PRICES, _raise_price(Decimal("0.01")), times=1)
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.ERROR
+    applied = airbus.world.cli("apply", "plan.json", *ALWAYS, "--accept-price-changes")
+    assert applied == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "1 skipped (price or budget)" in out and f"EUR {price:,.2f}" in out
     assert airbus.world.ledger() == []
-    assert airbus.world.cli("apply", "plan.json") == ExitCode.OK  # at the planned price
+    assert airbus.world.cli("apply", "plan.json", *ALWAYS) == ExitCode.OK  # at the planned price
     assert _statuses(airbus) == {TOULOUSE: "ordered"}
 
 
@@ -211,7 +215,8 @@ def test_the_apply_time_budget_counts_the_orders_placed_in_the_same_run(
     # Each price rises by 1 EUR: each order alone fits, both together do not.
     airbus.wire.rewrite(PRICES, _raise_price(Decimal(1)))
     capsys.readouterr()
-    assert airbus.world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.ERROR
+    applied = airbus.world.cli("apply", "plan.json", *ALWAYS, "--accept-price-changes")
+    assert applied == ExitCode.ERROR
     out = capsys.readouterr().out
     label = "total" if scope == "total" else "spec"
     assert f"{label} budget EUR {limit:,.2f} would be exceeded" in out

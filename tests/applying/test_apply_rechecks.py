@@ -18,6 +18,7 @@ from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.models import PriceResponse
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.applying.apply import ApplySettings, apply_plan
+from oneatlas_plan.applying.reprice import RepricePolicy
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.planning.planfile import read_plan
@@ -67,6 +68,8 @@ def store_of(world: World) -> StateStore:
 
 
 def run(plan: Plan, store: StateStore, client: Any, **settings: Any) -> list[tuple[str, str]]:
+    # these tests pin the apply-time re-price: a plan made seconds ago is otherwise trusted
+    settings.setdefault("reprice", RepricePolicy(mode="always"))
     result = apply_plan(plan, store, client, ApplySettings(**settings))
     return [(o.status, o.message) for o in result.outcomes]
 

@@ -31,16 +31,24 @@ def run(name: str, results: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_plan_counts_requests_and_compares_with_the_naive_client(tmp_path: Path) -> None:
-    row = run("bench_plan", tmp_path)["rows"][0]
-    assert row["n_aois"] == 10
+    rows = run("bench_plan", tmp_path)["rows"]
+    row = rows[0]
+    assert (row["world"], row["n_aois"]) == ("grid", 10)
     assert row["requests"]["prices"] == 10  # one per order, 1:1
     assert row["requests"]["search"] == 1  # one merged search for the region
     assert row["requests_5pairs"]["prices"] == 2  # 10 AOIs, 5 pairs per order
     assert row["naive_requests"] == {"token": 1, "search": 10, "prices": 10}
+    assert row["naive_priced"] == 10  # the naive client's bodies are accepted
     assert row["http_429"] == 0 and row["naive_429"] == 0
     assert row["max_concurrent_ordering"] == 1
     assert {"ours_over_bound", "outside_pricing_share", "naive_over_ours_1to1",
-            "naive_over_ours_5pairs", "bound_s"} <= set(row)
+            "naive_over_ours_5pairs", "bound_s", "peak_rss_mb"} <= set(row)
+    spread = rows[1]
+    assert (spread["world"], spread["n_aois"]) == ("spread", 10)
+    assert spread["http_429"] == 0 and spread["max_concurrent_ordering"] == 1
+    assert spread["requests"]["prices"] == spread["orders"]  # one price call per order
+    memory = rows[2]
+    assert memory["n_aois"] == 200 and memory["peak_rss_mb"] > 0
 
 
 @pytest.mark.slow
@@ -64,11 +72,13 @@ def test_noop_replan_makes_no_request(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_apply_counts_two_ordering_calls_per_order(tmp_path: Path) -> None:
+def test_apply_of_a_fresh_plan_makes_one_ordering_call_per_order(tmp_path: Path) -> None:
     rows = run("bench_apply", tmp_path)["rows"]
     throughput = next(r for r in rows if r["kind"] == "throughput")
     assert throughput["orders"] == 10
-    assert throughput["requests"]["prices"] == throughput["requests"]["orders"] == 10
+    assert throughput["requests"]["orders"] == 10
+    assert "prices" not in throughput["requests"]  # the plan's prices are minutes old
+    assert throughput["ordering_calls_per_order"] == 1
     assert throughput["http_429"] == 0 and throughput["max_concurrent_ordering"] == 1
     persisted = [r for r in rows if r["kind"] == "persistence"]
     assert [r["orders"] for r in persisted] == [10, 100]

@@ -296,7 +296,9 @@ def test_a_429_is_sent_once_and_every_process_of_the_key_waits_for_the_ban(
         _ban_the_key(sandbox.base_url)
         before = _stats(sandbox.base_url)["requests"]
 
-        applied = applying.subprocess("apply", str(applying.plan_path))
+        # --reprice always: the plan is seconds old, so apply would otherwise send no price
+        # first; this pins the 429 on the re-price (an order's 429 is pinned in test_apply_answers)
+        applied = applying.subprocess("apply", str(applying.plan_path), "--reprice", "always")
         after_apply = _stats(sandbox.base_url)["requests"]
         assert applied.code == ExitCode.ERROR, applied.text
         assert after_apply.get("prices", 0) - before.get("prices", 0) == 1  # no retry

@@ -1,0 +1,77 @@
+"""One measured run in its own process (its peak RSS is its own, not the sandbox's).
+
+``python _child.py ours BASE_URL SPEC_DIR`` plans SPEC_DIR against the sandbox at BASE_URL;
+``python _child.py naive BASE_URL AOIS_JSON ORDERING_RPS`` runs the naive client. Prints one
+JSON line: wall time, time from the first to the last price, client-side request counts and
+the process's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def ours(base_url: str, spec_dir: Path) -> dict[str, Any]:
+    from oneatlas_plan.api.auth import ApiKey
+    from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.profiles import resolve_endpoint
+    from oneatlas_plan.planning.run import plan_specs
+    from oneatlas_plan.state.model import State
+
+    client = OneAtlasClient(resolve_endpoint(base_url), ApiKey(c.API_KEY))
+    marks: dict[str, float] = {}
+
+    def on_event(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == 0:
+            marks.setdefault(f"{stage}_start", now)
+        if done == total:
+            marks[f"{stage}_end"] = now
+
+    started = time.perf_counter()
+    plan = plan_specs([spec_dir], State.new(), lambda: client, endpoint="sandbox",
+                      on_event=on_event)
+    wall = time.perf_counter() - started
+    client.close()
+    return {
+        "wall": wall,
+        "pricing": marks.get("price_end", started) - marks.get("price_start", started),
+        "client": client.stats.as_dict(),
+        "resources": len(plan.resources),
+        "orders": len(plan.orders),
+        "priced": sum(1 for o in plan.orders if o.price is not None),
+    }
+
+
+def naive(base_url: str, aois_path: Path, ordering_rps: float) -> dict[str, Any]:
+    from naive_client import naive_plan
+
+    aois = [(name, geometry) for name, geometry in json.loads(aois_path.read_text())]
+    result = naive_plan(base_url, c.API_KEY, aois, contract=c.CONTRACT,
+                        ordering_rps=ordering_rps)
+    return {"wall": result.seconds, "requests": result.requests, "priced": result.priced,
+            "unsatisfied": result.unsatisfied, "errors": result.errors}
+
+
+def main() -> None:
+    kind, base_url, path = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    result = ours(base_url, path) if kind == "ours" else naive(base_url, path, float(sys.argv[4]))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
