@@ -15,6 +15,7 @@ from oneatlas_plan.cli.options import (
     common_options,
     json_format_option,
     lock_timeout_option,
+    purchase_override_options,
 )
 from oneatlas_plan.cli.plan import DEFAULT_SPECS
 from oneatlas_plan.cli.progress import StageProgress
@@ -43,6 +44,7 @@ def _is_plan_file(paths: tuple[Path, ...]) -> bool:
     help="Ask Airbus for a price again before ordering: always, never, or when the plan's "
     "price is older than DURATION (each re-price is one more ordering call).",
 )
+@purchase_override_options
 @common_options
 def apply(
     app: AppContext,
@@ -53,6 +55,8 @@ def apply(
     accept_price_changes: bool,
     output_format: str,
     reprice: RepricePolicy,
+    replace: tuple[str, ...],
+    allow_overlap: bool,
 ) -> int:
     """Apply PLANFILE exactly, or plan SPEC PATHS and apply after confirmation.
 
@@ -65,11 +69,21 @@ def apply(
     to_stderr = output_format == "json"  # stdout holds the JSON document only
     reviewed = _is_plan_file(paths)
     if reviewed:
+        if replace or allow_overlap:
+            raise click.UsageError(
+                "--replace and --allow-overlap change what is planned: give them to `plan` "
+                "(a plan file is applied exactly as reviewed) or apply spec paths"
+            )
         plan = read_plan(paths[0])
     else:
         with StageProgress() as progress:
             plan = plan_with_state(
-                workspace, list(paths) or [DEFAULT_SPECS], out=None, on_event=progress
+                workspace,
+                list(paths) or [DEFAULT_SPECS],
+                out=None,
+                on_event=progress,
+                replace=replace,
+                allow_overlap=allow_overlap,
             )
         click.echo(render_plan_text(plan), err=to_stderr)
         if not _confirmed(plan, auto_approve, workspace.endpoint):

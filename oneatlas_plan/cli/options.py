@@ -97,6 +97,24 @@ class StateLocation(click.ParamType):
         return backend
 
 
+def purchase_override_options(function: F) -> F:
+    """--replace ADDRESS (repeatable) and --allow-overlap: the user asks for a purchase the
+    plan would otherwise not make (plan, and apply of spec paths)."""
+    function = click.option(
+        "--allow-overlap",
+        is_flag=True,
+        help="Let purchases through that buy a scene already owned or planned over the same "
+        "ground.",
+    )(function)
+    return click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Buy this resource (address or prefix) again, whatever the state says.",
+    )(function)
+
+
 def json_format_option(function: F) -> F:
     """--format text|json: json is one document on stdout (schemas/*-output.schema.json)."""
     return click.option(

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from oneatlas_plan.cli.context import AppContext
-from oneatlas_plan.cli.options import common_options
+from oneatlas_plan.cli.options import common_options, purchase_override_options
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
@@ -38,18 +38,7 @@ DEFAULT_SPECS = Path("specs")
 @click.option("--fail-on-unsatisfied", is_flag=True, help="Exit 1 when a resource is unsatisfied.")
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set, or not a TTY).")
 @click.option("--fail-on-blocked", is_flag=True, help="Exit 1 when a resource is blocked.")
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ADDRESS",
-    help="Buy this resource (address or prefix) again, whatever the state says.",
-)
-@click.option(
-    "--allow-overlap",
-    is_flag=True,
-    help="Let purchases through that buy a scene already owned or planned over the same ground.",
-)
+@purchase_override_options
 @common_options
 def plan(
     app: AppContext,

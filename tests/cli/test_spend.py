@@ -358,3 +358,14 @@ def test_detailed_exitcode_ignores_blocked_and_fail_on_blocked(world: World) -> 
     edit(TOULOUSE, "per_airbus_order: 100 EUR", "per_airbus_order: 1000 EUR")
     assert world.cli("plan", str(TOULOUSE), "--detailed-exitcode") == ExitCode.CHANGES
     assert world.cli("plan", str(TOULOUSE), "--fail-on-blocked") == ExitCode.OK
+
+
+def test_apply_of_spec_paths_takes_replace_and_a_plan_file_refuses_it(owned: World) -> None:
+    assert owned.cli(
+        "apply", str(TOULOUSE), "--replace", "toulouse.city-centre.polygon-1", "--auto-approve"
+    ) == ExitCode.OK
+    assert ordered_count(owned) == 2
+    assert owned.cli("plan", str(TOULOUSE), "--out", "plan.json") == ExitCode.OK
+    for flag in (["--replace", "toulouse.city-centre.polygon-1"], ["--allow-overlap"]):
+        assert owned.cli("apply", "plan.json", *flag) == ExitCode.USAGE
+    assert ordered_count(owned) == 2
