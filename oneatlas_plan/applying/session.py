@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from oneatlas_plan import _files
 from oneatlas_plan.applying.apply import ApplyResult, ApplySettings, apply_plan, check_fresh
 from oneatlas_plan.applying.reconcile import ReconcileResult, reconcile, unsettled
+from oneatlas_plan.errors import StateLockedError
 from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.planning.planfile import write_plan
 from oneatlas_plan.planning.planner import Event
@@ -51,12 +52,12 @@ def _now() -> datetime:
 
 
 @contextmanager
-def locked_store(workspace: Workspace) -> Iterator[StateStore]:
+def locked_store(workspace: Workspace, timeout: float | None = None) -> Iterator[StateStore]:
     def stale(info: LockInfo) -> None:
         workspace.warn(f"took over a stale lock: {info.describe()}")
 
     lock = workspace.state.lock()
-    lock.acquire(workspace.lock_timeout, on_stale=stale)
+    lock.acquire(workspace.lock_timeout if timeout is None else timeout, on_stale=stale)
     try:
         with workspace.state.store() as store:
             store.view()  # read it now, under the lock (no copy: nobody holds it yet)
@@ -66,12 +67,25 @@ def locked_store(workspace: Workspace) -> Iterator[StateStore]:
 
 
 def _reconcile_if_needed(
-    workspace: Workspace, state: State, contracts: dict[str, str]
+    workspace: Workspace, state: State, contracts: dict[str, str], *, reader: bool = False
 ) -> ReconcileResult | None:
+    """Settle unsettled records with Airbus under the state lock. A reader (``plan``) never
+    waits for a running apply: if the lock is held, the records stay as they are (the plan
+    shows them blocked) and the plan, made against this serial, is refused as stale later."""
     if not unsettled(state):
         return None
-    with locked_store(workspace) as store:
-        result = reconcile(store, workspace.client(), contracts, _now)
+    try:
+        with locked_store(workspace, timeout=0.0 if reader else None) as store:
+            result = reconcile(store, workspace.client(), contracts, _now)
+    except StateLockedError as locked:
+        if not reader:
+            raise
+        workspace.warn(
+            "not reconciled now: another run holds the state "
+            f"({locked.args[0] if locked.args else locked}); its orders in progress are "
+            "shown as blocked"
+        )
+        return None
     report_reconcile(result, workspace.warn)
     return result
 
@@ -117,7 +131,7 @@ def plan_with_state(
 
         desired = desired_set(load_specs(list(paths)))
         contracts = {r.address: r.template.contract_id for r in desired.resources}
-        if _reconcile_if_needed(workspace, state, contracts) is not None:
+        if _reconcile_if_needed(workspace, state, contracts, reader=True) is not None:
             state = workspace.state.store().load()
     plan = plan_specs(
         paths,
