@@ -12,6 +12,7 @@ disagree with ``orders[-1]``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -233,3 +234,21 @@ dumps = _canonical.dumps  # the state file: the project's one canonical JSON
 def dumps_line(data: Any) -> str:
     """One compact canonical JSON line (the journal's format)."""
     return _canonical.compact(data) + "\n"
+
+
+def updated_record(
+    current: ResourceRecord | None,
+    address: str,
+    fn: Callable[[ResourceRecord], ResourceRecord],
+    location: str,
+) -> ResourceRecord:
+    """``fn(current)``, checked: the record exists and ``fn`` kept its address (both stores'
+    ``update``)."""
+    from oneatlas_plan.errors import StateError
+
+    if current is None:
+        raise StateError(f"no resource {address!r} in state {location}")
+    new = fn(current)
+    if new.address != address:
+        raise StateError(f"update of {address!r} returned the record of {new.address!r}")
+    return new

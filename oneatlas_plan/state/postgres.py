@@ -53,7 +53,14 @@ from oneatlas_plan.state.lock import (
     current_user,
     is_alive,
 )
-from oneatlas_plan.state.model import STATE_VERSION, ResourceRecord, State, utc_iso, utc_now
+from oneatlas_plan.state.model import (
+    STATE_VERSION,
+    ResourceRecord,
+    State,
+    updated_record,
+    utc_iso,
+    utc_now,
+)
 from oneatlas_plan.state.pg_gate import PostgresGate, open_gate
 from oneatlas_plan.state.pg_schema import BOOKKEEPING, LATEST, MIGRATIONS
 
@@ -648,13 +655,7 @@ class PostgresStore:
         self, address: str, fn: Callable[[ResourceRecord], ResourceRecord]
     ) -> ResourceRecord:
         with self._mutex:
-            current = self.get(address)
-            if current is None:
-                raise StateError(f"no resource {address!r} in state {self.location}")
-            new = fn(current)
-            if new.address != address:
-                raise StateError(f"update of {address!r} returned the record of {new.address!r}")
-            return self.record(new)
+            return self.record(updated_record(self.get(address), address, fn, str(self.location)))
 
     def remove(self, address: str) -> ResourceRecord:
         with self._mutex:

@@ -49,6 +49,7 @@ from oneatlas_plan.state.model import (
     ResourceRecord,
     State,
     dumps_line,
+    updated_record,
     utc_iso,
     utc_now,
 )
@@ -340,13 +341,7 @@ class FileStateStore:
     ) -> ResourceRecord:
         """Replace a record by ``fn(copy of it)``; ``fn`` may mutate its argument and return it."""
         with self._mutex:
-            current = self.get(address)
-            if current is None:
-                raise StateError(f"no resource {address!r} in state {self.path}")
-            new = fn(current)
-            if new.address != address:
-                raise StateError(f"update of {address!r} returned the record of {new.address!r}")
-            return self.record(new)
+            return self.record(updated_record(self.get(address), address, fn, str(self.path)))
 
     def remove(self, address: str) -> ResourceRecord:
         """Forget a resource (nothing is cancelled at Airbus); serial +1. Returns it."""
