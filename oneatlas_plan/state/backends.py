@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from oneatlas_plan._closing import Closing
 from oneatlas_plan.api.gate import OrderingGate, machine_gate
 from oneatlas_plan.state.lock import LockInfo, StateLock, break_lock
 from oneatlas_plan.state.model import ResourceRecord, State
@@ -137,7 +138,7 @@ class StateBackend(Protocol):
     ) -> None: ...
 
 
-class FileBackend:
+class FileBackend(Closing):
     """The JSON state file (the default): :class:`FileStateStore` plus ``<file>.lock``."""
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
@@ -173,16 +174,6 @@ class FileBackend:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> FileBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def is_database_url(location: str) -> bool:

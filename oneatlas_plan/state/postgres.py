@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -43,6 +42,7 @@ from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from oneatlas_plan import _canonical, _testhooks
+from oneatlas_plan._closing import Closing
 from oneatlas_plan._secrets import MASK, redact, register_secret
 from oneatlas_plan.errors import StateError, StateLockedError
 from oneatlas_plan.state.lock import (
@@ -107,7 +107,7 @@ def _first_line(error: BaseException) -> str:
     return redact(text[0] if text else type(error).__name__)
 
 
-class PostgresBackend:
+class PostgresBackend(Closing):
     """One state in one schema of one PostgreSQL database; one connection, made on first use."""
 
     def __init__(
@@ -193,16 +193,6 @@ class PostgresBackend:
                     self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> PostgresBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ migrations
     def schema_version(self, cursor: psycopg.Cursor[Any]) -> int:
@@ -441,7 +431,7 @@ class PostgresLock:
         self.release()
 
 
-class PostgresStore:
+class PostgresStore(Closing):
     """Read and change the state held by a :class:`PostgresBackend`."""
 
     def __init__(self, backend: PostgresBackend) -> None:
@@ -724,16 +714,6 @@ class PostgresStore:
     def close(self) -> None:
         """The connection belongs to the backend (it may hold the run lock)."""
 
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _older_format(data: str) -> State | None:
