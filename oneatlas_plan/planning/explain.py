@@ -14,6 +14,7 @@ from oneatlas_plan.planning.selection import (
     Candidate,
     Criteria,
     Policy,
+    Selection,
 )
 from oneatlas_plan.planning.selection import _coverage as coverage_of
 from oneatlas_plan.planning.selection import _failed_criterion as failed_criterion
@@ -31,10 +32,14 @@ def alternatives(
     chosen: Sequence[Candidate],
     policy: Policy,
     coverages: dict[str, float],
+    *,
+    first: Sequence[Candidate] = (),
 ) -> tuple[tuple[Candidate, float], ...]:
-    """The best-ranked eligible scenes that were not chosen: those that would also meet the
-    coverage first (a bounded scan of the ranking)."""
-    others = [c for c in ranked if c not in chosen][:_ALTERNATIVES_SCAN]
+    """The best-ranked eligible scenes that were not chosen: ``first`` (the greedy cover's
+    scenes a cover paying less overlap left out), then those that would also meet the
+    coverage (a bounded scan of the ranking)."""
+    replaced = [(c, coverages[c.id]) for c in first][:ALTERNATIVES]
+    others = [c for c in ranked if c not in chosen and c not in first][:_ALTERNATIVES_SCAN]
     for candidate in others:
         if candidate.id not in coverages:
             coverages[candidate.id] = coverage_of(aoi, aoi_area, footprint_of(candidate))
@@ -42,7 +47,8 @@ def alternatives(
     covering = [c for c in others if coverages[c.id] + EPSILON >= policy.min_coverage]
     # A scene covering part of the AOI is an alternative only where scenes are combined.
     rest = [c for c in others if c not in covering] if policy.max_scenes > 1 else []
-    return tuple((c, coverages[c.id]) for c in (covering + rest)[:ALTERNATIVES])
+    ranked_out = [(c, coverages[c.id]) for c in covering + rest]
+    return tuple((replaced + ranked_out)[:ALTERNATIVES])
 
 
 _SHORT_NAMES = {"cloud_cover": "cloud", "incidence_angle": "incidence", "snow_cover": "snow"}
@@ -127,3 +133,19 @@ def _shown(name: str, value: Any) -> str:
         return f"{value:g}{_UNITS.get(name, '')}"
     return str(value)
 
+
+
+def why_not_chosen(
+    selection: Selection, alternative: Candidate, coverage: float, policy: Policy
+) -> str:
+    """Why a runner-up of ``selection`` was left out: the paid overlap when a cover paying
+    less replaced the greedy one holding it, otherwise ``deciding_difference``."""
+    choice = selection.overlap_choice
+    if choice is not None and alternative in choice.replaced:
+        first, chosen = choice.first, choice.chosen
+        return (
+            f"less paid overlap: the first cover found ({len(first.scenes)} scenes, with this "
+            f"one) bills {first.paid_overlap_km2:,.2f} km² beyond the ground it covers once, "
+            f"the chosen cover ({len(chosen.scenes)} scenes) {chosen.paid_overlap_km2:,.2f} km²"
+        )
+    return deciding_difference(selection.scenes[0][0], alternative, coverage, policy)

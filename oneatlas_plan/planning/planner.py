@@ -29,7 +29,7 @@ from oneatlas_plan.planning.actions import (
 )
 from oneatlas_plan.planning.contract import ContractCatalog, utm_zone
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
-from oneatlas_plan.planning.explain import deciding_difference
+from oneatlas_plan.planning.explain import why_not_chosen
 from oneatlas_plan.planning.model import (
     QUOTED_CONSTELLATIONS,
     Alternative,
@@ -798,9 +798,9 @@ def _alternatives(outcome: _Outcome) -> list[Alternative]:
     selection = outcome.selection
     if selection is None or not selection.scenes:
         return []
-    chosen, policy = selection.scenes[0][0], outcome.desired.policy
+    policy = outcome.desired.policy
     return [
-        _alternative(c, coverage, deciding_difference(chosen, c, coverage, policy))
+        _alternative(c, coverage, why_not_chosen(selection, c, coverage, policy))
         for c, coverage in selection.alternatives
     ]
 

@@ -2,7 +2,7 @@
 
 Coverage is AOI ∩ footprint, measured geodesically on the WGS84 ellipsoid. When one scene
 is not enough, a greedy set cover adds the scene that covers the most still-uncovered area,
-up to the policy's ``max_scenes``.
+up to the policy's ``max_scenes``; a cover paying less overlap replaces it (``covers``).
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from oneatlas_plan.geodesy import geodesic_area_km2
+
+if TYPE_CHECKING:
+    from oneatlas_plan.planning.covers import OverlapChoice
 
 _EPSILON = 1e-9
 
@@ -101,6 +104,8 @@ class Selection:
     alternatives: tuple[tuple[Candidate, float], ...] = ()
     # When nothing qualified: the scenes closest to qualifying, each with what it missed by.
     near_misses: tuple[tuple[Candidate, str], ...] = ()
+    # Set when a cover paying less overlap replaced the greedy one.
+    overlap_choice: OverlapChoice | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -180,7 +185,8 @@ def select(
     exclude: frozenset[str] = frozenset(),
 ) -> Selection:
     """Choose the scene(s) for one AOI according to the policy."""
-    from oneatlas_plan.planning import explain
+    from oneatlas_plan.planning import covers, explain
+
     touching = [c for c in candidates if c.id not in exclude and _shape(c).intersects(aoi)]
     eligible, removed = filter_candidates(touching, criteria)
     aoi_area = geodesic_area_km2(aoi)
@@ -199,11 +205,19 @@ def select(
         )
     ranked = [c for c in ranked if coverages[c.id] > _EPSILON]
 
-    def result(scenes: list[Candidate], union: float, why: str | None) -> Selection:
+    def result(
+        scenes: Sequence[Candidate],
+        union: float,
+        why: str | None,
+        choice: covers.OverlapChoice | None = None,
+    ) -> Selection:
         alternatives: tuple[tuple[Candidate, float], ...] = ()
         misses: tuple[tuple[Candidate, str], ...] = ()
         if why is None:
-            alternatives = explain.alternatives(aoi, aoi_area, ranked, scenes, policy, coverages)
+            first = choice.replaced if choice is not None else ()
+            alternatives = explain.alternatives(
+                aoi, aoi_area, ranked, scenes, policy, coverages, first=first
+            )
         else:
             misses = explain.near_misses(touching, criteria, ranked, policy, coverages)
         return Selection(
@@ -215,6 +229,7 @@ def select(
             unsatisfied=why,
             alternatives=alternatives,
             near_misses=misses,
+            overlap_choice=choice,
         )
 
     if not ranked:
@@ -229,7 +244,10 @@ def select(
         )
     chosen, union = _greedy_cover(aoi, aoi_area, ranked, policy)
     if union + _EPSILON >= policy.min_coverage:
-        return result(chosen, union, None)
+        cover, choice = covers.least_overlap(aoi, aoi_area, ranked, policy, chosen, coverages)
+        if choice is None:
+            return result(chosen, union, None)
+        return result(cover.scenes, min(1.0, cover.covered_km2 / aoi_area), None, choice)
     return result(
         [],
         0.0,

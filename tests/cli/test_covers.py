@@ -1,14 +1,22 @@
 """Covers respect Airbus's limit of 5 AOI/item pairs per order (issue 14, item 6): a
 multi-scene cover is split into several orders, each one Airbus (the sandbox, which answers
-E4006 above 5 pairs) accepts, priced and budgeted on its own, and bought whole or not at all."""
+E4006 above 5 pairs) accepts, priced and budgeted on its own, and bought whole or not at all.
+Among covers satisfying the policy, the one paying less overlap is bought (issue 14)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+from shapely.geometry import shape
+from shapely.ops import unary_union
+
+from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.geodesy import geodesic_area_km2
 from tests.conftest import ROOT, World
 
 EXAMPLE = ROOT / "examples" / "coverage-large-area.yaml"
@@ -104,3 +112,32 @@ def test_per_airbus_order_budget_applies_to_each_part_and_blocks_the_whole_cover
     assert {o["action"] for o in plan["orders"]} == {"blocked"}
     assert world.cli("apply", "plan.json", "--auto-approve") == ExitCode.OK
     assert world.orders_for("camargue-mosaic/") == []
+
+
+def test_the_cover_bought_pays_less_overlap_than_the_first_one_found(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cover()
+    _, plan = plan_json(world)
+    covered = parts(plan)
+    why = [a["why"] for r in covered for a in r["alternatives"] if "paid overlap" in a["why"]]
+    assert why, "the greedy cover was bought as found"
+    figures = re.fullmatch(
+        r"less paid overlap: the first cover found \((\d+) scenes, with this one\) bills "
+        r"([\d,.]+) km² beyond the ground it covers once, the chosen cover \((\d+) scenes\) "
+        r"([\d,.]+) km²",
+        why[0],
+    )
+    assert figures is not None, why[0]
+    first, chosen = (float(figures[i].replace(",", "")) for i in (2, 4))
+    assert chosen < first
+    # What the bought scenes bill (each AOI ∩ footprint, at least 25 km²) beyond the ground
+    # they cover once is the figure the plan states.
+    aoi = shape(covered[0]["aoi_geometry"])
+    pieces = [aoi.intersection(shape(s["footprint"])) for r in covered for s in r["scenes"]]
+    assert int(figures[3]) == len(pieces)
+    billed = sum(max(25.0, geodesic_area_km2(p)) for p in pieces)
+    assert billed - geodesic_area_km2(unary_union(pieces)) == pytest.approx(chosen, abs=0.01)
+    capsys.readouterr()
+    assert run(["show", "plan.json", "--format", "markdown"]) == ExitCode.OK
+    assert "less paid overlap: the first cover found" in capsys.readouterr().out
