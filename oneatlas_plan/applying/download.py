@@ -148,22 +148,22 @@ def plan_downloads(
         order = record.current
         if order is None or order.status not in ("ordered", "accepted"):
             continue
-        fetchable = [d for d in order.deliveries if d.download_href]
         if not order.deliveries:
             waiting.append(record.address)
         for item in order.deliveries:
-            message = NO_LINK.format(address=record.address, item=item.item_id)
-            if not item.download_href and message not in unusable:
-                unusable.append(message)
-        for item in fetchable:
+            href = item.download_href
+            if not href:
+                message = NO_LINK.format(address=record.address, item=item.item_id)
+                if message not in unusable:
+                    unusable.append(message)
+                continue
             if item.item_id in tasks:
                 continue
-            assert item.download_href is not None
             tasks[item.item_id] = DownloadTask(
                 addresses=tuple(order.addresses or [record.address]),
                 order_key=order.order_key,
                 item_id=item.item_id,
-                href=item.download_href,
+                href=href,
                 path=dest / file_name(item.resource_id, item.item_id),
                 known_md5=item.checksum,
             )
