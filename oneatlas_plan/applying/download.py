@@ -1,7 +1,9 @@
 """Download delivered products: streamed, resumable, MD5-verified, recorded in the state.
 
 Each delivered item recorded by `refresh` is fetched through its ``_links.download`` href
-(never a forged URL) into ``<dest>/<resourceId>``:
+(never a forged URL) into ``<dest>/<resourceId>``; an item offering several links (several
+files: parts, tiles) has each fetched, verified and recorded on its own, under distinct names
+(``<stem>-2.zip``… when two would share one):
 
 * bytes go to ``<name>.part``; an interrupted transfer keeps it and resumes with ``Range``
   when the server honours it (``206``), and restarts cleanly when it answers ``200``;
@@ -141,7 +143,8 @@ def plan_downloads(
     """:func:`download_tasks` plus one message per delivered item that offers no usable
     link (so that it is reported, not mistaken for "not delivered yet")."""
     records = _selected(state, addresses)
-    tasks: dict[str, DownloadTask] = {}
+    tasks: dict[tuple[str, str], DownloadTask] = {}  # by item and link: an item may have several
+    names: set[str] = set()
     waiting = []
     unusable: list[str] = []
     for record in records:
@@ -157,14 +160,16 @@ def plan_downloads(
                 if message not in unusable:
                     unusable.append(message)
                 continue
-            if item.item_id in tasks:
+            if (item.item_id, href) in tasks:
                 continue
-            tasks[item.item_id] = DownloadTask(
+            name = distinct(file_name(item.resource_id, item.item_id), names)
+            names.add(name)
+            tasks[(item.item_id, href)] = DownloadTask(
                 addresses=tuple(order.addresses or [record.address]),
                 order_key=order.order_key,
                 item_id=item.item_id,
                 href=href,
-                path=dest / file_name(item.resource_id, item.item_id),
+                path=dest / name,
                 known_md5=item.checksum,
             )
     return list(tasks.values()), waiting, unusable
@@ -199,6 +204,18 @@ def file_name(resource_id: str | None, item_id: str) -> str:
     if not name or name in (".", "..") or name.startswith(".") or "\x00" in name:
         name = f"{item_id}.zip"
     return name
+
+
+def distinct(name: str, taken: set[str]) -> str:
+    """``name``, or ``<stem>-2.<ext>``, ``-3``… when another file of this run has it."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    found, n = name, 1
+    while found in taken:
+        n += 1
+        found = f"{stem}-{n}{dot}{ext}"
+    return found
 
 
 # --------------------------------------------------------------------------- fetching
@@ -394,7 +411,7 @@ def record_download(store: StateStore, result: FileResult, now: datetime) -> Non
                     continue
                 order.deliveries = [
                     d.model_copy(update={"checksum": result.md5})
-                    if d.item_id == task.item_id
+                    if (d.item_id, d.download_href) == (task.item_id, task.href)
                     else d
                     for d in order.deliveries
                 ]

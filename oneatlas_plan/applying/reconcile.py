@@ -46,7 +46,7 @@ from oneatlas_plan.state.model import (
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
-    from oneatlas_plan.api.models import Feature, OrderLine
+    from oneatlas_plan.api.models import Feature, Link, OrderLine
 
 UNSETTLED = frozenset({"pending", "unknown"})
 PLACED = frozenset({"ordered", "accepted", "quoted", "refused"})
@@ -190,8 +190,8 @@ def find_order(
             {ref for f in exact if (ref := f.properties.internal_reference) is not None}
         )
         if sales_ids:
-            deliveries = tuple(delivery(f) for f in exact)
-            return Lookup(Finding(sales_ids[0], None, deliveries), lines is not None)
+            found = tuple(d for f in exact for d in deliveries(f))
+            return Lookup(Finding(sales_ids[0], None, found), lines is not None)
     return Lookup(None, lines is not None)
 
 
@@ -209,16 +209,21 @@ def portable_href(href: str | None) -> str | None:
     return href
 
 
-def delivery(feature: Feature) -> Delivery:
-    link = feature.download_link
-    return Delivery(
-        item_id=feature.id,
-        download_href=portable_href(link.href) if link else None,
-        resource_id=link.resource_id if link else None,
-        publication_date=feature.properties.model_extra.get("publicationDate")
-        if feature.properties.model_extra
-        else None,
-    )
+def deliveries(feature: Feature) -> list[Delivery]:
+    """One entry per file of a delivered item (its ``_links.download`` may list several, all
+    with the item's id), or one without a link when it offers none."""
+    extra = feature.properties.model_extra
+    published = extra.get("publicationDate") if extra else None
+    links: list[Link | None] = [*feature.download_links] or [None]
+    return [
+        Delivery(
+            item_id=feature.id,
+            download_href=portable_href(link.href) if link else None,
+            resource_id=link.resource_id if link else None,
+            publication_date=published,
+        )
+        for link in links
+    ]
 
 
 class _Reconciler:

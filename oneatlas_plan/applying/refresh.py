@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.applying.quotations import valid_until
-from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, delivery, same_reference
+from oneatlas_plan.applying.reconcile import DeliveryWorkspaces, deliveries, same_reference
 from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import (
     Delivery,
@@ -294,27 +294,39 @@ def _update(order: OrderRecord, observed: _Observation, now: str) -> None:
             return
     if observed.sales_order_id:
         order.sales_order_id = order.sales_order_id or observed.sales_order_id
-    order.deliveries = _merge(order.deliveries, [delivery(f) for f in observed.items])
+    order.deliveries = _merge(order.deliveries, [d for f in observed.items for d in deliveries(f)])
     order.production_status = _production(order, observed)
 
 
 def _merge(known: Sequence[Delivery], found: Sequence[Delivery]) -> list[Delivery]:
-    """Found deliveries (by item id) keeping the checksum verified by an earlier download."""
-    by_id = {d.item_id: d for d in known}
+    """Found deliveries keeping the checksum verified by an earlier download of the same file
+    (the same item, the same place among its files)."""
+    by_file = _by_file(known)
     merged = []
-    for item in found:
-        previous = by_id.pop(item.item_id, None)
+    for key, item in _by_file(found).items():
+        previous = by_file.pop(key, None)
         checksum = previous.checksum if previous is not None else None
         merged.append(item.model_copy(update={"checksum": checksum}))
-    merged += by_id.values()  # an item no longer listed is kept: it was delivered
-    return sorted(merged, key=lambda d: d.item_id)
+    listed = {d.item_id for d in found}
+    # an item no longer listed is kept: it was delivered
+    merged += [d for (item_id, _), d in by_file.items() if item_id not in listed]
+    return sorted(merged, key=lambda d: d.item_id)  # stable: an item's files keep their order
+
+
+def _by_file(items: Sequence[Delivery]) -> dict[tuple[str, int], Delivery]:
+    seen: dict[str, int] = {}
+    keyed = {}
+    for item in items:
+        seen[item.item_id] = seen.get(item.item_id, -1) + 1
+        keyed[(item.item_id, seen[item.item_id])] = item
+    return keyed
 
 
 def _production(order: OrderRecord, observed: _Observation) -> ProductionStatus | None:
     if observed.production is not None:
         return observed.production
     expected = max(1, len(order.addresses))
-    if len(order.deliveries) >= expected:
+    if len({d.item_id for d in order.deliveries}) >= expected:
         return "delivered"
     if order.deliveries:
         return "in_production"
@@ -329,7 +341,7 @@ def _summary(addresses: tuple[str, ...], order: OrderRecord, changed: bool) -> R
         addresses=addresses,
         order_id=order.sales_order_id or order.quotation_id,
         status=status,
-        delivered_items=len(order.deliveries),
+        delivered_items=len({d.item_id for d in order.deliveries}),
         submitted_at=order.submitted_at,
         changed=changed,
     )

@@ -60,7 +60,7 @@ def _row(record: ResourceRecord, number: int, order: OrderRecord) -> dict[str, A
         "currency": order.currency,
         "submitted_at": order.submitted_at,
         "outcome_at": order.outcome_at,
-        "delivered_items": len(order.deliveries),
+        "delivered_items": len({d.item_id for d in order.deliveries}),
         "downloaded": len(order.downloads),
         "shared_with": [a for a in order.addresses if a != record.address],
         "order_key": order.order_key,
@@ -88,7 +88,7 @@ def _quoted(state: State) -> tuple[int, dict[str, Decimal]]:
 def _arrived(state: State) -> dict[str, int]:
     orders = state.distinct_orders()
     return {
-        "delivered_items": sum(len(o.deliveries) for o in orders),
+        "delivered_items": sum(len({d.item_id for d in o.deliveries}) for o in orders),
         "downloaded_files": sum(len(o.downloads) for o in orders),
         "downloaded_bytes": sum(d.size or 0 for o in orders for d in o.downloads),
     }

@@ -17,7 +17,7 @@ _INT_KNOBS = frozenset(
 _BOOL_KNOBS = frozenset({"ignore_ranges"})
 _CHOICE_KNOBS = {
     "checksum_method": None,  # any method name: tests a client's handling of unknown ones
-    "download_links": frozenset({"object", "array", "none"}),
+    "download_links": frozenset({"object", "array", "parts", "none"}),
 }
 
 
@@ -39,8 +39,9 @@ class Faults:
     frozen_time: float = 0.0  # the sandbox's wall clock (epoch seconds) for tests; 0: real time
     clock_offset_s: float = 0.0  # added to the real time (tests: "an hour later" without waiting)
     checksum_method: str = "md5"  # the X-Ads-Checksum-Method announced (the value stays MD5)
-    # delivered items' _links.download: one object, a one-element array, or none at all (as
-    # the archive guide's step 6 item shows: only dataAccess and the access links remain)
+    # delivered items' _links.download: one object, a one-element array, an array of several
+    # files ("parts": a product in parts or tiles), or none at all (as the archive guide's
+    # step 6 item shows: only dataAccess and the access links remain)
     download_links: str = "object"
     truncate_references_at: int = 0  # orders keep this many customerReference chars (0: all)
     # every price and order amount is multiplied by this (a price list change between a plan

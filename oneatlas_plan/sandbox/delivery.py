@@ -15,6 +15,7 @@ from .validation import Line
 from .world import Contract, Workspace
 
 BUNDLES = ("bundle", "full_bundle")
+PARTS = 2  # files of a product delivered in parts
 
 
 def work_order(sales_order_id: str, line_no: int) -> str:
@@ -127,7 +128,9 @@ def public_feature(
     """A stored delivered item as served by search, with sandbox links and rights.
 
     ``download_links``: ``object`` (C-DKW's captures), ``array`` (one C-DKW script indexes
-    ``_links.download[1]``) or ``none`` (the archive guide's step 6 item has no download link).
+    ``_links.download[1]``), ``parts`` (an array of :data:`PARTS` files, ``…/download?part=N``,
+    as a product delivered in several parts or tiles) or ``none`` (the archive guide's step 6
+    item has no download link).
     """
     props = stored["properties"]
     item_id, ws_id = props["id"], props["workspaceId"]
@@ -143,6 +146,16 @@ def public_feature(
         feature_links["download"] = download
     elif download_links == "array":
         feature_links["download"] = [download]
+    elif download_links == "parts":
+        feature_links["download"] = [
+            {
+                **download,
+                "href": f"{download['href']}?part={name}",
+                "name": f"Download part {name}",
+                "resourceId": part_zip_name(stored, name),
+            }
+            for name in part_names()
+        ]
     feature_links = dict(sorted(feature_links.items()))
     pack = derived_uuid(item_id, "pack")
     data_access = {
@@ -171,12 +184,21 @@ def public_feature(
     }
 
 
-def product_zip(stored: dict[str, Any]) -> bytes:
-    """A small, deterministic DIMAP-like product archive."""
+def part_names() -> list[str]:
+    """The files of a product delivered in parts (``download_links: parts``)."""
+    return [str(n) for n in range(1, PARTS + 1)]
+
+
+def part_zip_name(stored: dict[str, Any], part: str | None) -> str:
+    return stored["_zip"] if part is None else f"{stored['_zip'][:-4]}_part{part}.zip"
+
+
+def product_zip(stored: dict[str, Any], part: str | None = None) -> bytes:
+    """A small, deterministic DIMAP-like product archive (``part``: the one of that image)."""
     from .images import png
 
     props = stored["properties"]
-    stem = stored["_zip"][:-4]
+    stem = part_zip_name(stored, part)[:-4]
     dim = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Dimap_Document name="DIM_{id}.XML">\n'
         '  <Metadata_Identification><METADATA_FORMAT version="2.0">DIMAP</METADATA_FORMAT>'
@@ -196,7 +218,7 @@ def product_zip(stored: dict[str, Any]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in (
             (f"{stem}/DIM_{props['id']}.XML", dim.encode()),
-            (f"{stem}/IMG_{props['id']}.png", png(64, 64, props["id"])),
+            (f"{stem}/IMG_{props['id']}.png", png(64, 64, f"{props['id']}{part or ''}")),
         ):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED

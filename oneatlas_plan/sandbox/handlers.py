@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Request, Response
 
 from .criteria import CriteriaError, parse_criteria
-from .delivery import product_zip, public_feature
+from .delivery import part_names, part_zip_name, product_zip, public_feature
 from .errors import api_error, order_error
 from .faults import CLOSE_AFTER_RESPONSE, DropConnection
 from .features import derived_uuid
@@ -120,12 +120,16 @@ def download(app: SandboxApp, request: Request, item_id: str) -> Response:
     if stored is None:
         _find_item(app, item_id, app.base_url(request))
         raise api_error(403, "User has not enough rights to consume the item")
-    data = product_zip(stored["feature"])
+    part = request.args.get("part")
+    if part is not None and part not in part_names():
+        raise api_error(404, "Item not found in catalog or resource not found in item")
+    data = product_zip(stored["feature"], part)
+    name = part_zip_name(stored["feature"], part)
     response = Response(
         data,
         content_type="application/zip",
         headers={
-            "Content-Disposition": f'attachment; filename="{stored["feature"]["_zip"]}"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "X-Ads-Checksum-Method": app.config.faults.checksum_method,
             "X-Ads-Checksum-Value": hashlib.md5(data).hexdigest(),
         },

@@ -86,7 +86,8 @@ class SceneRef(_Model):
 
 
 class Delivery(_Model):
-    """One delivered item of a sales order (from the data API)."""
+    """One delivered file of a sales order (from the data API): an item listing several
+    download links has one entry per link, all with its item_id."""
 
     item_id: str
     download_href: str | None = None

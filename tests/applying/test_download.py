@@ -16,6 +16,7 @@ from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.applying.download import DownloadTask, download_tasks, fetch
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.state.model import Delivery, OrderRecord, ResourceRecord, State
 from oneatlas_plan.state.store import StateStore
 from tests.conftest import API_KEY, World
 
@@ -288,6 +289,82 @@ def test_a_delivery_without_any_usable_link_is_reported_plainly(
     item = order["deliveries"][0]["item_id"]
     assert f"{ADDRESS}: delivered item {item} offers no usable download link" in out
     assert "not delivered yet" not in out.replace("0 not delivered yet", "")
+
+
+def test_every_file_of_a_delivery_is_fetched_verified_and_recorded(
+    world: World, client: OneAtlasClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A delivered item whose ``_links.download`` lists several files (parts or tiles): each
+    is fetched, resumed, verified and recorded on its own."""
+    world.faults(download_links="parts")
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
+    assert world.cli("refresh") == ExitCode.OK
+    items = _order(world)["deliveries"]
+    assert isinstance(items, list) and len(items) == 2
+    [item_id] = {i["item_id"] for i in items}
+    assert [i["download_href"] for i in items] == [
+        f"/api/v1/items/{item_id}/download?part=1",
+        f"/api/v1/items/{item_id}/download?part=2",
+    ]
+    state = StateStore(world.project / "oneatlas-state.json").load()
+    tasks, _ = download_tasks(state, [ADDRESS], world.project / "out")
+    assert [t.path.name for t in tasks] == [i["resource_id"] for i in items]
+    assert len({t.path for t in tasks}) == 2
+    # Each part resumes where a cut left it.
+    world.faults(truncate_downloads_at=CUT)
+    for task in tasks:
+        assert fetch(client, task, attempts=1).status == "failed"
+        assert 0 < task.part.stat().st_size <= CUT
+    world.faults(truncate_downloads_at=0, corrupt_downloads=1)  # and the first is corrupted
+    capsys.readouterr()
+    assert world.cli("download", "--dest", "out") == ExitCode.OK
+    assert "2 downloaded" in capsys.readouterr().out
+    order = _order(world)
+    records = order["downloads"]
+    assert isinstance(records, list)
+    assert sorted(r["path"] for r in records) == sorted(f"out/{t.path.name}" for t in tasks)
+    for task, item in zip(tasks, order["deliveries"], strict=True):  # type: ignore[call-overload]
+        md5 = hashlib.md5(task.path.read_bytes()).hexdigest()
+        assert item["checksum"] == md5
+        assert {"path": f"out/{task.path.name}", "md5": md5} in [
+            {"path": r["path"], "md5": r["md5"]} for r in records
+        ]
+        assert not task.part.exists()
+    assert records[0]["md5"] != records[1]["md5"], "two different files"
+    # Both verified: the next run fetches neither and changes nothing.
+    serial = world.state()["serial"]
+    assert world.cli("download", "--dest", "out") == ExitCode.OK
+    assert "0 downloaded, 2 already there" in capsys.readouterr().out
+    assert world.state()["serial"] == serial
+    assert world.cli("refresh") == ExitCode.OK
+    assert _order(world)["deliveries"] == order["deliveries"], "refresh keeps both checksums"
+
+
+def test_files_of_one_item_get_distinct_names(tmp_path: Path) -> None:
+    order = OrderRecord(
+        order_key="k",
+        customer_reference="ref",
+        body_digest="sha256:b",
+        status="ordered",
+        deliveries=[
+            Delivery(item_id="i1", download_href="/api/v1/items/i1/download?part=a"),
+            Delivery(item_id="i1", download_href="/api/v1/items/i1/download?part=b"),
+            Delivery(item_id="i1", download_href="/api/v1/items/i1/download?part=c"),
+            Delivery(item_id="i2", download_href="/x", resource_id="i1.zip"),
+        ],
+    )
+    state = State(
+        lineage="l",
+        serial=1,
+        resources={"a.b.c": ResourceRecord(address="a.b.c", config_digest="d", orders=[order])},
+    )
+    tasks, _ = download_tasks(state, [], tmp_path)
+    assert [(t.item_id, t.path.name) for t in tasks] == [
+        ("i1", "i1.zip"),
+        ("i1", "i1-2.zip"),
+        ("i1", "i1-3.zip"),
+        ("i2", "i1-4.zip"),
+    ]
 
 
 @pytest.fixture
