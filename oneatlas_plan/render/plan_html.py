@@ -99,8 +99,13 @@ def _map_data(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _cell(text: str, sort: str | float | None = None, cls: str = "") -> str:
+def _cell(
+    text: str, sort: str | float | None = None, cls: str = "", group: str | None = None
+) -> str:
+    """``sort``: the number the column sorts by; ``group`` (a currency): sorted first, so that
+    amounts in different currencies are never ranked against each other."""
     key = "" if sort is None else f' data-sort="{html.escape(str(sort))}"'
+    key += "" if group is None else f' data-group="{html.escape(group)}"'
     klass = f' class="{cls}"' if cls else ""
     return f"<td{key}{klass}>{html.escape(text)}</td>"
 
@@ -139,9 +144,9 @@ def _row(resource: ResourcePlan, order: OrderPlan | None) -> str:
         label = price_text(order) + (f" (order of {len(order.addresses)})" if shared else "")
         cells += [
             _cell(billable, price.billable_area_km2, "num"),
-            _cell(label, float(price.amount), "num"),
+            _cell(label, float(price.amount), "num", price.currency),
             _cell(per_km2_text(order), float(price.amount) / max(price.billable_area_km2, 1e-9),
-                  "num"),
+                  "num", price.currency),
         ]  # fmt: skip
     elif price is not None and order is not None:
         cells += [_cell("(same order)", 0, "num")] * 3
@@ -361,11 +366,14 @@ _SCRIPT = r"""
       });
       th.classList.add(asc ? "sorted-asc" : "sorted-desc");
       var rows = Array.prototype.slice.call(body.rows);
+      function key(cell) {  // currency first: amounts of different currencies never mix
+        var value = cell.dataset.sort !== undefined ? Number(cell.dataset.sort) : cell.textContent;
+        return [cell.dataset.group || "", value];
+      }
+      function compare(x, y) { return x < y ? -1 : x > y ? 1 : 0; }
       rows.sort(function (a, b) {
-        var x = a.cells[column], y = b.cells[column];
-        var kx = x.dataset.sort !== undefined ? Number(x.dataset.sort) : x.textContent;
-        var ky = y.dataset.sort !== undefined ? Number(y.dataset.sort) : y.textContent;
-        var order = kx < ky ? -1 : kx > ky ? 1 : 0;
+        var kx = key(a.cells[column]), ky = key(b.cells[column]);
+        var order = compare(kx[0], ky[0]) || compare(kx[1], ky[1]);
         return asc ? order : -order;
       });
       rows.forEach(function (row) { body.appendChild(row); });

@@ -190,3 +190,36 @@ def test_each_budget_shows_spent_before_this_plan_and_left() -> None:
     assert summary is not None
     assert "per-Airbus-order budgets: 1 of 2 orders within" in summary.group(1)
     assert "spent before" not in summary.group(1)
+
+
+def test_amounts_sort_by_currency_then_amount(browser: Any, tmp_path: Path) -> None:
+    """Amounts in different currencies are never ranked against each other as plain numbers:
+    the price and per-km² columns sort by currency, then amount."""
+    from plan_factory import make_plan, order, resource, scene
+
+    priced = [("p.eur.small", "40.00", "EUR"), ("p.usd.small", "120.50", "USD"),
+              ("p.eur.large", "300.00", "EUR"), ("p.usd.large", "5000.00", "USD")]  # fmt: skip
+    resources = [
+        resource(a, "create", scenes=[scene(a, 1.4, 43.6)], order_key=f"k-{a}")
+        for a, _, _ in priced
+    ]
+    resources.append(resource("p.none.blocked", "blocked", reason="unsatisfied: nothing"))
+    orders = [order(f"k-{a}", [a], amount=amount, currency=c) for a, amount, c in priced]
+    report = tmp_path / "plan.html"
+    report.write_text(render_plan_html(make_plan(resources, orders)), "utf-8")
+    page, errors, _ = _open(browser, report)
+    by_currency = ["p.none.blocked", "p.eur.small", "p.eur.large", "p.usd.small", "p.usd.large"]
+    for column in ("price", "per km²"):
+        header = page.locator("#orders th", has_text=re.compile(f"^{column}$"))
+        header.click()
+        shown = page.locator("#orders tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.address)"
+        )
+        assert shown == by_currency, column
+        header.click()
+        shown = page.locator("#orders tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.address)"
+        )
+        assert shown == by_currency[::-1], column
+    assert errors == []
+    page.close()
