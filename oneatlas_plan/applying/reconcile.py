@@ -5,7 +5,8 @@
   Airbus's order search (``/api/v2/orders/search``, where it answers), then in the delivery
   workspaces (the one its body named, the contract's, the account's). Airbus may return the
   reference truncated: a reference that is a prefix of ours and still holds the key matches.
-  A match settles the record (``ordered``, ``quoted``, ``accepted`` or ``refused``).
+  A match settles the record (``ordered``, ``quoted``, ``accepted`` or ``refused``), with
+  its delivered files when Airbus already delivered it (download needs no refresh first).
 * No match: the record stays blocked, unless absence is provable (see
   ``docs/reconcile.md``): the order search is authoritative for the contract and found
   nothing on two checks at least :data:`NOT_FOUND_GRACE` apart (and that long after the
@@ -174,6 +175,7 @@ def find_order(
             finding = Finding(
                 line.sales_order_id,
                 line.quotation_id,
+                deliveries=delivered_files(client, line, lines or [], order),
                 quotation_status=(line.quotation_status or "").upper() or None,
                 delivery_workspace=line.delivery_workspace,
             )
@@ -193,6 +195,27 @@ def find_order(
             found = tuple(d for f in exact for d in deliveries(f))
             return Lookup(Finding(sales_ids[0], None, found), lines is not None)
     return Lookup(None, lines is not None)
+
+
+def delivered_files(
+    client: OneAtlasClient, line: OrderLine, lines: list[OrderLine], order: OrderRecord
+) -> tuple[Delivery, ...]:
+    """The files of a found sales order whose lines all say it is delivered, from the delivery
+    workspace the line (or the order's body) names; none when it is not wholly delivered yet
+    (no request) or that workspace does not answer (refresh finds them later)."""
+    workspace = line.delivery_workspace or order.delivery_workspace
+    sales_order_id = line.sales_order_id
+    statuses = {(o.status or "").upper() for o in lines if o.sales_order_id == sales_order_id}
+    if not sales_order_id or not workspace or statuses != {"DELIVERED"}:
+        return ()
+    try:
+        items = client.find_delivered(workspace, internal_reference=sales_order_id)
+    except RateLimitedError:
+        raise
+    except ApiError:
+        return ()
+    ours = [f for f in items if f.properties.internal_reference == sales_order_id]
+    return tuple(d for f in ours for d in deliveries(f))
 
 
 def portable_href(href: str | None) -> str | None:

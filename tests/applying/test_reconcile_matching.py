@@ -127,14 +127,20 @@ def test_a_lost_legacy_order_is_found_delivered_in_its_workspace(
     assert current["sales_order_id"] == order["salesOrderId"]
     assert current["message"] == "reconciled with Airbus by customerReference"
     assert current["outcome_at"]
-    # Its delivered items: whatever was recorded is recorded whole (download needs them).
-    for item in current["deliveries"]:
-        assert item["item_id"] and item["resource_id"] and item["publication_date"], item
-        assert item["download_href"].startswith(world.base_url), item
+    # Already delivered: its items are recorded whole at once (download needs them), not left
+    # for a later refresh.
+    [item] = current["deliveries"]
+    assert item["item_id"] and item["resource_id"] and item["publication_date"], item
+    assert item["download_href"] == f"/api/v1/items/{item['item_id']}/download"
+    assert current["production_status"] == "delivered"
     # Settled: the next plan asks Airbus nothing more about it.
     capsys.readouterr()
     world.cli("plan", spec)
     assert "reconciled" not in capsys.readouterr().err
+    # And the product can be downloaded with no refresh in between.
+    assert world.cli("download", "--dest", "out") == ExitCode.OK
+    [download] = _record(world, TOULOUSE)["orders"][-1]["downloads"]
+    assert download["path"] == f"out/{item['resource_id']}"
 
 
 def _without_delivery_workspaces(answer: dict[str, Any]) -> dict[str, Any]:
@@ -190,8 +196,12 @@ def test_without_any_delivery_workspace_the_orders_search_settles_it(airbus: Air
     world.cli("plan", spec)
     current = _record(world, TOULOUSE)["orders"][-1]
     assert (current["status"], current["sales_order_id"]) == ("ordered", order["salesOrderId"])
-    assert not current["deliveries"]
     assert not [b for b in airbus.wire.sent("/api/v2/opensearch") if "customerReference" in b]
+    # Its delivered items come from the workspace the order's line names, by sales order.
+    assert len(current["deliveries"]) == 1
+    asked = [b["internalReference"] for b in airbus.wire.sent("/api/v2/opensearch")
+             if "internalReference" in b]  # fmt: skip
+    assert asked == [order["salesOrderId"]]
 
 
 SECOND_AOI = """      - name: polygon-2
