@@ -17,7 +17,7 @@ from oneatlas_plan.planning.selection import (
     Selection,
 )
 from oneatlas_plan.planning.selection import _coverage as coverage_of
-from oneatlas_plan.planning.selection import _failed_criterion as failed_criterion
+from oneatlas_plan.planning.selection import _failed_check as failed_check
 from oneatlas_plan.planning.selection import _shape as footprint_of
 
 ALTERNATIVES = 3
@@ -80,33 +80,24 @@ def near_misses(
 
 
 def _criterion_miss(candidate: Candidate, criteria: Criteria) -> tuple[float, str] | None:
-    name = failed_criterion(candidate, criteria)
-    if name is None:
+    miss = failed_check(candidate, criteria)
+    if miss is None:
         return None
-    if name == "platform":
+    if miss.name == "platform":
         return math.inf, f"platform {candidate.platform} not in {', '.join(criteria.platforms)}"
-    if name == "processing_level":
+    if miss.name == "processing_level":
         levels = ", ".join(criteria.processing_levels)
         return math.inf, f"processing level {candidate.processing_level} not in {levels}"
-    value = getattr(candidate, name)
-    upper = {
-        "cloud_cover": criteria.cloud_cover_max,
-        "incidence_angle": criteria.incidence_angle_max,
-        "snow_cover": criteria.snow_cover_max,
-    }.get(name)
-    if name not in _UNITS:  # no numeric bound to be near: after every numeric miss
-        return math.inf, f"{name} not accepted"
-    if name == "resolution":
-        upper = criteria.resolution_max
-        if upper is None or value <= upper:
-            bound = criteria.resolution_min or 0.0
-            gap = (bound - value) / bound if bound else 1.0
-            return gap, f"resolution {value:g} m < min {bound:g} m"
-    assert upper is not None and value is not None
-    unit = _UNITS.get(name, "")
-    label = _SHORT_NAMES.get(name, name)
-    gap = (value - upper) / upper if upper else float(value)
-    return gap, f"{label} {value:g}{unit} > max {upper:g}{unit}"
+    value, bound = miss.value, miss.bound
+    if value is None or bound is None:  # no numeric bound to be near: after every numeric miss
+        return math.inf, f"{miss.name} not accepted"
+    unit = _UNITS.get(miss.name, "")
+    if not miss.is_max:
+        gap = (bound - value) / bound if bound else 1.0
+        return gap, f"{miss.name} {value:g}{unit} < min {bound:g}{unit}"
+    label = _SHORT_NAMES.get(miss.name, miss.name)
+    gap = (value - bound) / bound if bound else float(value)
+    return gap, f"{label} {value:g}{unit} > max {bound:g}{unit}"
 
 
 def deciding_difference(

@@ -112,9 +112,19 @@ class Selection:
         return self.unsatisfied is None
 
 
-def _failed_criterion(candidate: Candidate, criteria: Criteria) -> str | None:
+@dataclass(frozen=True)
+class Miss:
+    """The first criterion a candidate fails; for a numeric one, its value and the bound."""
+
+    name: str
+    value: float | None = None
+    bound: float | None = None
+    is_max: bool = True
+
+
+def _failed_check(candidate: Candidate, criteria: Criteria) -> Miss | None:
     if criteria.processing_levels and candidate.processing_level not in criteria.processing_levels:
-        return "processing_level"
+        return Miss("processing_level")
     checks: list[tuple[str, float | None, float | None, bool]] = [
         ("cloud_cover", candidate.cloud_cover, criteria.cloud_cover_max, True),
         ("incidence_angle", candidate.incidence_angle, criteria.incidence_angle_max, True),
@@ -126,10 +136,15 @@ def _failed_criterion(candidate: Candidate, criteria: Criteria) -> str | None:
         if bound is None or value is None:
             continue
         if (is_max and value > bound) or (not is_max and value < bound):
-            return name
+            return Miss(name, value, bound, is_max)
     if criteria.platforms and candidate.platform not in criteria.platforms:
-        return "platform"
+        return Miss("platform")
     return None
+
+
+def _failed_criterion(candidate: Candidate, criteria: Criteria) -> str | None:
+    miss = _failed_check(candidate, criteria)
+    return None if miss is None else miss.name
 
 
 def filter_candidates(

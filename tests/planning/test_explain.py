@@ -76,3 +76,15 @@ def test_a_non_archive_item_is_the_farthest_miss() -> None:
         ("cloudy", "cloud 90 % > max 10 %"),
         ("delivered", "processing level ORTHO not in ALBUM"),
     ]
+
+
+def test_resolution_misses_name_the_bound_they_missed() -> None:
+    from oneatlas_plan.planning.explain import _criterion_miss
+
+    sharp = scene("res-sharp", WHOLE)  # 0.5 m
+    assert _criterion_miss(sharp, Criteria(resolution_min=1.0)) == (
+        0.5,
+        "resolution 0.5 m < min 1 m",
+    )
+    gap, text = _criterion_miss(sharp, Criteria(resolution_max=0.25)) or (0.0, "")
+    assert (gap, text) == (1.0, "resolution 0.5 m > max 0.25 m")
