@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from oneatlas_plan.api.models import OrderResponse
 
 Event = Callable[[str, int, int], None]
+FORGOTTEN = "no longer in the specs: forgotten by apply"
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def apply_plan(
     if result.stopped is None:
         for resource in plan.resources:
             if resource.action == "forget" and store.get(resource.address) is not None:
-                store.remove(resource.address)
+                store.remove(resource.address, FORGOTTEN)
                 result.forgotten.append(resource.address)
     return result
 
@@ -209,7 +210,7 @@ class _BudgetTracker:
 
     def violation(self, order: OrderPlan, amount: Decimal, currency: str) -> str | None:
         threshold = order.accept_quotations_up_to
-        if order.needs_quotation and (threshold is None or amount > threshold):
+        if order.needs_quotation and not within_threshold(amount, currency, threshold):
             return None  # a quotation left for a person spends nothing
         if not self._checks:
             return None  # no budget: no need to add up the state per order

@@ -14,7 +14,9 @@
 * A quotation is settled both ways: an acceptance sent by an interrupted run is read back
   (``ACCEPTED`` at Airbus: recorded as spend), and a quotation within the reviewed
   ``accept_quotations_up_to`` is accepted when ``accept`` is set (``apply``; ``plan`` only
-  reports it).
+  reports it). An acceptance in flight (sent, not read back) counts as spend; while Airbus
+  still shows the quotation ``SENT``, it stays in flight for :data:`ACCEPT_GRACE` after it
+  was sent (never sent again meanwhile), then it is settled as not accepted: left quoted.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ PLACED = frozenset({"ordered", "accepted", "quoted", "refused"})
 # before an unknown outcome is settled as not ordered: far longer than Airbus takes to answer
 # an order request (seconds), so an order created late by a request still in progress shows.
 NOT_FOUND_GRACE = timedelta(minutes=30)
+# After an acceptance was sent, how long a quotation Airbus still shows SENT (or does not
+# show) is taken as an acceptance still being processed: it counts as spend and is not
+# accepted again. Airbus answers an acceptance in seconds.
+ACCEPT_GRACE = timedelta(minutes=10)
 # How long archive orders usually take to be delivered (for the hint only).
 DELIVERY_HINT = "archive products are usually delivered within hours to a few days"
 
@@ -419,6 +425,8 @@ class _Reconciler:
         now = self.now()
         if status in ("ACCEPTED", "REFUSED"):
             self._decided_at_airbus(quotation, status, lines, now)
+        elif order.accept_sent_at is not None and now - _parse(order.accept_sent_at) < ACCEPT_GRACE:
+            self._accept_in_flight(quotation, order.accept_sent_at, status or "not found")
         elif status == "SENT" and auto_acceptable(order):
             if self.accept:
                 self._accept(quotation, order, now)
@@ -468,6 +476,16 @@ class _Reconciler:
             return
         for address in quotation.addresses:
             self.result.accepted[address] = decided.sales_order_id or quotation.quotation_id
+
+    def _accept_in_flight(self, quotation: Quotation, sent_at: str, status: str) -> None:
+        settles_at = utc_iso(_parse(sent_at) + ACCEPT_GRACE)
+        for address in quotation.addresses:
+            self.result.hints[address] = (
+                f"an acceptance of quotation {quotation.quotation_id} was sent at {sent_at} and "
+                f"Airbus still shows it {status}: counted as spend until it is read back; if "
+                f"Airbus shows no acceptance at a plan/apply from {settles_at} on, it is left "
+                "quoted"
+            )
 
     def _acceptance_lost(self, quotation: Quotation, status: str) -> None:
         self._give_up_accepting(

@@ -108,9 +108,12 @@ def show(address: str, state_backend: StateBackend, output_format: str) -> int:
 @state_option
 @LOCK_TIMEOUT
 def rm(address: str, state_backend: StateBackend, lock_timeout: float) -> int:
-    """Forget ADDRESS. Nothing is cancelled at Airbus: a later plan may order it again."""
+    """Forget ADDRESS. Nothing is cancelled at Airbus: a later plan may order it again.
+
+    Its orders that spent (or may have) are kept as retired orders: they still count in
+    every budget and in the double-purchase check (`state list` shows them)."""
     with _locked(state_backend, lock_timeout) as store:
-        removed = remove_resource(store, address)
+        removed = remove_resource(store, address, f"{current_user()}@{socket.gethostname()}")
     click.echo(f"Removed {address} from {state_backend.location}.")
     if removed.status in ("ordered", "unknown", "pending", "quoted"):
         click.echo(_forgotten_warning(removed), err=True)
@@ -121,10 +124,19 @@ def _forgotten_warning(record: ResourceRecord) -> str:
     order = record.current
     assert order is not None
     reference = order.sales_order_id or order.quotation_id or order.customer_reference
-    return (
+    warning = (
         f"Warning: its {record.status} order ({reference}) was NOT cancelled at Airbus, "
         "and the next plan will order this resource again."
     )
+    if record.status == "quoted":
+        return warning
+    warning += " Its spend still counts in every budget (a retired order in `state list`)"
+    if record.status in ("unknown", "pending"):
+        warning += (
+            "; if Airbus never had that order, stop counting it with "
+            f"`oneatlas-plan state resolve {record.address} --not-ordered`"
+        )
+    return warning + "."
 
 
 @state.command("unlock")
@@ -167,8 +179,8 @@ def resolve(
             resolved_by=f"{current_user()}@{socket.gethostname()}",
             now=utc_now(),
         )
-    for record in settled:
-        click.echo(f"{record.address}: {record.status}")
+    for settled_address, status in settled:
+        click.echo(f"{settled_address}: {status}")
     return ExitCode.OK
 
 

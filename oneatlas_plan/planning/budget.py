@@ -6,8 +6,12 @@ Scopes: any single Airbus order (``airbus_order``), one spec order with all its 
 orders submitted in the current window count, and this plan's orders count as submitted now.
 
 Committed spend is every distinct order of the state whose money is, or may be, gone:
-ordered, accepted, pending and unknown (an unknown outcome counts until it is reconciled).
-Quotations count once accepted. Currencies are never added together: an order in another
+ordered, accepted, pending and unknown (an unknown outcome counts until it is reconciled),
+and a quotation whose acceptance was sent but not yet read back. Quotations count once
+accepted (or being accepted). The orders of resources that left the state (``retired``: a
+spec, an AOI or a cover part removed, ``state rm``) count exactly like live ones, in every
+scope their address belongs to: deleting and re-adding a spec never resets its spend.
+Currencies are never added together: an order in another
 currency than a limit is blocked by that limit, and prior spend in another currency does
 not count against it.
 
@@ -23,9 +27,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from oneatlas_plan.planning.model import BudgetCheck
-from oneatlas_plan.state.model import State
+from oneatlas_plan.state.model import OrderRecord, State, may_be_spent
 
-COMMITTED_STATUSES: frozenset[str] = frozenset({"ordered", "accepted", "pending", "unknown"})
 TOTAL = "all orders"
 
 
@@ -96,15 +99,20 @@ def window_start(per: str | None, today: date) -> date | None:
 
 
 def committed(state: State) -> list[Spend]:
-    """Every distinct order of the state whose amount is, or may be, spent."""
-    spends = []
-    for order in state.distinct_orders():
-        if order.status not in COMMITTED_STATUSES or order.amount is None or not order.currency:
-            continue
-        addresses = tuple(order.addresses) or _holders(state, order.order_key)
-        submitted = _day(order.submitted_at)
-        spends.append(Spend(order.order_key, addresses, order.amount, order.currency, submitted))
-    return spends
+    """Every distinct order of the state, live or retired, whose amount is, or may be, spent."""
+    orders: list[tuple[OrderRecord, tuple[str, ...]]] = [
+        (order, tuple(order.addresses) or _holders(state, order.order_key))
+        for order in state.distinct_orders()
+    ]
+    orders += [
+        (entry.order, tuple(dict.fromkeys([entry.address, *entry.order.addresses])))
+        for entry in state.retired_orders()
+    ]
+    return [
+        Spend(order.order_key, addresses, order.amount, order.currency, _day(order.submitted_at))
+        for order, addresses in orders
+        if may_be_spent(order) and order.amount is not None and order.currency
+    ]
 
 
 def _holders(state: State, key: str) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """Nothing bought twice unknowingly (pure): the same scene, with the same product and options,
 already owned (state) or planned (earlier in this plan) over an overlapping AOI.
 
+Orders of resources that left the state (``retired``) count too: bought once is bought.
 A record ordered by an older oneatlas-plan holds neither its AOI nor its product digest: it
 cannot be compared and is left out (docs/SPEC.md says so).
 """
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from oneatlas_plan.geodesy import geodesic_area_km2
 from oneatlas_plan.planning.orders import cover_address
 from oneatlas_plan.planning.selection import Candidate
-from oneatlas_plan.state.model import State
+from oneatlas_plan.state.model import OrderRecord, State
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -44,24 +45,29 @@ class Found:
 
 
 def owned_in_state(state: State) -> list[Owned]:
+    held: list[tuple[str, OrderRecord]] = [
+        (address, order)
+        for address, record in sorted(state.resources.items())
+        for order in record.orders
+    ]
+    held += [(entry.address, entry.order) for entry in state.retired]
     found = []
-    for address, record in sorted(state.resources.items()):
-        for order in record.orders:
-            product = image_digest(order.digests)
-            if order.status not in OWNING_STATUSES or not product or order.aoi_geometry is None:
-                continue
-            for scene in order.scenes:
-                found.append(
-                    Owned(
-                        address=address,
-                        owner="state",
-                        scene=scene.archive_identifier or scene.id,
-                        scene_id=scene.id,
-                        product=product,
-                        aoi=order.aoi_geometry,
-                        sales_order_id=order.sales_order_id or order.quotation_id,
-                    )
+    for address, order in held:
+        product = image_digest(order.digests)
+        if order.status not in OWNING_STATUSES or not product or order.aoi_geometry is None:
+            continue
+        for scene in order.scenes:
+            found.append(
+                Owned(
+                    address=address,
+                    owner="state",
+                    scene=scene.archive_identifier or scene.id,
+                    scene_id=scene.id,
+                    product=product,
+                    aoi=order.aoi_geometry,
+                    sales_order_id=order.sales_order_id or order.quotation_id,
                 )
+            )
     return found
 
 

@@ -22,7 +22,7 @@ from typing import Protocol, Self
 from oneatlas_plan._closing import Closing
 from oneatlas_plan.api.gate import OrderingGate, machine_gate
 from oneatlas_plan.state.lock import LockInfo, StateLock, break_lock
-from oneatlas_plan.state.model import ResourceRecord, State
+from oneatlas_plan.state.model import REMOVED, ResourceRecord, RetiredOrder, State
 from oneatlas_plan.state.store import FileStateStore
 
 OnStale = Callable[[LockInfo], None]
@@ -67,7 +67,14 @@ class StateStore(Protocol):
         self, address: str, fn: Callable[[ResourceRecord], ResourceRecord]
     ) -> ResourceRecord: ...
 
-    def remove(self, address: str) -> ResourceRecord: ...
+    def remove(self, address: str, reason: str = REMOVED) -> ResourceRecord:
+        """Forget a resource and retire its orders that spent (``State.retired``, with
+        ``reason``) in one durable change; serial +1."""
+        ...
+
+    def record_retired(self, index: int, entry: RetiredOrder) -> None:
+        """Replace ``State.retired[index]`` durably (a person settled it); serial +1."""
+        ...
 
     def replace(self, state: State) -> None:
         """Replace the whole state, lineage and serial included (push, pull, restore)."""

@@ -18,10 +18,13 @@ Format history:
 
 * **v2**: ``resources`` keyed by address, each with its order history.
 
-* **v3** (current): order records may carry ``delivery_workspace``, ``accept_up_to``,
+* **v3**: order records may carry ``delivery_workspace``, ``accept_up_to``,
   ``accept_sent_at`` and ``not_found_checks`` (see :mod:`oneatlas_plan.state.model`); a v2
   file gets none of them (their defaults), and an older tool refuses a v3 file by its version
   rather than by an unknown field.
+
+* **v4** (current): ``retired``, the orders of resources that left the state (their spend
+  still counts); a v3 file had none (its forgotten orders are lost to it).
 
 Reading never rewrites the file: the migrated state is written by the next change.
 """
@@ -107,8 +110,18 @@ def v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 3}
 
 
+def v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """Only the version moves and ``retired`` starts empty (a PostgreSQL state of format 3
+    read through schema 3 already brings its rows)."""
+    if not isinstance(data.get("resources"), dict):
+        raise StateError("v3 state has no 'resources' object")
+    return {**data, "version": 4, "retired": data.get("retired", [])}
+
+
 # version N -> the function turning an N dict into an N+1 dict
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: v1_to_v2, 2: v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4
+}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from oneatlas_plan import _canonical
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 RecordStatus = Literal["pending", "ordered", "quoted", "unknown", "rejected", "not_ordered"]
 OrderStatus = Literal[
@@ -41,8 +41,10 @@ RECORD_STATUS: dict[str, RecordStatus] = {
     "not_ordered": "not_ordered",  # settled by a person with `state resolve --not-ordered`
 }
 
-# Statuses whose amount was (or may have been) spent.
+# Statuses whose amount was spent.
 SPENT_STATUSES: frozenset[str] = frozenset({"ordered", "accepted"})
+# Statuses whose amount is, or may be, spent: an unsettled outcome counts until reconciled.
+COMMITTED_STATUSES: frozenset[str] = frozenset({"ordered", "accepted", "pending", "unknown"})
 
 # Bounds every amount read from a file: far above any order, and it keeps a hand-edited
 # "1e999999999" from being formatted into a gigabyte of digits.
@@ -165,6 +167,14 @@ class OrderRecord(_Model):
     )
 
 
+def may_be_spent(order: OrderRecord) -> bool:
+    """Whether the order's amount is, or may be, gone: placed, of unknown outcome, or a
+    quotation whose acceptance was sent and not yet read back."""
+    if order.status in COMMITTED_STATUSES:
+        return True
+    return order.status == "quoted" and order.accept_sent_at is not None
+
+
 class ResourceRecord(_Model):
     address: str
     config_digest: str
@@ -190,11 +200,48 @@ class ResourceRecord(_Model):
         return self.orders[-1] if self.orders else None
 
 
+class RetiredOrder(_Model):
+    """An order of a resource that left the state (forgotten by ``apply``, ``state rm``).
+
+    What was bought stays bought: its amount still counts in every budget it belongs to and
+    its scenes in the double-purchase check. Only an order whose money is or may be gone is
+    retired (:func:`may_be_spent`)."""
+
+    address: str = Field(description="The resource it was ordered for (spec.order.aoi).")
+    spec_file: str | None = None
+    retired_at: UtcTimestamp
+    reason: str = Field(description="Why the resource left the state, and by whom.")
+    order: OrderRecord
+
+
+REMOVED = "removed from the state"
+
+
+def retire(record: ResourceRecord, at: str, reason: str) -> list[RetiredOrder]:
+    """The retired entries of a resource leaving the state (its orders that spent)."""
+    return [
+        RetiredOrder(
+            address=record.address,
+            spec_file=record.spec_file,
+            retired_at=at,
+            reason=reason,
+            order=order.model_copy(deep=True),
+        )
+        for order in record.orders
+        if may_be_spent(order)
+    ]
+
+
 class State(_Model):
     version: int = Field(default=STATE_VERSION, description="State format version.")
     lineage: str = Field(description="UUID made when the state was created; never changes.")
     serial: int = Field(default=0, ge=0, description="+1 on every change.")
     resources: dict[str, ResourceRecord] = Field(default_factory=dict)
+    retired: list[RetiredOrder] = Field(
+        default_factory=list,
+        description="Orders of resources that left the state, oldest first: their spend "
+        "still counts (docs/SPEC.md, Budgets).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> State:
@@ -220,10 +267,22 @@ class State(_Model):
                 seen.setdefault(order.order_key, order)
         return list(seen.values())
 
+    def retired_orders(self) -> list[RetiredOrder]:
+        """Retired orders no live record holds, each once (its latest retirement first)."""
+        seen = {o.order_key for r in self.resources.values() for o in r.orders}
+        found = []
+        for entry in reversed(self.retired):
+            if entry.order.order_key not in seen:
+                seen.add(entry.order.order_key)
+                found.append(entry)
+        return found
+
     def spent(self) -> dict[str, Decimal]:
-        """Currency -> amount of the orders placed (ordered or accepted), each counted once."""
+        """Currency -> amount of the orders placed (ordered or accepted), each counted once,
+        retired ones included."""
         totals: dict[str, Decimal] = {}
-        for order in self.distinct_orders():
+        retired = [entry.order for entry in self.retired_orders()]
+        for order in self.distinct_orders() + retired:
             if order.status in SPENT_STATUSES and order.amount is not None and order.currency:
                 totals[order.currency] = totals.get(order.currency, Decimal(0)) + order.amount
         return totals

@@ -75,6 +75,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "retired orders: the orders of resources that left the state (state format 4)",
+        """
+        CREATE TABLE {schema}.retired_orders (
+            position integer PRIMARY KEY CHECK (position >= 0),
+            address text NOT NULL,
+            order_key text NOT NULL,
+            status text NOT NULL,
+            record jsonb NOT NULL
+        );
+        CREATE INDEX retired_orders_order_key ON {schema}.retired_orders (order_key);
+        UPDATE {schema}.state_meta SET version = 4 WHERE version = 3;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

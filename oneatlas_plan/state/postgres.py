@@ -2,10 +2,12 @@
 
 The same promises as the file, from the database's own guarantees:
 
-* one row per resource and one per order record (``resources``, ``orders``), and one
-  ``state_meta`` row holding the lineage and serial; every change is its own transaction,
-  committed before the call returns, that re-checks the lineage/serial it read (so a
-  change made behind this run's back is refused, never overwritten) and bumps the serial;
+* one row per resource and one per order record (``resources``, ``orders``), one per
+  retired order (``retired_orders``: a resource leaves and its orders are retired in the
+  same transaction), and one ``state_meta`` row holding the lineage and serial; every
+  change is its own transaction, committed before the call returns, that re-checks the
+  lineage/serial it read (so a change made behind this run's back is refused, never
+  overwritten) and bumps the serial;
 * readers take a REPEATABLE READ, READ ONLY snapshot and never wait for a writer;
 * the run lock is a session-level advisory lock on the connection that writes: if the
   process dies, the server ends the session and the lock with it. ``lock_holder`` names the
@@ -54,9 +56,12 @@ from oneatlas_plan.state.lock import (
     is_alive,
 )
 from oneatlas_plan.state.model import (
+    REMOVED,
     STATE_VERSION,
     ResourceRecord,
+    RetiredOrder,
     State,
+    retire,
     updated_record,
     utc_iso,
     utc_now,
@@ -494,10 +499,16 @@ class PostgresStore(Closing):
                          'orders', coalesce((
                            SELECT json_agg(o.record ORDER BY o.position) FROM {orders} o
                            WHERE o.address = r.address), '[]'::json)))
-                       FROM {resources} r), '{{}}'::json))::text
+                       FROM {resources} r), '{{}}'::json),
+                     'retired', coalesce((
+                       SELECT json_agg(x.record ORDER BY x.position) FROM {retired} x),
+                       '[]'::json))::text
                    FROM {meta} m"""
             ).format(
-                orders=self._t("orders"), resources=self._t("resources"), meta=self._t("state_meta")
+                orders=self._t("orders"),
+                resources=self._t("resources"),
+                meta=self._t("state_meta"),
+                retired=self._t("retired_orders"),
             )
         )
         row = cur.fetchone()
@@ -647,20 +658,50 @@ class PostgresStore(Closing):
         with self._mutex:
             return self.record(updated_record(self.get(address), address, fn, str(self.location)))
 
-    def remove(self, address: str) -> ResourceRecord:
+    def remove(self, address: str, reason: str = REMOVED) -> ResourceRecord:
         with self._mutex:
             current = self.get(address)
             if current is None:
                 raise StateError(f"no resource {address!r} in state {self.location}")
+            retired = retire(current, utc_iso(self._backend._clock()), reason)
+            state = self._loaded()
+            first = len(state.retired)
             with self._change(f"removing {address}") as cur:
                 cur.execute(
                     sql.SQL("DELETE FROM {} WHERE address = %s").format(self._t("resources")),
                     (address,),
                 )
-            state = self._loaded()
+                if retired:
+                    cur.executemany(
+                        sql.SQL(
+                            "INSERT INTO {} (position, address, order_key, status, record) "
+                            "VALUES (%s, %s, %s, %s, %s)"
+                        ).format(self._t("retired_orders")),
+                        [_retired_row(first + n, entry) for n, entry in enumerate(retired)],
+                    )
             state.resources.pop(address, None)
+            state.retired.extend(retired)
             state.serial += 1
             return current
+
+    def record_retired(self, index: int, entry: RetiredOrder) -> None:
+        stored = RetiredOrder.model_validate(entry.model_dump())
+        with self._mutex:
+            state = self._loaded()
+            if not 0 <= index < len(state.retired):
+                raise StateError(f"no retired order #{index} in state {self.location}")
+            if state.retired[index] == stored:
+                return
+            with self._change(f"settling retired order #{index}") as cur:
+                cur.execute(
+                    sql.SQL(
+                        "UPDATE {} SET address = %s, order_key = %s, status = %s, record = %s "
+                        "WHERE position = %s"
+                    ).format(self._t("retired_orders")),
+                    (*_retired_row(index, stored)[1:], index),
+                )
+            state.retired[index] = stored
+            state.serial += 1
 
     def replace(self, state: State) -> None:
         """Replace everything by ``state`` in one transaction (lineage and serial included)."""
@@ -673,7 +714,7 @@ class PostgresStore(Closing):
             conn.cursor() as cur,
         ):
             cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._t("state_meta")))
-            for table in ("orders", "resources", "state_meta"):
+            for table in ("retired_orders", "orders", "resources", "state_meta"):
                 cur.execute(sql.SQL("DELETE FROM {}").format(self._t(table)))
             cur.execute(
                 sql.SQL("INSERT INTO {} (version, lineage, serial) VALUES (%s, %s, %s)").format(
@@ -706,6 +747,14 @@ class PostgresStore(Closing):
                                 _canonical.compact(order.model_dump(mode="json")),
                             )
                         )
+            with cur.copy(
+                sql.SQL(
+                    "COPY {} (position, address, order_key, status, record) FROM STDIN"
+                ).format(self._t("retired_orders"))
+            ) as copy:
+                for position, entry in enumerate(state.retired):
+                    row = _retired_row(position, entry)
+                    copy.write_row((*row[:4], _canonical.compact(entry.model_dump(mode="json"))))
         self._state = state.model_copy(deep=True)
 
     def checkpoint(self) -> None:
@@ -714,6 +763,16 @@ class PostgresStore(Closing):
     def close(self) -> None:
         """The connection belongs to the backend (it may hold the run lock)."""
 
+
+
+def _retired_row(position: int, entry: RetiredOrder) -> tuple[Any, ...]:
+    return (
+        position,
+        entry.address,
+        entry.order.order_key,
+        entry.order.status,
+        Jsonb(entry.model_dump(mode="json")),
+    )
 
 
 def _older_format(data: str) -> State | None:

@@ -10,6 +10,9 @@ Files next to the state ``S``:
   truncates the line away and raises :class:`StateError`): ``{"lineage", "serial", "op":
   "put"|"remove", "address", "record"}``, or ``"op": "put_many", "records": [...]`` for
   records that must be written together or not at all (the pending records of one order).
+  A ``remove`` line carries the resource's ``retired`` orders, so a resource leaves the state
+  and its spend is kept in one durable step (``"op": "retired", "index", "entry"`` settles
+  one retired order later).
   Persisting one record costs one short line, not a rewrite of ``S``.
 * ``S.lock`` — see :mod:`oneatlas_plan.state.lock`.
 
@@ -46,9 +49,12 @@ from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.lock import lock_path_for
 from oneatlas_plan.state.migrations import migrate
 from oneatlas_plan.state.model import (
+    REMOVED,
     ResourceRecord,
+    RetiredOrder,
     State,
     dumps_line,
+    retire,
     updated_record,
     utc_iso,
     utc_now,
@@ -304,7 +310,14 @@ class FileStateStore:
             for record in records:
                 state.resources[record.address] = record
         elif entry["op"] == "remove":
+            retired = [RetiredOrder.model_validate(data) for data in entry.get("retired", [])]
             state.resources.pop(entry["address"], None)
+            state.retired.extend(retired)
+        elif entry["op"] == "retired":
+            index = entry["index"]
+            if not isinstance(index, int) or not 0 <= index < len(state.retired):
+                raise KeyError(f"retired[{index!r}]")
+            state.retired[index] = RetiredOrder.model_validate(entry["entry"])
         else:
             raise KeyError(f"op {entry['op']!r}")
 
@@ -343,14 +356,35 @@ class FileStateStore:
         with self._mutex:
             return self.record(updated_record(self.get(address), address, fn, str(self.path)))
 
-    def remove(self, address: str) -> ResourceRecord:
-        """Forget a resource (nothing is cancelled at Airbus); serial +1. Returns it."""
+    def remove(self, address: str, reason: str = REMOVED) -> ResourceRecord:
+        """Forget a resource (nothing is cancelled at Airbus) and retire its orders that
+        spent, in one journal line; serial +1. Returns it."""
         with self._mutex:
             current = self.get(address)
             if current is None:
                 raise StateError(f"no resource {address!r} in state {self.path}")
-            self._change({"op": "remove", "address": address})
+            retired = retire(current, utc_iso(self._clock()), reason)
+            self._change(
+                {
+                    "op": "remove",
+                    "address": address,
+                    "retired": [entry.model_dump(mode="json") for entry in retired],
+                }
+            )
             return current
+
+    def record_retired(self, index: int, entry: RetiredOrder) -> None:
+        """Replace the retired order at ``index`` (``state resolve``); serial +1."""
+        stored = RetiredOrder.model_validate(entry.model_dump())
+        with self._mutex:
+            retired = self._loaded().retired
+            if not 0 <= index < len(retired):
+                raise StateError(f"no retired order #{index} in state {self.path}")
+            if retired[index] == stored:
+                return
+            self._change(
+                {"op": "retired", "index": index, "entry": stored.model_dump(mode="json")}
+            )
 
     def _change(self, entry: dict[str, Any]) -> None:
         with self._mutex:

@@ -315,4 +315,4 @@ def test_the_gate_tables_come_with_a_migration(pg_url: str) -> None:
     with psycopg.connect(url.conninfo) as conn:
         versions = conn.execute(
             f'SELECT version FROM "{url.schema}".schema_migrations ORDER BY version').fetchall()
-    assert [v for (v,) in versions] == [1, 2]
+    assert [v for (v,) in versions] == [1, 2, 3]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -17,6 +18,7 @@ from state_factories import make_order, make_record
 from oneatlas_plan._secrets import redact
 from oneatlas_plan.errors import StateError, StateLockedError
 from oneatlas_plan.state.backends import StateBackend, open_backend
+from oneatlas_plan.state.model import STATE_VERSION
 from oneatlas_plan.state.postgres import PostgresBackend
 from oneatlas_plan.state.transfer import copy_state
 from tests.pg_server import PostgresServer
@@ -159,9 +161,41 @@ def test_a_database_state_of_an_older_format_is_read_and_written(pg_url: str) ->
     with open_backend(pg_url) as backend:
         store = backend.store()
         state = store.load()
-        assert state.version == 3 and set(state.resources) == {"a"}
+        assert state.version == STATE_VERSION and set(state.resources) == {"a"}
         store.record(make_record("b"))
         assert set(backend.store().load().resources) == {"a", "b"}
+
+
+def test_a_database_of_the_previous_schema_migrates_and_then_keeps_retired_spend(
+    pg_url: str, postgres_server: PostgresServer
+) -> None:
+    """Schema 2 (state format 3, no retired_orders table): readers are told to migrate; the
+    migration adds the table, moves the format to 4 and keeps every record."""
+    with open_backend(pg_url) as backend:
+        backend.store().record(make_record("a", make_order("k1", amount=Decimal(250),
+                                                                currency="EUR")))
+        schema = backend.url.schema  # type: ignore[attr-defined]
+    postgres_server.sql(
+        f'DROP TABLE "{schema}".retired_orders; '
+        f'DELETE FROM "{schema}".schema_migrations WHERE version = 3; '
+        f'UPDATE "{schema}".state_meta SET version = 3'
+    )
+    with open_backend(pg_url) as backend:
+        with pytest.raises(StateError, match=r"has schema version 2.*state migrate"):
+            backend.store().load()
+        assert backend.migrate() == [
+            "applied migration 3: retired orders: the orders of resources that left the "
+            "state (state format 4)"
+        ]
+        store = backend.store()
+        state = store.load()
+        assert (state.version, set(state.resources), state.retired) == (4, {"a"}, [])
+        store.remove("a", "gone")
+    with open_backend(pg_url) as backend:
+        state = backend.store().load()
+        assert state.resources == {}
+        [entry] = state.retired
+        assert (entry.address, entry.reason, entry.order.amount) == ("a", "gone", Decimal(250))
 
 
 def test_readers_never_wait_for_a_writer(pg_url: str) -> None:

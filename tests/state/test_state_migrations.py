@@ -26,7 +26,7 @@ def v1() -> dict[str, Any]:
 
 def test_v1_fixture_migrates_to_a_valid_current_state(v1: dict[str, Any]) -> None:
     state = State.model_validate(migrate(copy.deepcopy(v1)))
-    assert state.version == STATE_VERSION == 3
+    assert state.version == STATE_VERSION == 4
     assert state.lineage == v1["lineage"]
     assert state.serial == 9
     assert sorted(state.resources) == [
@@ -62,9 +62,9 @@ def test_current_version_is_left_alone() -> None:
     ("version", "message"),
     [
         (
-            4,
-            "format version 4 was written by a newer oneatlas-plan; this version reads "
-            "formats 1 to 3: upgrade oneatlas-plan",
+            5,
+            "format version 5 was written by a newer oneatlas-plan; this version reads "
+            "formats 1 to 4: upgrade oneatlas-plan",
         ),
         (0, "unknown state format version 0"),
         ("2", "'version' is '2', expected an integer"),
@@ -125,7 +125,7 @@ def test_v2_gains_the_v3_fields_with_their_defaults() -> None:
         "resources": {"s.o.a": {"address": "s.o.a", "config_digest": "c", "orders": [order]}},
     }
     state = State.model_validate(migrate(copy.deepcopy(v2)))
-    assert (state.version, state.serial) == (3, 4)
+    assert (state.version, state.serial) == (STATE_VERSION, 4)
     current = state.resources["s.o.a"].current
     assert current is not None
     assert (current.delivery_workspace, current.accept_up_to, current.accept_sent_at) == (
@@ -134,3 +134,28 @@ def test_v2_gains_the_v3_fields_with_their_defaults() -> None:
     assert current.not_found_checks == []
     with pytest.raises(StateError, match="v2 state has no 'resources' object"):
         migrate({"version": 2, "lineage": "l", "serial": 0})
+
+
+def test_a_v3_file_migrates_with_no_retired_orders_and_is_rewritten_as_v4(
+    tmp_path: Path,
+) -> None:
+    order = {
+        "order_key": "k", "customer_reference": "r~k", "body_digest": "d", "status": "ordered",
+        "amount": "250", "currency": "EUR", "accept_sent_at": None,
+    }
+    v3 = {
+        "version": 3, "lineage": "l", "serial": 4,
+        "resources": {"s.o.a": {"address": "s.o.a", "config_digest": "c", "orders": [order]}},
+    }
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(v3), encoding="utf-8")
+    store = StateStore(path, fsync=False)
+    state = store.load()
+    assert (state.version, state.retired, list(state.resources)) == (4, [], ["s.o.a"])
+    store.remove("s.o.a", "no longer in the specs")
+    store.close()
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["version"] == 4
+    assert [r["order"]["amount"] for r in written["retired"]] == ["250"]
+    with pytest.raises(StateError, match="v3 state has no 'resources' object"):
+        migrate({"version": 3, "lineage": "l", "serial": 0})

@@ -20,7 +20,7 @@ from oneatlas_plan.state.model import (
 
 def test_new_state_is_empty_with_a_fresh_lineage() -> None:
     first, second = State.new(), State.new()
-    assert first.version == STATE_VERSION == 3
+    assert first.version == STATE_VERSION == 4
     assert first.serial == 0
     assert first.resources == {}
     assert first.lineage != second.lineage

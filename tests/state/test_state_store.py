@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -347,3 +348,66 @@ def test_the_state_file_keeps_its_permissions(state_path: Path) -> None:
     with StateStore(state_path, fsync=False) as store:
         store.record(make_record("b"))
     assert state_path.stat().st_mode & 0o777 == 0o600
+
+
+# ------------------------------------------------------------------ retired orders
+
+
+def test_removing_a_resource_retires_the_orders_that_spent(
+    any_store: BackendStore, state_location: str
+) -> None:
+    """What was bought stays in the state when its resource leaves it (spec deleted, `state
+    rm`): the orders that spent or may have, not those that never did."""
+    any_store.record(
+        make_record(
+            "s.o.a",
+            make_order("k0", "rejected"),
+            make_order("k1", "ordered", amount=Decimal("250"), currency="EUR"),
+            make_order("k2", "unknown", amount=Decimal("300"), currency="EUR"),
+        )
+    )
+    any_store.record(make_record("s.o.b", make_order("k3", "quoted")))
+    any_store.remove("s.o.a", "no longer in the specs")
+    any_store.remove("s.o.b", "gone")
+    assert any_store.state().serial == 4
+    any_store.close()
+    with open_backend(state_location) as reopened:
+        state = reopened.store().load()
+    assert state.resources == {}
+    assert [(e.address, e.order.order_key, e.order.status) for e in state.retired] == [
+        ("s.o.a", "k1", "ordered"),
+        ("s.o.a", "k2", "unknown"),
+    ]
+    assert {e.reason for e in state.retired} == {"no longer in the specs"}
+    assert state.retired[0].spec_file == "specs/a.yaml"
+    assert state.spent() == {"EUR": Decimal("250")}
+
+
+def test_a_retired_order_is_settled_durably(
+    any_store: BackendStore, state_location: str
+) -> None:
+    any_store.record(make_record("s.o.a", make_order("k1", "unknown", amount=Decimal(9),
+                                                     currency="EUR")))
+    any_store.remove("s.o.a")
+    entry = any_store.state().retired[0]
+    order = entry.order.model_copy(update={"status": "not_ordered"})
+    any_store.record_retired(0, entry.model_copy(update={"order": order}))
+    with pytest.raises(StateError, match="no retired order #1"):
+        any_store.record_retired(1, entry)
+    any_store.close()
+    with open_backend(state_location) as reopened:
+        state = reopened.store().load()
+        assert [e.order.status for e in state.retired] == ["not_ordered"]
+        assert state.serial == 3
+
+
+def test_removal_and_retirement_are_one_journal_line(store: StateStore) -> None:
+    """One durable step: a crash can never leave the resource gone and its spend lost."""
+    store.record(make_record("s.o.a", make_order("k1", amount=Decimal(5), currency="EUR")))
+    store.remove("s.o.a", "gone")
+    lines = store.journal_path.read_text(encoding="utf-8").splitlines()
+    last = json.loads(lines[-1])
+    assert (last["op"], last["address"]) == ("remove", "s.o.a")
+    assert [r["order"]["order_key"] for r in last["retired"]] == ["k1"]
+    replayed = StateStore(store.path).load()  # the journal alone, not folded yet
+    assert [e.order.order_key for e in replayed.retired] == ["k1"]
