@@ -287,6 +287,22 @@ class ArrivedOutput(_Output):
     downloaded_bytes: int
 
 
+class RetiredRow(_Output):
+    """An order of a resource that left the state (docs/SPEC.md, Budgets)."""
+
+    address: str
+    retired_at: str
+    reason: str
+    status: str
+    counted: bool = Field(description="Whether its amount still counts as spend.")
+    sales_order_id: str | None
+    quotation_id: str | None
+    amount: DecimalText | None
+    currency: str | None
+    submitted_at: str | None
+    order_key: str
+
+
 class StateListOutput(_Output):
     """``state list --format json``: every order of every resource and the totals."""
 
@@ -298,3 +314,7 @@ class StateListOutput(_Output):
     unsettled: UnsettledOutput
     quoted: QuotedOutput
     arrived: ArrivedOutput
+    retired: list[RetiredRow] = Field(
+        default_factory=list,
+        description="Orders of resources that left the state (apply's forget, `state rm`).",
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from oneatlas_plan.render.machine import StateListOutput
 from oneatlas_plan.render.money import format_money, format_totals
-from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
+from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State, may_be_spent
 
 COLUMNS = ("ADDRESS", "#", "STATUS", "ORDER ID", "AMOUNT", "SUBMITTED", "DELIVERED", "DOWNLOADED")
 
@@ -67,6 +67,28 @@ def _row(record: ResourceRecord, number: int, order: OrderRecord) -> dict[str, A
     }
 
 
+def retired_rows(state: State) -> list[dict[str, Any]]:
+    """One row per retired order, oldest first."""
+    counted = {e.order.order_key for e in state.retired_orders() if may_be_spent(e.order)}
+    live = {o.order_key for o in state.distinct_orders() if may_be_spent(o)}
+    return [
+        {
+            "address": entry.address,
+            "retired_at": entry.retired_at,
+            "reason": entry.reason,
+            "status": entry.order.status,
+            "counted": entry.order.order_key in counted | live,
+            "sales_order_id": entry.order.sales_order_id,
+            "quotation_id": entry.order.quotation_id,
+            "amount": None if entry.order.amount is None else str(entry.order.amount),
+            "currency": entry.order.currency,
+            "submitted_at": entry.order.submitted_at,
+            "order_key": entry.order.order_key,
+        }
+        for entry in state.retired
+    ]
+
+
 def _unknown(state: State) -> tuple[int, dict[str, Decimal]]:
     orders = [o for o in state.distinct_orders() if o.status in ("unknown", "pending")]
     upper: dict[str, Decimal] = {}
@@ -113,6 +135,7 @@ def state_list_json(state: State) -> dict[str, Any]:
             "amounts": {c: str(amount) for c, amount in sorted(quoted_totals.items())},
         },
         "arrived": _arrived(state),
+        "retired": retired_rows(state),
     }
     output: dict[str, Any] = StateListOutput.model_validate(data).model_dump(mode="json")
     return output
@@ -152,13 +175,10 @@ def render_state_table(state: State) -> str:
     """The whole life of every order, with the total spent per currency."""
     header = f"State {state.lineage}, serial {state.serial}"
     rows = order_rows(state)
-    if not rows:
+    if not rows and not state.retired:
         return f"{header}: no resources.\n"
-    table = [COLUMNS, *(_cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table
-    ]
+    lines = _table([COLUMNS, *(_cells(row) for row in rows)]) if rows else []
+    lines += _retired_lines(state)
     orders = state.distinct_orders()
     lines += [
         "",
@@ -188,6 +208,37 @@ def render_state_table(state: State) -> str:
     if any(row.get("shared_with") for row in rows):
         lines.append("* one Airbus order shared by several resources (its full amount shown).")
     return "\n".join(lines) + "\n"
+
+
+def _table(table: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table
+    ]
+
+
+def _retired_lines(state: State) -> list[str]:
+    rows = retired_rows(state)
+    if not rows:
+        return []
+    cells = [
+        (
+            row["address"],
+            row["status"] + ("" if row["counted"] else " (not counted)"),
+            row["sales_order_id"] or row["quotation_id"] or "-",
+            "-" if row["amount"] is None
+            else format_money(Decimal(row["amount"]), row["currency"] or "?"),
+            row["submitted_at"] or "-",
+            f"{row['retired_at']}: {row['reason']}",
+        )
+        for row in rows
+    ]
+    return [
+        "",
+        "Retired: orders of resources that left the state; their spend still counts in every "
+        "budget (settle an unknown one with `oneatlas-plan state resolve ADDRESS`).",
+        *_table([("ADDRESS", "STATUS", "ORDER ID", "AMOUNT", "SUBMITTED", "RETIRED"), *cells]),
+    ]
 
 
 def _size(size: int) -> str:

@@ -175,6 +175,13 @@ def may_be_spent(order: OrderRecord) -> bool:
     return order.status == "quoted" and order.accept_sent_at is not None
 
 
+def order_identity(order: OrderRecord) -> tuple[str, str | None]:
+    """One Airbus order: its key and when it was sent (every record sharing it holds both).
+    The key alone is not enough: a re-buy of the same resources with the same spec (``plan
+    --replace``, a spec deleted and added again) gets the same key."""
+    return order.order_key, order.submitted_at
+
+
 class ResourceRecord(_Model):
     address: str
     config_digest: str
@@ -261,19 +268,19 @@ class State(_Model):
 
     def distinct_orders(self) -> list[OrderRecord]:
         """Every order once (an Airbus order shared by several resources appears in each)."""
-        seen: dict[str, OrderRecord] = {}
+        seen: dict[tuple[str, str | None], OrderRecord] = {}
         for record in self.resources.values():
             for order in record.orders:
-                seen.setdefault(order.order_key, order)
+                seen.setdefault(order_identity(order), order)
         return list(seen.values())
 
     def retired_orders(self) -> list[RetiredOrder]:
         """Retired orders no live record holds, each once (its latest retirement first)."""
-        seen = {o.order_key for r in self.resources.values() for o in r.orders}
+        seen = {order_identity(o) for r in self.resources.values() for o in r.orders}
         found = []
         for entry in reversed(self.retired):
-            if entry.order.order_key not in seen:
-                seen.add(entry.order.order_key)
+            if order_identity(entry.order) not in seen:
+                seen.add(order_identity(entry.order))
                 found.append(entry)
         return found
 
