@@ -74,6 +74,8 @@ class ReconcileResult:
     not_ordered: list[str] = field(default_factory=list)  # settled automatically
     accepted: dict[str, str] = field(default_factory=dict)  # address -> quotation accepted
     awaiting_accept: list[str] = field(default_factory=list)  # `apply` will accept these
+    accept_in_flight: list[str] = field(default_factory=list)  # acceptance sent, not read back
+    left_quoted: list[str] = field(default_factory=list)  # an automatic acceptance gave up
     hints: dict[str, str] = field(default_factory=dict)  # address -> how it will be settled
 
 
@@ -479,6 +481,7 @@ class _Reconciler:
 
     def _accept_in_flight(self, quotation: Quotation, sent_at: str, status: str) -> None:
         settles_at = utc_iso(_parse(sent_at) + ACCEPT_GRACE)
+        self.result.accept_in_flight.extend(quotation.addresses)
         for address in quotation.addresses:
             self.result.hints[address] = (
                 f"an acceptance of quotation {quotation.quotation_id} was sent at {sent_at} and "
@@ -501,6 +504,7 @@ class _Reconciler:
             current.message = message
 
         _change(self.store, list(quotation.addresses), quotation.order_key, {"quoted"}, change)
+        self.result.left_quoted.extend(quotation.addresses)
         for address in quotation.addresses:
             self.result.hints[address] = message
 

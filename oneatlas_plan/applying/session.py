@@ -102,6 +102,8 @@ def report_reconcile(result: ReconcileResult, warn: Warn) -> None:
             f"{address}: the outcome of its order is still unknown (not found at Airbus yet); "
             f"it stays blocked. {result.hints.get(address, '')}".rstrip()
         )
+    for address in result.accept_in_flight + result.left_quoted:
+        warn(f"{address}: {result.hints[address]}")
     for address in result.awaiting_accept:
         warn(
             f"{address}: its quotation is within the reviewed accept_quotations_up_to but was "

@@ -1,0 +1,98 @@
+"""A Pléiades Neo quotation whose acceptance was sent but not read back counts as spend until
+reconcile settles it; a quotation the plan will not accept spends nothing at apply's budget
+re-check. Through the CLI against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oneatlas_plan.errors import ExitCode
+from tests.applying.test_quotations import ADDRESS, SPEC, _neo_only, _order, _threshold
+from tests.conftest import World
+
+
+def _budget(total: str) -> None:
+    text = SPEC.read_text()
+    SPEC.write_text(text.replace("orders:\n", f"budget:\n  total: {total}\norders:\n", 1))
+
+
+def _total(world: World) -> dict[str, Any]:
+    assert world.cli("plan", str(SPEC), "--out", "plan.json") == ExitCode.OK
+    plan = json.loads(Path("plan.json").read_text())
+    return dict(next(b for b in plan["budgets"] if b["scope"] == "total"))
+
+
+def _accept_sent(world: World, at: datetime) -> None:
+    """As a run killed after writing the acceptance ahead, before Airbus took it."""
+    path = world.project / "oneatlas-state.json"
+    state = json.loads(path.read_text())
+    state["resources"][ADDRESS]["orders"][-1]["accept_sent_at"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(json.dumps(state))
+
+
+def test_an_acceptance_in_flight_counts_until_settled_after_the_grace_period(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _neo_only(world)
+    _threshold("500 EUR")  # left quoted
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    _budget("5000 EUR")
+    assert _total(world)["spent_before"] == "0"  # a quotation is not spend
+
+    _accept_sent(world, datetime.now(UTC))
+    capsys.readouterr()
+    assert _total(world)["spent_before"] == "979.72"
+    assert "counted as spend until it is read back" in capsys.readouterr().err
+    assert _order(world)["accept_sent_at"], "within the grace period it stays in flight"
+    assert world.requests_made().get("accept", 0) == 0
+
+    _accept_sent(world, datetime.now(UTC) - timedelta(minutes=11))
+    # the plan's reconcile settles it first: Airbus never took the acceptance
+    assert _total(world)["spent_before"] == "0"
+    order = _order(world)
+    assert (order["status"], order["accept_sent_at"]) == ("quoted", None)
+    assert "still quoted" in str(order["message"])
+    assert "an acceptance was sent but Airbus shows the quotation SENT" in (
+        capsys.readouterr().err
+    )
+    assert world.requests_made().get("accept", 0) == 0
+
+
+def test_an_acceptance_in_flight_found_accepted_is_recorded_as_spend(world: World) -> None:
+    _neo_only(world)
+    _threshold("500 EUR")
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    _accept_sent(world, datetime.now(UTC))
+    assert world.cli("quotations", "accept", ADDRESS, "--yes") == ExitCode.OK
+    assert _order(world)["status"] == "accepted"
+    _budget("5000 EUR")
+    assert _total(world)["spent_before"] == "979.72"
+
+
+def test_a_quotation_left_for_a_person_passes_apply_budget_recheck(world: World) -> None:
+    """979.72 above accept_quotations_up_to: quoted, not bought, so a total of 900 does not
+    stop apply from asking for the quotation."""
+    _neo_only(world)
+    _threshold("500 EUR")
+    _budget("900 EUR")
+    assert world.cli("plan", str(SPEC), "--out", "plan.json") == ExitCode.OK
+    plan = json.loads(Path("plan.json").read_text())
+    [order] = plan["orders"]
+    assert order["action"] == "create"
+    world.reset_stats()
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    assert world.requests_made().get("quotations") == 1
+    assert _order(world)["status"] == "quoted"
+
+
+def test_a_quotation_the_plan_accepts_is_spend_at_apply_budget_recheck(world: World) -> None:
+    """The other side: within the threshold it will be bought, so the total holds."""
+    _neo_only(world)
+    _budget("900 EUR")
+    assert world.cli("plan", str(SPEC), "--out", "plan.json") == ExitCode.OK
+    assert json.loads(Path("plan.json").read_text())["orders"][0]["action"] == "blocked"
