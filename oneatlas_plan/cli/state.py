@@ -13,6 +13,7 @@ from oneatlas_plan.cli.options import lock_timeout_option, state_option
 from oneatlas_plan.errors import ExitCode, StateError
 from oneatlas_plan.render.state_table import (
     render_resource,
+    render_retired,
     render_state_table,
     state_list_json,
 )
@@ -92,10 +93,18 @@ def list_(state_backend: StateBackend, output_format: str) -> int:
 @state_option
 @FORMAT
 def show(address: str, state_backend: StateBackend, output_format: str) -> int:
-    """Everything recorded about one resource."""
-    record = _load_existing(state_backend).get(address)
+    """Everything recorded about one resource (or the retired orders of one that left)."""
+    store = _load_existing(state_backend)
+    record = store.get(address)
     if record is None:
-        raise StateError(f"no resource {address!r} in state {state_backend.location}")
+        retired = [entry for entry in store.view().retired if entry.address == address]
+        if not retired:
+            raise StateError(f"no resource {address!r} in state {state_backend.location}")
+        if output_format == "json":
+            click.echo(dumps([entry.model_dump(mode="json") for entry in retired]), nl=False)
+        else:
+            click.echo(render_retired(address, retired), nl=False)
+        return ExitCode.OK
     if output_format == "json":
         click.echo(dumps(record.model_dump(mode="json")), nl=False)
     else:

@@ -181,6 +181,7 @@ def _forget(record: ResourceRecord) -> Decision:
         )
     return Decision(
         "forget",
-        "no longer in the specs: it leaves the state on apply; nothing is cancelled",
+        "no longer in the specs: it leaves the state on apply (what it spent still counts); "
+        "nothing is cancelled",
         previous_order(record),
     )

@@ -7,7 +7,13 @@ from typing import Any
 
 from oneatlas_plan.render.machine import StateListOutput
 from oneatlas_plan.render.money import format_money, format_totals
-from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State, may_be_spent
+from oneatlas_plan.state.model import (
+    OrderRecord,
+    ResourceRecord,
+    RetiredOrder,
+    State,
+    may_be_spent,
+)
 
 COLUMNS = ("ADDRESS", "#", "STATUS", "ORDER ID", "AMOUNT", "SUBMITTED", "DELIVERED", "DOWNLOADED")
 
@@ -302,4 +308,14 @@ def render_resource(record: ResourceRecord) -> str:
         lines.append("  no order submitted")
     for number, order in enumerate(record.orders, start=1):
         lines += _order_lines(number, len(record.orders), order)
+    return "\n".join(lines) + "\n"
+
+
+def render_retired(address: str, entries: list[RetiredOrder]) -> str:
+    """The retired orders of a resource that left the state (`state show`)."""
+    lines = [f"{address}: not in the state; its retired orders still count as spend:"]
+    for number, entry in enumerate(entries, start=1):
+        order = _order_lines(number, len(entries), entry.order)
+        order[0] = f"  retired order {number}/{len(entries)} ({entry.retired_at}, {entry.reason}):"
+        lines += order
     return "\n".join(lines) + "\n"

@@ -115,6 +115,10 @@ def test_state_rm_of_an_ordered_resource_keeps_its_spend_for_good(
     listed: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert listed["spent"] == {"EUR": "250.00"}
     assert [r["address"] for r in listed["retired"]] == [ADDRESS]
+    assert run(["state", "show", ADDRESS]) == ExitCode.OK
+    shown = capsys.readouterr().out
+    assert "not in the state; its retired orders still count as spend" in shown
+    assert "removed with `state rm` by" in shown and "amount: EUR 250.00" in shown
 
 
 def test_a_cover_resplit_keeps_the_spend_of_its_old_parts(world: World) -> None:

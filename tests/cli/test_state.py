@@ -130,8 +130,10 @@ def test_list_during_a_run_sees_the_journal(
     store.load()
     store.remove("lyon.centre")  # a run in progress: only journaled
     _, out, _ = cli(capsys, "list", "--state", str(state_path), "--format", "json")
-    assert json.loads(out)["serial"] == 4
-    assert "lyon.centre" not in out
+    listed = json.loads(out)
+    assert listed["serial"] == 4
+    assert "lyon.centre" not in {row["address"] for row in listed["orders"]}
+    assert [row["address"] for row in listed["retired"]] == ["lyon.centre"]  # it spent
     store.close()
 
 
