@@ -113,10 +113,13 @@ def test_push_then_pull_round_trips_and_refuses_a_newer_target(
     with source.store() as store:
         store.record(make_record("a"))
         store.record(make_record("b", make_order("k2", "pending")))
+        store.record(make_record("r"))
+        store.remove("r")  # its order is retired: copied too
     with open_backend(state_location) as shared:
         copied = copy_state(source, shared, lock_timeout=0)
-        assert (copied.serial, copied.resources, copied.unchanged) == (2, 2, False)
+        assert (copied.serial, copied.resources, copied.unchanged) == (4, 2, False)
         assert shared.store().load() == source.store().load()
+        assert [e.address for e in shared.store().load().retired] == ["r"]
         assert copy_state(source, shared, lock_timeout=0).unchanged
         shared.store().record(make_record("c"))  # the shared state moves on
         with pytest.raises(StateError, match="it is newer"):
