@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from oneatlas_plan.api.auth import ApiKey
+from oneatlas_plan.api.client import OneAtlasClient
+from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.errors import ExitCode
 from tests.applying.test_quotations import ADDRESS, SPEC, _neo_only, _order, _threshold
-from tests.conftest import World
+from tests.conftest import API_KEY, World
 
 
 def _budget(total: str) -> None:
@@ -63,15 +66,26 @@ def test_an_acceptance_in_flight_counts_until_settled_after_the_grace_period(
     assert world.requests_made().get("accept", 0) == 0
 
 
-def test_an_acceptance_in_flight_found_accepted_is_recorded_as_spend(world: World) -> None:
+def test_an_acceptance_in_flight_found_accepted_is_recorded_as_spend(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The acceptance did reach Airbus (its answer was lost): the next plan records it."""
     _neo_only(world)
     _threshold("500 EUR")
     assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
-    _accept_sent(world, datetime.now(UTC))
-    assert world.cli("quotations", "accept", ADDRESS, "--yes") == ExitCode.OK
-    assert _order(world)["status"] == "accepted"
+    _accept_sent(world, datetime.now(UTC) - timedelta(minutes=11))
+    quotation_id = str(_order(world)["quotation_id"])
+    with OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY)) as client:
+        client.accept_quotation("CTR21000411", quotation_id)  # taken by Airbus, not recorded
     _budget("5000 EUR")
+    capsys.readouterr()
     assert _total(world)["spent_before"] == "979.72"
+    order = _order(world)
+    assert (order["status"], order["sales_order_id"]) == (
+        "accepted", world.orders_for("xinjiang")[0]["salesOrderId"]
+    )
+    assert "quotation accepted (sales order" in capsys.readouterr().err
+    assert world.requests_made()["accept"] == 1, "never accepted twice"
 
 
 def test_a_quotation_left_for_a_person_passes_apply_budget_recheck(world: World) -> None:
