@@ -149,3 +149,51 @@ def test_committed_counts_ordered_accepted_pending_unknown_once() -> None:
     reason = recheck(check, "new", ["s.o.z"], Decimal("700"), "EUR", state, TODAY)
     assert reason is not None and "EUR 316.00 already committed" in reason
     assert recheck(check, "new", ["s.o.z"], Decimal("684"), "EUR", state, TODAY) is None
+
+
+def _placed(key: str, amount: str, submitted: str, status: str = "ordered", **extra: object
+            ) -> OrderRecord:
+    return OrderRecord.model_validate(
+        {"order_key": key, "customer_reference": key, "body_digest": "d", "status": status,
+         "amount": amount, "currency": "EUR", "submitted_at": submitted, **extra}
+    )
+
+
+def test_committed_counts_retired_orders_and_a_rebuy_under_the_same_key() -> None:
+    """A re-buy of the same resource with the same spec reuses the order key: both orders
+    count. A retired order shared with a live resource counts once; one settled not ordered
+    does not count; an acceptance in flight does."""
+    first = _placed("k", "250", "2026-03-01T10:00:00Z")
+    again = _placed("k", "260", "2026-03-02T10:00:00Z")
+    shared = _placed("s", "100", "2026-03-01T11:00:00Z", addresses=["x.o.a", "x.o.b"])
+    in_flight = _placed("q", "979.72", "2026-03-01T12:00:00Z", "quoted",
+                        quotation_id="Q", accept_sent_at="2026-03-01T12:00:05Z")
+    never = _placed("n", "50", "2026-03-01T13:00:00Z", "not_ordered")
+    state = State.model_validate({
+        "lineage": "l",
+        "resources": {
+            "s.o.a": ResourceRecord(address="s.o.a", config_digest="c", orders=[first, again]),
+            "x.o.a": ResourceRecord(address="x.o.a", config_digest="c", orders=[shared]),
+        },
+        "retired": [
+            {"address": "x.o.b", "retired_at": "2026-03-02T00:00:00Z", "reason": "r",
+             "order": shared.model_dump()},
+            {"address": "t.o.a", "retired_at": "2026-03-02T00:00:00Z", "reason": "r",
+             "order": in_flight.model_dump()},
+            {"address": "t.o.b", "retired_at": "2026-03-02T00:00:00Z", "reason": "r",
+             "order": never.model_dump()},
+        ],
+    })
+    spends = committed(state)
+    assert sorted((s.key, s.amount, s.addresses) for s in spends) == [
+        ("k", Decimal("250"), ("s.o.a",)),
+        ("k", Decimal("260"), ("s.o.a",)),
+        ("q", Decimal("979.72"), ("t.o.a",)),
+        ("s", Decimal("100"), ("x.o.a", "x.o.b")),
+    ]
+    result = check_budgets([order("new", "1", "t.o.z")], Limits(spec={"t": eur("980")}),
+                           spends, TODAY)
+    assert result.blocked == {
+        "new": "spec t budget EUR 980.00 would be exceeded (EUR 979.72 already committed + "
+        "EUR 1.00)"
+    }
