@@ -310,7 +310,10 @@ class FileStateStore:
             for record in records:
                 state.resources[record.address] = record
         elif entry["op"] == "remove":
-            retired = [RetiredOrder.model_validate(data) for data in entry.get("retired", [])]
+            listed = entry.get("retired", [])
+            if not isinstance(listed, list):
+                raise KeyError("retired (a list)")
+            retired = [RetiredOrder.model_validate(data) for data in listed]
             state.resources.pop(entry["address"], None)
             state.retired.extend(retired)
         elif entry["op"] == "retired":

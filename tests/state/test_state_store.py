@@ -411,3 +411,14 @@ def test_removal_and_retirement_are_one_journal_line(store: StateStore) -> None:
     assert [r["order"]["order_key"] for r in last["retired"]] == ["k1"]
     replayed = StateStore(store.path).load()  # the journal alone, not folded yet
     assert [e.order.order_key for e in replayed.retired] == ["k1"]
+
+
+def test_a_journal_line_with_broken_retired_orders_is_reported(store: StateStore) -> None:
+    store.record(make_record("s.o.a"))
+    store.close()
+    line = {"lineage": store.load().lineage, "serial": 2, "op": "remove", "address": "s.o.a",
+            "retired": {"not": "a list"}}
+    store.journal_path.write_text(json.dumps(line) + "\n" + json.dumps(line | {"serial": 3})
+                                  + "\n", encoding="utf-8")
+    with pytest.raises(StateError, match="invalid change at line 1: missing 'retired"):
+        StateStore(store.path).load()
