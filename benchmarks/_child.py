@@ -2,13 +2,15 @@
 
 ``python _child.py ours BASE_URL SPEC_DIR`` plans SPEC_DIR against the sandbox at BASE_URL;
 ``python _child.py naive BASE_URL AOIS_JSON ORDERING_RPS`` runs the naive client. Prints one
-JSON line: wall time, time from the first to the last price, client-side request counts and
-the process's peak RSS (VmHWM).
+JSON line: wall time, time from the first to the last price, client-side request counts, the
+CPU time of the run (user + system, every thread: local overhead, robust to a loaded machine)
+and the process's peak RSS (VmHWM).
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -66,9 +68,17 @@ def naive(base_url: str, aois_path: Path, ordering_rps: float) -> dict[str, Any]
             "unsatisfied": result.unsatisfied, "errors": result.errors}
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     kind, base_url, path = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    started = cpu_seconds()
     result = ours(base_url, path) if kind == "ours" else naive(base_url, path, float(sys.argv[4]))
+    result["cpu_s"] = cpu_seconds() - started
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 

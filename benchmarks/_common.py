@@ -73,6 +73,12 @@ def parse_args(description: str, *, worlds: bool = False) -> argparse.Namespace:
     if worlds:
         parser.add_argument("--world", choices=(*WORLDS, "both"), default="both",
                             help="grid tiles, spread polygons, or both (default)")
+        parser.add_argument("--size", type=int, default=None,
+                            help="number of AOIs per world (default 1,000; 10 with --quick)")
+        parser.add_argument("--no-memory", action="store_true",
+                            help="skip the 10,000-AOI memory-only row")
+        parser.add_argument("--no-naive", action="store_true",
+                            help="skip the naive client (its ratios are then not measured)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="output directory")
     return parser.parse_args()
 

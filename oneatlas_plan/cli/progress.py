@@ -60,6 +60,8 @@ class StageProgress:
                 dynamic_ncols=True,
             )
             self._bars[stage] = bar
+        if bar.total != total:  # a stage whose work is found as it goes (pricing)
+            bar.total = total
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

@@ -148,18 +148,21 @@ def group(resources: Sequence[ResolvedResource]) -> list[list[ResolvedResource]]
     """Chunk resources of the same spec order, in address order, up to pairs_per_order."""
     chunks: list[list[ResolvedResource]] = []
     for resource in sorted(resources, key=lambda r: r.address):
-        limit = pair_limit(resource.template)
-        last = chunks[-1] if chunks else None
-        if (
-            last is not None
-            and last[0].template == resource.template
-            and _may_share(last[0], resource)
-            and sum(len(r.scenes) for r in last) + len(resource.scenes) <= limit
-        ):
-            last.append(resource)
+        if chunks and fits(chunks[-1], resource):
+            chunks[-1].append(resource)
         else:
             chunks.append([resource])
     return chunks
+
+
+def fits(chunk: Sequence[ResolvedResource], resource: ResolvedResource) -> bool:
+    """Whether ``resource`` may join the order being filled with ``chunk``."""
+    return (
+        chunk[0].template == resource.template
+        and _may_share(chunk[0], resource)
+        and sum(len(r.scenes) for r in chunk) + len(resource.scenes)
+        <= pair_limit(resource.template)
+    )
 
 
 def _may_share(first: ResolvedResource, other: ResolvedResource) -> bool:
@@ -175,18 +178,14 @@ def _may_share(first: ResolvedResource, other: ResolvedResource) -> bool:
 
 def build_orders(resources: Sequence[ResolvedResource]) -> list[OrderDraft]:
     """Airbus orders of at most :func:`pair_limit` AOI/item pairs; a larger cover is split."""
-    drafts = []
-    for chunk in group([part for r in resources for part in split_cover(r)]):
-        key = order_key(chunk)
-        drafts.append(
-            OrderDraft(
-                key=key,
-                template=chunk[0].template,
-                resources=tuple(chunk),
-                request=build_request(chunk, key),
-            )
-        )
-    return drafts
+    return [draft_order(chunk) for chunk in group([p for r in resources for p in split_cover(r)])]
+
+
+def draft_order(chunk: Sequence[ResolvedResource]) -> OrderDraft:
+    """The Airbus order of one chunk of :func:`group`."""
+    key = order_key(chunk)
+    request = build_request(chunk, key)
+    return OrderDraft(key=key, template=chunk[0].template, resources=tuple(chunk), request=request)
 
 
 def _options(template: OrderTemplate, chunk: Sequence[ResolvedResource]) -> dict[str, str]:

@@ -6,8 +6,10 @@ never asks for a client, so re-planning an unchanged, fully applied spec set cos
 
 from __future__ import annotations
 
+import math
 import socket
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,8 +52,10 @@ from oneatlas_plan.planning.orders import (
     ResolvedResource,
     build_orders,
     cover_address,
+    pair_limit,
 )
-from oneatlas_plan.planning.search import SearchNeed, run_searches
+from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer
+from oneatlas_plan.planning.search import SearchNeed, merge_searches, stream_searches
 from oneatlas_plan.planning.selection import (
     Candidate,
     CandidateIndex,
@@ -159,22 +163,7 @@ def make_plan(
     priced_at: dict[str, str] = {}
     if to_resolve:
         client = client_factory()
-        catalog = ContractCatalog(client)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oneatlas-contract") as pool:
-            # The contract look-ups go to the ordering host (one request at a time): made while
-            # the searches run, they stay off the critical path of the pricing.
-            warming = pool.submit(_warm_catalog, catalog, to_resolve, emit)
-            _select_scenes(client, to_resolve, emit)
-            warming.result()
-        to_resolve = [o for o in to_resolve if o.decision.action != "no-op"]
-        _check_contracts(catalog, to_resolve)
-        _find_overlaps(to_resolve, state, settings.allow_overlap)
-        ready = [o for o in to_resolve if o.blocked is None]
-        drafts = build_orders([_resolved(o) for o in ready if not o.duplicate])
-        for outcome in ready:
-            if outcome.duplicate:  # priced alone, to show what the double purchase would cost
-                drafts += build_orders([_resolved(outcome)])
-        prices, reused, priced_at = _price(client, drafts, settings, emit)
+        drafts, prices, reused, priced_at = _resolve(client, to_resolve, state, settings, emit)
         meta_requests = dict(client.stats.as_dict()["requests"])
     return _assemble(
         desired,
@@ -195,30 +184,118 @@ def make_plan(
     )
 
 
-def _select_scenes(client: OneAtlasClient, outcomes: Sequence[_Outcome], emit: Event) -> None:
+def _resolve(
+    client: OneAtlasClient,
+    outcomes: Sequence[_Outcome],
+    state: State,
+    settings: PlanSettings,
+    emit: Event,
+) -> tuple[list[OrderDraft], dict[str, PriceSummary | str], list[str], dict[str, str]]:
+    """Search, select, check and price, as a pipeline (:mod:`~oneatlas_plan.planning.pipeline`):
+    each resource's order is priced as soon as it is final, while the others are still being
+    searched, selected and checked. The orders, prices and their order are those of doing
+    each step for every resource in turn."""
+    emit = _serialised(emit)
+    catalog = ContractCatalog(client)
+    frontier = AddressFrontier((o.desired.address, o) for o in outcomes)
+    stream = OrderStream()
+    owned = overlap.owned_in_state(state)
+    pricing = _Pricing(client, settings)
+    alone: dict[str, list[OrderDraft]] = {}  # duplicates, each priced alone
+    orders: list[OrderDraft] = []
+
+    def passed(outcome: _Outcome) -> list[OrderDraft]:
+        """Everything before ``outcome`` has passed: check its overlaps, form its order(s)."""
+        if outcome.decision.action == "no-op" or outcome.blocked is not None:
+            return []
+        _check_overlaps(outcome, owned, settings.allow_overlap)
+        if outcome.duplicate:
+            alone[outcome.desired.address] = build_orders([_resolved(outcome)])
+            return alone[outcome.desired.address]
+        stream.add(_resolved(outcome))
+        return []
+
+    # How many orders to expect, for the progress shown before they are all known.
+    expected = math.ceil(sum(1 / pair_limit(o.desired.template) for o in outcomes))
+    with (
+        Pricer(pricing.price, lambda done, known: emit("price", done, max(known, expected)))
+        as pricer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="oneatlas-contract") as pool,
+    ):
+        # The contract look-ups go to the ordering host too: made while the searches run.
+        warming = pool.submit(_warm_catalog, catalog, outcomes, emit)
+        for selected in _select_scenes(client, outcomes, emit):
+            warming.result()
+            for outcome in selected:
+                if outcome.decision.action != "no-op":
+                    _check_contract(catalog, outcome)
+                for released in frontier.ready(outcome.desired.address):
+                    pricer.put(passed(released))
+                drafts = stream.release(frontier.horizon)
+                orders += drafts
+                pricer.put(drafts)
+        warming.result()
+        drafts = stream.release(None)
+        orders += drafts
+        pricer.put(drafts)
+    ready = [o.desired.address for o in outcomes if o.desired.address in alone]
+    orders += [draft for address in ready for draft in alone[address]]
+    emit("price", len(orders), len(orders))
+    return orders, pricing.prices, [d.key for d in orders if d.key in pricing.reused], {
+        d.key: pricing.priced_at[d.key] for d in orders if d.key in pricing.priced_at
+    }
+
+
+def _serialised(emit: Event) -> Event:
+    """``emit`` callable from the pricing thread and this one (one event at a time)."""
+    lock = threading.Lock()
+
+    def locked(stage: str, done: int, total: int) -> None:
+        with lock:
+            emit(stage, done, total)
+
+    return locked
+
+
+def _select_scenes(
+    client: OneAtlasClient, outcomes: Sequence[_Outcome], emit: Event
+) -> Iterator[list[_Outcome]]:
+    """The outcomes with their selection made, a search at a time (in the order of their
+    first address, so the first resources are ready first)."""
     from shapely.geometry import shape
 
     needs = []
     aois: dict[str, BaseGeometry] = {}
+    first: dict[str, str] = {}
     for outcome in outcomes:
         resource = outcome.desired
+        first[resource.aoi_key] = min(first.get(resource.aoi_key, resource.address),
+                                      resource.address)
         if resource.aoi_key in aois:
             continue
         aoi = aois[resource.aoi_key] = shape(resource.aoi_geometry)
         needs.append(SearchNeed(key=resource.aoi_key, query=resource.query, bounds=aoi.bounds))
-    emit("search", 0, len(needs))
-    candidates, _ = run_searches(needs, client.search_many)
-    emit("search", len(needs), len(needs))
-    # One spatial index per merged search: each AOI meets only the scenes that touch it.
-    indexes: dict[int, CandidateIndex] = {}
-    used: dict[str, frozenset[str]] = {}
+    merged = sorted(merge_searches(needs), key=lambda m: min(first[str(k)] for k in m.keys))
+    by_key: dict[str, list[_Outcome]] = {}
     for outcome in sorted(outcomes, key=lambda o: (o.desired.aoi_key, o.desired.index)):
-        found = candidates.get(outcome.desired.aoi_key, [])
-        index = indexes.get(id(found))
-        if index is None:
-            index = indexes[id(found)] = CandidateIndex(found)
-        aoi = aois[outcome.desired.aoi_key]
-        _select_one(outcome, aoi, index.touching(aoi), used)
+        by_key.setdefault(outcome.desired.aoi_key, []).append(outcome)
+    emit("search", 0, len(needs))
+    done = 0
+    used: dict[str, frozenset[str]] = {}
+    workers = client.limits.search_concurrency
+    for search, candidates in stream_searches(merged, client.search, workers):
+        # One spatial index per merged search: each AOI meets only the scenes that touch it.
+        index = CandidateIndex(candidates)
+        done += len(search.keys)
+        emit("search", done, len(needs))
+        selected = []
+        for key in sorted(search.keys, key=lambda k: first[str(k)]):
+            aoi = aois[str(key)]
+            touching = index.touching(aoi)
+            for outcome in by_key[str(key)]:
+                _select_one(outcome, aoi, touching, used)
+                selected.append(outcome)
+        yield sorted(selected, key=lambda o: o.desired.address)
 
 
 def _select_one(
@@ -290,30 +367,42 @@ def _find_overlaps(
     """Attach to each purchase the same scenes owned or planned over its AOI; block it unless
     overlaps are allowed. Earlier resources (address order) keep their purchase, unless they
     are in ``not_bought`` (blocked by a budget)."""
-    from shapely.geometry import shape
-
     owned = overlap.owned_in_state(state)
     for outcome in sorted(outcomes, key=lambda o: o.desired.address):
         if outcome.blocked is not None or outcome.selection is None:
             continue
-        if outcome.desired.address in not_bought:
-            outcome.overlaps, outcome.duplicate = [], False
-            continue
-        resource = outcome.desired
-        scenes = [c for c, _ in outcome.selection.scenes]
-        product = overlap.image_digest(resource.digests) or ""
-        outcome.overlaps = overlap.overlaps(
-            shape(resource.aoi_geometry),
-            resource.aoi_area_km2,
-            product,
-            scenes,
-            owned,
-            skip_address=resource.address if outcome.decision.forced else None,
-        )
-        allowed = allow_all or resource.allow_overlap
-        outcome.duplicate = bool(outcome.overlaps) and not allowed
-        if not outcome.duplicate:
-            owned += overlap.planned(resource.address, product, resource.aoi_geometry, scenes)
+        _check_overlaps(outcome, owned, allow_all, not_bought)
+
+
+def _check_overlaps(
+    outcome: _Outcome,
+    owned: list[overlap.Owned],
+    allow_all: bool,
+    not_bought: frozenset[str] = frozenset(),
+) -> None:
+    """:func:`_find_overlaps` for one outcome, every resource before it being in ``owned``
+    (its own scenes are added to it unless it is a double purchase)."""
+    from shapely.geometry import shape
+
+    assert outcome.selection is not None
+    if outcome.desired.address in not_bought:
+        outcome.overlaps, outcome.duplicate = [], False
+        return
+    resource = outcome.desired
+    scenes = [c for c, _ in outcome.selection.scenes]
+    product = overlap.image_digest(resource.digests) or ""
+    outcome.overlaps = overlap.overlaps(
+        shape(resource.aoi_geometry),
+        resource.aoi_area_km2,
+        product,
+        scenes,
+        owned,
+        skip_address=resource.address if outcome.decision.forced else None,
+    )
+    allowed = allow_all or resource.allow_overlap
+    outcome.duplicate = bool(outcome.overlaps) and not allowed
+    if not outcome.duplicate:
+        owned += overlap.planned(resource.address, product, resource.aoi_geometry, scenes)
 
 
 def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome], emit: Event) -> None:
@@ -330,18 +419,17 @@ def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome], emit: 
         emit("contracts", done, len(needs))
 
 
-def _check_contracts(catalog: ContractCatalog, outcomes: Sequence[_Outcome]) -> None:
-    for outcome in outcomes:
-        if outcome.blocked is not None:
-            continue
-        resource = outcome.desired
-        problem, projection, names = catalog.check(
-            resource.template, resource.aoi_geometry, resource.projection, resource.dem
-        )
-        if problem is not None:
-            outcome.blocked = problem
-        outcome.projection = projection
-        outcome.option_names = names
+def _check_contract(catalog: ContractCatalog, outcome: _Outcome) -> None:
+    if outcome.blocked is not None:
+        return
+    resource = outcome.desired
+    problem, projection, names = catalog.check(
+        resource.template, resource.aoi_geometry, resource.projection, resource.dem
+    )
+    if problem is not None:
+        outcome.blocked = problem
+    outcome.projection = projection
+    outcome.option_names = names
 
 
 def _resolved(outcome: _Outcome) -> ResolvedResource:
@@ -371,34 +459,35 @@ def _previous_prices(previous: Plan | None) -> dict[str, tuple[PriceSummary, str
     return found
 
 
-def _price(
-    client: OneAtlasClient, drafts: Sequence[OrderDraft], settings: PlanSettings, emit: Event
-) -> tuple[dict[str, PriceSummary | str], list[str], dict[str, str]]:
-    """Price every order (serialised by the client); reuse young prices of identical bodies."""
-    reusable = _previous_prices(settings.previous)
-    prices: dict[str, PriceSummary | str] = {}
-    reused: list[str] = []
-    priced_at: dict[str, str] = {}
-    now = settings.now()
-    for done, draft in enumerate(drafts):
-        emit("price", done, len(drafts))
+class _Pricing:
+    """Prices one order at a time (in the pricing thread); reuses young prices of identical
+    bodies from the previous plan."""
+
+    def __init__(self, client: OneAtlasClient, settings: PlanSettings) -> None:
+        self._client = client
+        self._reusable = _previous_prices(settings.previous)
+        self._ttl = settings.price_ttl_seconds
+        self._now = settings.now()
+        self.prices: dict[str, PriceSummary | str] = {}
+        self.reused: set[str] = set()
+        self.priced_at: dict[str, str] = {}
+
+    def price(self, draft: OrderDraft) -> None:
         digest = _canonical.digest(draft.body)
-        cached = reusable.get(digest)
-        if cached is not None and _young(cached[1], now, settings.price_ttl_seconds):
-            prices[draft.key], priced_at[draft.key] = cached
-            reused.append(draft.key)
-            continue
+        cached = self._reusable.get(digest)
+        if cached is not None and _young(cached[1], self._now, self._ttl):
+            self.prices[draft.key], self.priced_at[draft.key] = cached
+            self.reused.add(draft.key)
+            return
         try:
-            response = client.price(draft.body)
+            response = self._client.price(draft.body)
         except (OutcomeUnknownError, RateLimitedError):
             raise
         except ApiError as error:
-            prices[draft.key] = f"price refused by Airbus: {error}"
-            continue
-        prices[draft.key] = _summary(draft, response)
-        priced_at[draft.key] = now.isoformat(timespec="seconds")
-    emit("price", len(drafts), len(drafts))
-    return prices, reused, priced_at
+            self.prices[draft.key] = f"price refused by Airbus: {error}"
+            return
+        self.prices[draft.key] = _summary(draft, response)
+        self.priced_at[draft.key] = self._now.isoformat(timespec="seconds")
 
 
 def _young(when: str, now: datetime, ttl: float) -> bool:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,26 @@ def merge_searches(needs: Sequence[SearchNeed]) -> list[MergedSearch]:
         for part in cluster(members, footprint_km(query))
     ]
     return sorted(merged, key=lambda m: str(m.keys[0]))
+
+
+def stream_searches(
+    merged: Sequence[MergedSearch],
+    search: Callable[[SearchQuery], list[Feature]],
+    workers: int,
+) -> Iterator[tuple[MergedSearch, list[Candidate]]]:
+    """Run the merged searches ``workers`` at a time; each with its candidates, in the order
+    given, as soon as it and those before it are done."""
+    if not merged:
+        return
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(merged))),
+                              thread_name_prefix="oneatlas-searches")
+    try:
+        futures = [pool.submit(search, m.query) for m in merged]
+        for one, future in zip(merged, futures, strict=True):
+            features = future.result()
+            yield one, [c for c in (to_candidate(f) for f in features) if c is not None]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_searches(
