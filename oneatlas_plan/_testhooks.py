@@ -11,7 +11,8 @@ test can wait for that file, act at that exact point (send a signal), then relea
 Points: ``before-pending``, ``after-pending``, ``after-outcome`` (apply), ``before-accept``
 (apply: a quotation recorded, its automatic acceptance not yet sent), ``after-accept``
 (quotations: the acceptance answered, not yet recorded), ``state-replace`` (state store: new
-file written, not yet renamed over the old one).
+file written, not yet renamed over the old one), ``plan-queued`` (plan: a resource resolved
+while an order is queued for pricing or being priced).
 
 With ``ONEATLAS_PLAN_TEST_MARKS`` set, ``mark(POINT)`` prints ``ONEATLAS_PLAN_TEST_MARK POINT``
 on stderr without stopping: ``lock-wait`` (the state lock is held by another process and

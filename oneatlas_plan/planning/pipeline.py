@@ -140,9 +140,9 @@ class Pricer:
             self._queue.put(draft)
 
     @property
-    def done(self) -> int:
+    def queued(self) -> int:
         with self._lock:
-            return self._done
+            return self._queued
 
     def _raise_failure(self) -> None:
         if self._error is not None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from oneatlas_plan import __version__, _canonical
+from oneatlas_plan import __version__, _canonical, _testhooks
 from oneatlas_plan.addresses import check_targets
 from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RateLimitedError
 from oneatlas_plan.geodesy import geodesic_area_km2
@@ -234,6 +234,8 @@ def _resolve(
                 drafts = stream.release(frontier.horizon)
                 orders += drafts
                 pricer.put(drafts)
+                if pricer.queued:
+                    _testhooks.pause("plan-queued")
         warming.result()
         drafts = stream.release(None)
         orders += drafts
@@ -406,7 +408,7 @@ def _check_overlaps(
 
 
 def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome], emit: Event) -> None:
-    """Fetch what :func:`_check_contracts` will need, once per (contract, product, UTM zone)."""
+    """Fetch what :func:`_check_contract` will need, once per (contract, product, UTM zone)."""
     needs: dict[tuple[str, str, tuple[int, bool]], DesiredResource] = {}
     for outcome in outcomes:
         resource = outcome.desired

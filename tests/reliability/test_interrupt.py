@@ -59,3 +59,24 @@ def test_sigint_finishes_the_order_in_flight_then_exits_130(
     ledger = project.ledger()
     assert len(ledger) == sent, "the order in flight is sent, nothing after it"
     check_ledger_in_state(project, settled=True)  # and recorded (ordered or quoted)
+
+
+def test_sigint_while_planning_stops_the_pricing_and_exits_130(
+    project: Project, tmp_path: Path
+) -> None:
+    reached, release = tmp_path / "reached", tmp_path / "release"
+    handshake = {PAUSE_ENV: "plan-queued", REACHED_ENV: str(reached), RELEASE_ENV: str(release)}
+    proc = project.spawn("plan", str(project.specs), "--out", str(project.plan_path), **handshake)
+    watcher = StderrWatcher(proc)
+    try:
+        _wait_for_file(reached, project, watcher)  # an order is queued: pricing is under way
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        kill(proc)
+    assert proc.returncode == ExitCode.INTERRUPTED, watcher.text
+    # (click turns Ctrl-C into its Abort: the boundary says "Aborted.")
+    assert "Aborted." in watcher.text and "Traceback" not in watcher.text
+    assert not project.plan_path.exists()
+    # the other orders were never queued: at most the one in flight was priced
+    assert project.stats()["requests"].get("prices", 0) <= 1

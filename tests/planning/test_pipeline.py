@@ -1,0 +1,238 @@
+"""The planning pipeline: orders priced while the others are still being resolved give the plan
+made in sequence; errors and Ctrl-C stop it cleanly.
+
+The golden world plan's fingerprint (``data/plan-pipeline-world.json``: its digest, meta apart,
+and its orders) was made by the sequential planner (main before the pipeline, with the same
+world): the pipeline must give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.orders import (
+    OptionNames,
+    OrderTemplate,
+    ResolvedResource,
+    build_orders,
+)
+from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer
+from oneatlas_plan.planning.selection import Candidate
+from tests.applying.interposer import PRICES, TOO_MANY, Airbus, airbus
+from tests.conftest import World
+
+__all__ = ["airbus"]
+
+GOLDEN = Path(__file__).parent / "data" / "plan-pipeline-world.json"
+CONTRACT = "Test_E2E_BR_1392-1375"
+WORKSPACE = "1a7aaef1-839e-4eaa-826c-aabee39eac85"
+
+
+# ------------------------------------------------------------------ orders formed as they come
+
+
+def _template(order: str, pairs: int) -> OrderTemplate:
+    return OrderTemplate(
+        spec_name="s", spec_file="s.yaml", order_name=order, contract_id="C",
+        product_type_id="P", constellation="PHR", options=(), primary_market="AGRI",
+        secondary_market="", customer_reference="{aoi}", program_reference="",
+        order_group="", end_users=(), notification_emails=(), delivery=(),
+        pairs_per_order=pairs,
+    )
+
+
+def _scene(n: int) -> Candidate:
+    return Candidate(
+        id=f"scene-{n}", archive_identifier=f"DS_{n}", platform="PHR1A", constellation="PHR",
+        acquisition_date="2023-07-01", cloud_cover=0.0, incidence_angle=10.0, snow_cover=None,
+        resolution=0.5, footprint={},
+    )
+
+
+def _resources(rng: random.Random) -> list[ResolvedResource]:
+    """Resources of two spec orders whose names make part addresses (``a[part1]``) sort after
+    other resources (``a2``, ``a-b``) and before some (``a_b``); covers of 1-7 scenes."""
+    names = ["a", "a2", "a-b", "a_b", "a[x", "b", "b1", "ab", "a.1"]
+    found = []
+    scene = 0
+    for order, pairs in (("o", rng.choice([1, 2, 3, 5])), ("o2", rng.choice([1, 5]))):
+        template = _template(order, pairs)
+        for name in rng.sample(names, rng.randint(3, len(names))):
+            count = rng.choice([1, 1, 1, 2, 3, 7])
+            scenes = tuple(_scene(scene + k) for k in range(count))
+            scene += count
+            found.append(ResolvedResource(
+                address=f"s.{order}.{name}", config_digest="d", aoi_name=name,
+                aoi_geometry={"type": "Polygon", "coordinates": []}, template=template,
+                scenes=scenes,
+                option_names=OptionNames(dem_per_aoi=rng.random() < 0.8),
+                dem=rng.choice(["best", "other"]),
+            ))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_orders_formed_as_resources_come_are_those_formed_over_all(seed: int) -> None:
+    rng = random.Random(seed)
+    resources = _resources(rng)
+    frontier = AddressFrontier((r.address, r) for r in resources)
+    stream = OrderStream()
+    drafts = []
+    arrivals = resources[:]
+    rng.shuffle(arrivals)  # selections finish in any order
+    for arrived in arrivals:
+        for released in frontier.ready(arrived.address):
+            stream.add(released)
+        drafts += stream.release(frontier.horizon)
+    assert frontier.horizon is None
+    drafts += stream.release(None)
+    expected = build_orders(resources)
+    assert [d.key for d in drafts] == [d.key for d in expected]
+    assert [d.body for d in drafts] == [d.body for d in expected]
+
+
+def test_the_frontier_releases_in_address_order_once_the_prefix_is_ready() -> None:
+    frontier = AddressFrontier([("b", 2), ("a", 1), ("c", 3)])
+    assert frontier.ready("c") == []
+    assert frontier.horizon == "a"
+    assert frontier.ready("a") == [1]
+    assert frontier.horizon == "b"
+    assert frontier.ready("b") == [2, 3]
+    assert frontier.horizon is None
+
+
+# ------------------------------------------------------------------ the pricing thread
+
+
+def test_an_error_in_the_pricing_thread_is_raised_in_the_caller() -> None:
+    priced: list[str] = []
+
+    def price(draft: Any) -> None:
+        if draft == "boom":
+            raise RuntimeError("pricing failed")
+        priced.append(draft)
+
+    with pytest.raises(RuntimeError, match="pricing failed"), Pricer(price) as pricer:
+        pricer.put(["one", "boom", "never"])
+    assert priced == ["one"]
+
+
+def test_leaving_on_an_error_stops_the_pricing_thread_after_the_call_in_flight() -> None:
+    priced: list[str] = []
+    with pytest.raises(KeyboardInterrupt), Pricer(priced.append) as pricer:
+        pricer.put(["one"])
+        raise KeyboardInterrupt
+    assert priced in ([], ["one"])  # never more than what was in flight
+
+
+# ------------------------------------------------------------------ against the sandbox
+
+
+def _polygon(lon: float, lat: float, size: float) -> dict[str, Any]:
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def _order(name: str, aois: list[dict[str, Any]], pairs: int, **selection: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "aois": aois,
+        "search": {"constellation": ["PHR"], "acquired": {"from": "2023-06-01",
+                                                          "to": "2023-08-31"},
+                   "cloud_cover": {"max": 30}},
+        "selection": {"rank_by": ["cloud_cover", "-acquisition_date"], **selection},
+        "product": {"type": "PleiadesArchiveMono", "options": {
+            "spectral_processing": "pansharpened_natural_color",
+            "radiometric_processing": "display", "pixel_coding": "8bits",
+            "image_format": "dimap_geotiff", "processing_level": "ortho",
+            "projection": "auto", "dem": "best_available", "licence": "standard"}},
+        "order": {"contract": CONTRACT, "primary_market": "AGRI",
+                  "customer_reference": "{spec}-{aoi}", "delivery": {"workspace": WORKSPACE},
+                  "pairs_per_order": pairs},
+    }
+
+
+def write_world(specs: Path) -> None:
+    """Three clusters far apart (several merged searches), names whose parts sort between
+    others, a second spec buying the same AOIs again (double purchases, priced alone), large
+    AOIs needing several scenes (covers split over orders of 2 pairs)."""
+    clusters = [(1.0, 43.2), (11.0, 45.0), (-98.0, 38.5)]
+    names = ["a", "a2", "a-b", "a_b", "b", "b1", "c"]
+    aois = [
+        {"name": f"{name}{k}", "geometry": _polygon(lon + 0.07 * i, lat + 0.05 * k, 0.03)}
+        for k, (lon, lat) in enumerate(clusters)
+        for i, name in enumerate(names)
+    ]
+    large = [
+        {"name": f"large{k}", "geometry": _polygon(lon - 0.5, lat - 0.4, 0.35)}
+        for k, (lon, lat) in enumerate(clusters)
+    ]
+    documents = {
+        "alpha": [_order("five", aois, 5), _order("cover", large, 2,
+                                                  coverage={"min": 0.9, "max_scenes": 4})],
+        "beta": [_order("single", aois[::3], 1)],
+    }
+    specs.mkdir(parents=True, exist_ok=True)
+    for name, orders in documents.items():
+        document = {"version": 1, "name": name, "orders": orders}
+        (specs / f"{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def without_meta(text: str) -> str:
+    data = json.loads(text)
+    for volatile in ("meta", "endpoint", "checksum"):
+        data.pop(volatile)
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def fingerprint(text: str) -> dict[str, Any]:
+    """The plan's digest (meta apart) and its orders in short (what a mismatch shows first);
+    the whole plan is ≈ 300 KB of alternatives and footprints."""
+    plan = json.loads(text)
+    return {
+        "sha256": hashlib.sha256(without_meta(text).encode()).hexdigest(),
+        "orders": [
+            [o["key"], o["action"], o["addresses"], o["price"] and o["price"]["amount"]]
+            for o in plan["orders"]
+        ],
+    }
+
+
+def test_the_pipeline_plans_what_the_sequential_planner_planned(world: World) -> None:
+    write_world(world.project / "world")
+    assert world.cli("plan", "world", "--out", "plan.json") == ExitCode.OK
+    text = Path("plan.json").read_text(encoding="utf-8")
+    plan = json.loads(text)
+    actions = {o["action"] for o in plan["orders"]}
+    # the world exercises what the pipeline must keep: grouped orders, split covers, doubles
+    assert any(len(o["addresses"]) > 1 for o in plan["orders"])
+    assert any("[part" in a for o in plan["orders"] for a in o["addresses"])
+    assert "blocked" in actions and "create" in actions
+    if os.environ.get("UPDATE_GOLDENS"):
+        GOLDEN.write_text(json.dumps(fingerprint(text), indent=1) + "\n", encoding="utf-8")
+    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert fingerprint(text)["orders"] == expected["orders"]
+    assert fingerprint(text) == expected
+    requests = world.requests_made()
+    assert requests["prices"] == len(plan["orders"])
+
+
+def test_a_429_while_pricing_stops_the_plan_and_is_never_retried(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    airbus.wire.answer(PRICES, 429, TOO_MANY)
+    capsys.readouterr()
+    assert airbus.world.cli("plan", "specs", "--out", "plan.json") == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "429" in err and "Traceback" not in err
+    assert airbus.wire.posts(PRICES) == 1  # neither retried nor followed by the next order
+    assert not Path("plan.json").exists()
