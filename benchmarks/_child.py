@@ -51,6 +51,7 @@ def ours(base_url: str, spec_dir: Path) -> dict[str, Any]:
     return {
         "wall": wall,
         "pricing": marks.get("price_end", started) - marks.get("price_start", started),
+        "marks": {name: round(moment - started, 3) for name, moment in sorted(marks.items())},
         "client": client.stats.as_dict(),
         "resources": len(plan.resources),
         "orders": len(plan.orders),

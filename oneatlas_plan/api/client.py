@@ -54,8 +54,10 @@ from oneatlas_plan.api.models import (
     PriceResponse,
     ProductionOption,
     ProductType,
+    SceneFeature,
     SearchPage,
     Token,
+    scene_page,
 )
 from oneatlas_plan.api.orders import options_body, orders_search_body
 from oneatlas_plan.api.profiles import (
@@ -81,6 +83,8 @@ log = logging.getLogger("oneatlas_plan.api")
 
 Limiter = Literal["ordering", "search", "none"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
+FeatureT = TypeVar("FeatureT", Feature, SceneFeature)
+PageFetch = Callable[[SearchQuery, int], tuple[list[FeatureT], int]]  # page -> features, total
 EventCallback = Callable[[ApiEvent], None]
 Timeout = float | tuple[float, float]
 
@@ -356,7 +360,11 @@ class OneAtlasClient:
     def search(self, query: SearchQuery) -> list[Feature]:
         """Every feature matching ``query``: all pages, and above Airbus's 10,000-result window
         the acquisition range is split and the parts merged (de-duplicated by id)."""
-        return _unique(self._search_all(query))
+        return _unique(self._search_all(query, self._feature_page))
+
+    def search_scenes(self, query: SearchQuery) -> list[SceneFeature]:
+        """:meth:`search`, each feature read only for what planning uses (light, no pydantic)."""
+        return _unique(self._search_all(query, self._scene_page))
 
     def search_many(self, queries: Sequence[SearchQuery]) -> list[list[Feature]]:
         """:meth:`search` for each query, concurrently within the search limits."""
@@ -368,12 +376,31 @@ class OneAtlasClient:
 
     def search_page(self, query: SearchQuery, start_page: int = 1) -> SearchPage:
         """One raw page of results."""
-        response = self._send(SEARCH, "POST", self._url("search", "/api/v2/opensearch"),
-                              json_body=query.to_body(start_page))
+        response = self._search_request(query, start_page)
         page = self._model(SEARCH, response, SearchPage)
-        self._emit("search_page", SEARCH, f"page {start_page}", data={
-            "page": start_page, "features": len(page.features), "total": page.total_results})
+        self._page_event(start_page, len(page.features), page.total_results)
         return page
+
+    def _search_request(self, query: SearchQuery, start_page: int) -> requests.Response:
+        return self._send(SEARCH, "POST", self._url("search", "/api/v2/opensearch"),
+                          json_body=query.to_body(start_page))
+
+    def _page_event(self, start_page: int, features: int, total: int) -> None:
+        self._emit("search_page", SEARCH, f"page {start_page}", data={
+            "page": start_page, "features": features, "total": total})
+
+    def _feature_page(self, query: SearchQuery, start_page: int) -> tuple[list[Feature], int]:
+        page = self.search_page(query, start_page)
+        return page.features, page.total_results
+
+    def _scene_page(self, query: SearchQuery, start_page: int) -> tuple[list[SceneFeature], int]:
+        response = self._search_request(query, start_page)
+        try:
+            features, total = scene_page(self._json(SEARCH, response))
+        except ValueError as error:
+            raise self._shape_error(SEARCH, response, error) from None
+        self._page_event(start_page, len(features), total)
+        return features, total
 
     def find_delivered(
         self,
@@ -390,35 +417,38 @@ class OneAtlasClient:
         )
         return self.search(query)
 
-    def _search_all(self, query: SearchQuery) -> list[Feature]:
-        first = self.search_page(query, 1)
-        if first.total_results >= RESULT_WINDOW:
-            return self._search_split(query, first.total_results)
-        features = list(first.features)
+    def _search_all(self, query: SearchQuery, fetch: PageFetch[FeatureT]) -> list[FeatureT]:
+        first, total = fetch(query, 1)
+        if total >= RESULT_WINDOW:
+            return self._search_split(query, total, fetch)
+        features = list(first)
         size = query.items_per_page
-        if len(first.features) < size:
+        if len(first) < size:
             return features
-        total = first.total_results
         if not total:  # no count given: read page by page until a short page
-            return features + self._pages_until_short(query, 2)
+            return features + self._pages_until_short(query, 2, fetch)
         numbers = range(2, math.ceil(total / size) + 1)
         workers = min(self.limits.search_concurrency, len(numbers))
         if workers <= 1:
-            return features + [f for n in numbers for f in self.search_page(query, n).features]
+            return features + [f for n in numbers for f in fetch(query, n)[0]]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oneatlas-page") as pool:
-            pages = list(pool.map(lambda number: self.search_page(query, number), numbers))
-        return features + [feature for page in pages for feature in page.features]
+            pages = list(pool.map(lambda number: fetch(query, number)[0], numbers))
+        return features + [feature for page in pages for feature in page]
 
-    def _pages_until_short(self, query: SearchQuery, start: int) -> list[Feature]:
-        features: list[Feature] = []
+    def _pages_until_short(
+        self, query: SearchQuery, start: int, fetch: PageFetch[FeatureT]
+    ) -> list[FeatureT]:
+        features: list[FeatureT] = []
         for number in range(start, RESULT_WINDOW // query.items_per_page + 1):
-            page = self.search_page(query, number)
-            features.extend(page.features)
-            if len(page.features) < query.items_per_page:
+            page = fetch(query, number)[0]
+            features.extend(page)
+            if len(page) < query.items_per_page:
                 break
         return features
 
-    def _search_split(self, query: SearchQuery, total: int) -> list[Feature]:
+    def _search_split(
+        self, query: SearchQuery, total: int, fetch: PageFetch[FeatureT]
+    ) -> list[FeatureT]:
         halves = split_acquisition(query, datetime.now(UTC))
         if halves is None:
             raise ApiError(
@@ -429,7 +459,7 @@ class OneAtlasClient:
         self._emit("search_split", SEARCH, f"{total}+ results: splitting the acquisition range",
                    data={"total": total})
         ordered = (newer, older) if newest_first(query) else (older, newer)
-        return [feature for half in ordered for feature in self._search_all(half)]
+        return [feature for half in ordered for feature in self._search_all(half, fetch)]
 
     # ------------------------------------------------------------------ contract look-ups
 
@@ -865,7 +895,7 @@ class OneAtlasClient:
             ) from None
 
     def _shape_error(
-        self, endpoint: Endpoint, response: requests.Response, error: ValidationError
+        self, endpoint: Endpoint, response: requests.Response, error: ValueError
     ) -> ServerError:
         correlation = response.request.headers.get(CORRELATION_HEADER, "")
         return ServerError(
@@ -930,9 +960,9 @@ def _first_problem(error: Exception) -> str:
     return str(error)
 
 
-def _unique(features: Sequence[Feature]) -> list[Feature]:
+def _unique(features: Sequence[FeatureT]) -> list[FeatureT]:
     seen: set[str] = set()
-    result: list[Feature] = []
+    result: list[FeatureT] = []
     for feature in features:
         if feature.id not in seen:
             seen.add(feature.id)

@@ -8,6 +8,7 @@ Python names are snake_case. Serialize with ``model_dump(by_alias=True)`` to get
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -158,6 +159,105 @@ class SearchPage(_Model):
     start_index: int = Field(default=0, alias="startIndex")
     items_per_page: int = Field(default=0, alias="itemsPerPage")
     error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SceneFeature:
+    """A catalogue item as planning reads it: the properties scene selection and order bodies
+    use, and the footprint. Parsed without pydantic (:func:`scene_page`): a plan reads tens of
+    thousands of features and keeps few of them; :class:`Feature` keeps everything."""
+
+    id: str
+    geometry: dict[str, Any] | None
+    acquisition_date: str | None = None
+    acquisition_identifier: str | None = None
+    archive_identifier: str | None = None
+    source_identifier: str | None = None
+    parent_identifier: str | None = None
+    constellation: str | None = None
+    platform: str | None = None
+    cloud_cover: float | None = None
+    snow_cover: float | None = None
+    incidence_angle: float | None = None
+    resolution: float | None = None
+    processing_level: str | None = None
+
+
+_SCENE_TEXT = (
+    ("acquisition_date", "acquisitionDate"),
+    ("acquisition_identifier", "acquisitionIdentifier"),
+    ("archive_identifier", "archiveIdentifier"),
+    ("source_identifier", "sourceIdentifier"),
+    ("parent_identifier", "parentIdentifier"),
+    ("constellation", "constellation"),
+    ("platform", "platform"),
+    ("processing_level", "processingLevel"),
+)
+_SCENE_NUMBERS = (
+    ("cloud_cover", "cloudCover"),
+    ("snow_cover", "snowCover"),
+    ("incidence_angle", "incidenceAngle"),
+    ("resolution", "resolution"),
+)
+
+
+def _text(value: Any, where: str) -> str | None:
+    """A string field read as :class:`Feature` reads it (numbers become text)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{where}: Input should be a valid string")
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{where}: Input should be a valid number")
+
+
+def scene_page(data: Any) -> tuple[list[SceneFeature], int]:
+    """The features and ``totalResults`` of one raw ``/api/v2/opensearch`` page; ValueError
+    naming the first field that is not what :class:`SearchPage` would accept."""
+    if not isinstance(data, dict):
+        raise ValueError("Input should be a valid dictionary")
+    total = data.get("totalResults", 0)
+    if isinstance(total, bool) or not isinstance(total, int):
+        number = _number(total, "totalResults")
+        if number is None or number != int(number):
+            raise ValueError("totalResults: Input should be a valid integer")
+        total = int(number)
+    raw = data.get("features", [])
+    if not isinstance(raw, list):
+        raise ValueError("features: Input should be a valid list")
+    return [_scene(entry, f"features.{n}") for n, entry in enumerate(raw)], total
+
+
+def _scene(entry: Any, where: str) -> SceneFeature:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: Input should be a valid dictionary")
+    props = entry.get("properties")
+    if not isinstance(props, dict):
+        raise ValueError(f"{where}.properties: Input should be a valid dictionary")
+    geometry = entry.get("geometry")
+    if geometry is not None and not isinstance(geometry, dict):
+        raise ValueError(f"{where}.geometry: Input should be a valid dictionary")
+    scene_id = _text(props.get("id"), f"{where}.properties.id")
+    if scene_id is None:
+        raise ValueError(f"{where}.properties.id: Field required")
+    fields: dict[str, Any] = {
+        name: _text(props.get(key), f"{where}.properties.{key}") for name, key in _SCENE_TEXT
+    }
+    for name, key in _SCENE_NUMBERS:
+        fields[name] = _number(props.get(key), f"{where}.properties.{key}")
+    return SceneFeature(id=scene_id, geometry=geometry, **fields)
 
 
 # --------------------------------------------------------------------------- contract

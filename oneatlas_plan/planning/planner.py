@@ -285,7 +285,7 @@ def _select_scenes(
     done = 0
     used: dict[str, frozenset[str]] = {}
     workers = client.limits.search_concurrency
-    for search, candidates in stream_searches(merged, client.search, workers):
+    for search, candidates in stream_searches(merged, client.search_scenes, workers):
         # One spatial index per merged search: each AOI meets only the scenes that touch it.
         index = CandidateIndex(candidates)
         done += len(search.keys)

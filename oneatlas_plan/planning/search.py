@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from oneatlas_plan.api.models import Feature
+from oneatlas_plan.api.models import SceneFeature
 from oneatlas_plan.api.query import SearchQuery
 from oneatlas_plan.planning.selection import Candidate
 
@@ -131,7 +131,7 @@ def merge_searches(needs: Sequence[SearchNeed]) -> list[MergedSearch]:
 
 def stream_searches(
     merged: Sequence[MergedSearch],
-    search: Callable[[SearchQuery], list[Feature]],
+    search: Callable[[SearchQuery], list[SceneFeature]],
     workers: int,
 ) -> Iterator[tuple[MergedSearch, list[Candidate]]]:
     """Run the merged searches ``workers`` at a time; each with its candidates, in the order
@@ -149,44 +149,28 @@ def stream_searches(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_searches(
-    needs: Sequence[SearchNeed],
-    search_many: Callable[[list[SearchQuery]], list[list[Feature]]],
-) -> tuple[dict[Hashable, list[Candidate]], int]:
-    """Run the merged searches; return candidates per need key and the number of searches."""
-    merged = merge_searches(needs)
-    results = search_many([m.query for m in merged]) if merged else []
-    per_key: dict[Hashable, list[Candidate]] = {}
-    for search, features in zip(merged, results, strict=True):
-        candidates = [c for c in (to_candidate(f) for f in features) if c is not None]
-        for key in search.keys:
-            per_key[key] = candidates
-    return per_key, len(merged)
-
-
-def to_candidate(feature: Feature) -> Candidate | None:
+def to_candidate(scene: SceneFeature) -> Candidate | None:
     """A search feature as a selection candidate; None when it has no usable footprint."""
-    props = feature.properties
-    geometry: Mapping[str, Any] | None = feature.geometry
+    geometry: Mapping[str, Any] | None = scene.geometry
     if not geometry or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         return None
     archive_id = (
-        props.archive_identifier
-        or props.acquisition_identifier
-        or props.source_identifier
-        or props.parent_identifier
+        scene.archive_identifier
+        or scene.acquisition_identifier
+        or scene.source_identifier
+        or scene.parent_identifier
         or ""
     )
     return Candidate(
-        id=props.id,
+        id=scene.id,
         archive_identifier=archive_id,
-        platform=props.platform or "",
-        constellation=props.constellation or "",
-        acquisition_date=props.acquisition_date or "",
-        cloud_cover=props.cloud_cover,
-        incidence_angle=props.incidence_angle,
-        snow_cover=props.snow_cover,
-        resolution=props.resolution,
+        platform=scene.platform or "",
+        constellation=scene.constellation or "",
+        acquisition_date=scene.acquisition_date or "",
+        cloud_cover=scene.cloud_cover,
+        incidence_angle=scene.incidence_angle,
+        snow_cover=scene.snow_cover,
+        resolution=scene.resolution,
         footprint=dict(geometry),
-        processing_level=props.processing_level,
+        processing_level=scene.processing_level,
     )

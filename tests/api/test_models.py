@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from oneatlas_plan.api.models import (
     ProductType,
     SearchPage,
     Token,
+    scene_page,
 )
 
 from .conftest import reference_json
@@ -138,3 +140,63 @@ def test_me_and_order_line() -> None:
                                      "status": "IN_PROGRESS", "quotationStatus": "ACCEPTED",
                                      "orderLineId": 12, "requestedArea": 99.79})
     assert line.order_line_id == "12" and line.model_extra == {"requestedArea": 99.79}
+
+
+# ------------------------------------------------------------------ light search features
+
+_LIGHT_FIELDS = (
+    "acquisition_date", "acquisition_identifier", "archive_identifier", "source_identifier",
+    "parent_identifier", "constellation", "platform", "cloud_cover", "snow_cover",
+    "incidence_angle", "resolution", "processing_level",
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["search-response-phr-album-captured.json", "search-response-private-workspace-delivered.json"],
+)
+def test_light_scene_features_read_what_the_full_models_read(name: str) -> None:
+    raw = reference_json(name)
+    full = SearchPage.model_validate(raw)
+    scenes, total = scene_page(raw)
+    assert total == full.total_results and len(scenes) == len(full.features) > 0
+    for scene, feature in zip(scenes, full.features, strict=True):
+        assert scene.id == feature.id and scene.geometry == feature.geometry
+        for name_ in _LIGHT_FIELDS:
+            assert getattr(scene, name_) == getattr(feature.properties, name_), name_
+
+
+def test_a_spot_feature_reads_the_same_light_and_full() -> None:
+    raw = reference_json("search-feature-spot-album.json")
+    scene = scene_page({"features": [raw], "totalResults": 1})[0][0]
+    feature = Feature.model_validate(raw)
+    assert [getattr(scene, f) for f in _LIGHT_FIELDS] == [
+        getattr(feature.properties, f) for f in _LIGHT_FIELDS
+    ]
+
+
+@pytest.mark.parametrize(
+    ("page", "where"),
+    [
+        ({"features": [{"properties": {}}]}, "features.0.properties.id: Field required"),
+        ({"features": [{"properties": {"id": "a", "cloudCover": "cloudy"}}]},
+         "features.0.properties.cloudCover: Input should be a valid number"),
+        ({"features": [{}, {"properties": {"id": ["a"]}}]}, "features.0.properties"),
+        ({"features": [{"properties": {"id": "a"}, "geometry": "POINT"}]},
+         "features.0.geometry"),
+        ({"features": {}}, "features: Input should be a valid list"),
+        ({"totalResults": "many"}, "totalResults"),
+        ([], "valid dictionary"),
+    ],
+)
+def test_a_light_feature_of_the_wrong_shape_is_located(page: Any, where: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(where)):
+        scene_page(page)
+
+
+def test_light_features_coerce_numbers_and_text_as_the_full_models() -> None:
+    props = {"id": 12, "cloudCover": "3.5", "platform": 1, "resolution": 2}
+    scene = scene_page({"features": [{"properties": props}]})[0][0]
+    full = Feature.model_validate({"properties": props}).properties
+    assert (scene.id, scene.cloud_cover, scene.platform, scene.resolution) == (
+        full.id, full.cloud_cover, full.platform, full.resolution)

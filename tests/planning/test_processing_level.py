@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from shapely.geometry import shape
 
-from oneatlas_plan.api.models import SearchPage
+from oneatlas_plan.api.models import scene_page
 from oneatlas_plan.planning.search import to_candidate
 from oneatlas_plan.planning.selection import Criteria, Policy, filter_candidates, select
 from tests.reference import reference_json
 
 
 def test_the_captured_search_mixes_sensor_items_and_they_are_removed() -> None:
-    page = SearchPage.model_validate(reference_json("search-response-phr-album-captured.json"))
-    candidates = [c for c in (to_candidate(f) for f in page.features) if c is not None]
+    features, _ = scene_page(reference_json("search-response-phr-album-captured.json"))
+    candidates = [c for c in (to_candidate(f) for f in features) if c is not None]
     levels = [c.processing_level for c in candidates]
     assert levels.count("SENSOR") == 2 and levels.count("ALBUM") == 48
     eligible, removed = filter_candidates(candidates, Criteria())
@@ -22,10 +22,10 @@ def test_the_captured_search_mixes_sensor_items_and_they_are_removed() -> None:
 
 
 def test_a_sensor_item_is_never_selected_even_when_it_is_the_best() -> None:
-    page = SearchPage.model_validate(reference_json("search-response-phr-album-captured.json"))
-    sensor = next(f for f in page.features if f.properties.processing_level == "SENSOR")
+    features, _ = scene_page(reference_json("search-response-phr-album-captured.json"))
+    sensor = next(f for f in features if f.processing_level == "SENSOR")
     aoi = shape(sensor.geometry).centroid.buffer(0.01)
-    candidates = [c for c in (to_candidate(f) for f in page.features) if c is not None]
+    candidates = [c for c in (to_candidate(f) for f in features) if c is not None]
     # rank the SENSOR item first: it would be chosen if nothing checked the level
     best_first = sorted(candidates, key=lambda c: c.id != sensor.id)
     selection = select(aoi, best_first, Criteria(), Policy(rank_by=(), min_coverage=0.0))
@@ -34,11 +34,9 @@ def test_a_sensor_item_is_never_selected_even_when_it_is_the_best() -> None:
 
 
 def test_an_item_without_a_processing_level_is_not_ordered() -> None:
-    page = SearchPage.model_validate(reference_json("search-response-phr-album-captured.json"))
-    raw = page.features[0].model_dump(by_alias=True)
-    raw["properties"].pop("processingLevel")
-    from oneatlas_plan.api.models import Feature
-
-    candidate = to_candidate(Feature.model_validate(raw))
+    page = reference_json("search-response-phr-album-captured.json")
+    page["features"] = page["features"][:1]
+    page["features"][0]["properties"].pop("processingLevel")
+    candidate = to_candidate(scene_page(page)[0][0])
     assert candidate is not None and candidate.processing_level is None
     assert filter_candidates([candidate], Criteria()) == ([], {"processing_level": 1})
