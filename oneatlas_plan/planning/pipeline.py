@@ -24,6 +24,7 @@ from oneatlas_plan.planning.orders import (
     ResolvedResource,
     draft_order,
     fits,
+    pair_limit,
     split_cover,
 )
 
@@ -63,7 +64,9 @@ class OrderStream:
     at or after that resource's address (the ``horizon``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, closes_when_full: bool = False) -> None:
+        # Whether every part has a scene: then nothing joins a full order, which is complete.
+        self._closes_when_full = closes_when_full
         self._waiting: list[tuple[str, int, ResolvedResource]] = []
         self._count = 0
         self._chunk: list[ResolvedResource] = []
@@ -80,14 +83,21 @@ class OrderStream:
             part = heapq.heappop(self._waiting)[2]
             if self._chunk and fits(self._chunk, part):
                 self._chunk.append(part)
-                continue
-            if self._chunk:
+            else:
+                if self._chunk:
+                    drafts.append(draft_order(self._chunk))
+                self._chunk = [part]
+            if self._closes_when_full and _full(self._chunk):
                 drafts.append(draft_order(self._chunk))
-            self._chunk = [part]
+                self._chunk = []
         if horizon is None and self._chunk:
             drafts.append(draft_order(self._chunk))
             self._chunk = []
         return drafts
+
+
+def _full(chunk: Sequence[ResolvedResource]) -> bool:
+    return sum(len(r.scenes) for r in chunk) >= pair_limit(chunk[0].template)
 
 
 class Pricer:

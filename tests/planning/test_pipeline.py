@@ -67,7 +67,7 @@ def _resources(rng: random.Random) -> list[ResolvedResource]:
     for order, pairs in (("o", rng.choice([1, 2, 3, 5])), ("o2", rng.choice([1, 5]))):
         template = _template(order, pairs)
         for name in rng.sample(names, rng.randint(3, len(names))):
-            count = rng.choice([1, 1, 1, 2, 3, 7])
+            count = rng.choice([1, 1, 1, 2, 3, 7])  # (no cover of 0 scenes: see below)
             scenes = tuple(_scene(scene + k) for k in range(count))
             scene += count
             found.append(ResolvedResource(
@@ -85,7 +85,7 @@ def test_orders_formed_as_resources_come_are_those_formed_over_all(seed: int) ->
     rng = random.Random(seed)
     resources = _resources(rng)
     frontier = AddressFrontier((r.address, r) for r in resources)
-    stream = OrderStream()
+    stream = OrderStream(closes_when_full=rng.random() < 0.5)
     drafts = []
     arrivals = resources[:]
     rng.shuffle(arrivals)  # selections finish in any order
@@ -98,6 +98,26 @@ def test_orders_formed_as_resources_come_are_those_formed_over_all(seed: int) ->
     expected = build_orders(resources)
     assert [d.key for d in drafts] == [d.key for d in expected]
     assert [d.body for d in drafts] == [d.body for d in expected]
+
+
+def test_a_cover_of_no_scene_joins_a_full_order_unless_told_it_cannot_come() -> None:
+    template = _template("o", 2)
+
+    def resource(name: str, scenes: int) -> ResolvedResource:
+        return ResolvedResource(
+            address=f"s.o.{name}", config_digest="d", aoi_name=name, aoi_geometry={},
+            template=template, scenes=tuple(_scene(k) for k in range(scenes)))
+
+    full, empty = resource("a", 2), resource("b", 0)
+    assert [len(d.resources) for d in build_orders([full, empty])] == [2]
+    stream = OrderStream()
+    stream.add(full)
+    assert stream.release("s.o.b") == []  # "b" might join it
+    stream.add(empty)
+    assert [len(d.resources) for d in stream.release(None)] == [2]
+    eager = OrderStream(closes_when_full=True)
+    eager.add(full)
+    assert [len(d.resources) for d in eager.release("s.o.b")] == [1]
 
 
 def test_the_frontier_releases_in_address_order_once_the_prefix_is_ready() -> None:
