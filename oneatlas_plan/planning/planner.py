@@ -63,6 +63,7 @@ from oneatlas_plan.planning.selection import (
     CandidateIndex,
     Selection,
     filter_candidates,
+    forget_shapes,
     select,
 )
 from oneatlas_plan.state.model import State
@@ -307,12 +308,17 @@ def _select_scenes(
         index = CandidateIndex(candidates)
         done += len(search.keys)
         emit("search", done, len(needs))
+        chosen: set[str] = set()
         for key in sorted(search.keys, key=lambda k: first[str(k)]):
             aoi = aois[str(key)]
             touching = index.touching(aoi)
             for outcome in by_key[str(key)]:
                 _select_one(outcome, aoi, touching, used)
+                if outcome.selection is not None:
+                    chosen |= {c.id for c, _ in outcome.selection.scenes}
             yield sorted(by_key[str(key)], key=lambda o: o.desired.address)
+        # Memory follows what is selected, not every feature seen.
+        forget_shapes(c.id for c in candidates if c.id not in chosen)
 
 
 def _select_one(

@@ -55,6 +55,12 @@ def _shape(candidate: Candidate) -> BaseGeometry:
     return cached
 
 
+def forget_shapes(ids: Iterable[str]) -> None:
+    """Drop cached footprint shapes no longer needed (made again if asked for)."""
+    for scene_id in ids:
+        _SHAPES.pop(scene_id, None)
+
+
 class CandidateIndex:
     """The candidates of one search behind a spatial index (shapely's STRtree)."""
 
