@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from oneatlas_plan import _canonical, _testhooks
-from oneatlas_plan.applying.quotations import decide, find_quotation, within_threshold
+from oneatlas_plan.applying.quotations import decide, find_quotation
 from oneatlas_plan.applying.reprice import RepricePolicy
 from oneatlas_plan.errors import (
     ApiError,
@@ -45,7 +45,7 @@ from oneatlas_plan.errors import (
     RequestRejectedError,
     StateError,
 )
-from oneatlas_plan.planning.budget import recheck
+from oneatlas_plan.planning.budget import recheck, within_threshold
 from oneatlas_plan.planning.model import (
     ORDERING_ACTIONS,
     OrderPlan,

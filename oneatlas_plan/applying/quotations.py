@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from oneatlas_plan import _testhooks
 from oneatlas_plan.api.orders import orders_search_q
 from oneatlas_plan.errors import ApiError, StateError
+from oneatlas_plan.planning.budget import within_threshold
 from oneatlas_plan.state.backends import StateStore
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State, utc_iso
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from oneatlas_plan.api.models import OrderLine
 
 # Spec thresholds are Money, whose only currency is EUR (spec.models.Money).
-THRESHOLD_CURRENCY = "EUR"
 
 Decision = Literal["accept", "refuse"]
 
@@ -88,15 +88,6 @@ def find_quotation(state: State, reference: str) -> Quotation:
         f"no resource or quotation {reference!r} in the state; "
         "`oneatlas-plan quotations list` shows the quotations awaiting a decision"
     )
-
-
-def within_threshold(
-    amount: Decimal | None, currency: str | None, threshold: Decimal | None
-) -> bool:
-    """Whether a quoted amount may be accepted without asking (same currency, not above)."""
-    if threshold is None or amount is None or currency != THRESHOLD_CURRENCY:
-        return False
-    return amount <= threshold
 
 
 def auto_acceptable(order: OrderRecord) -> bool:

@@ -284,3 +284,17 @@ def recheck(
             if reason is not None:
                 return reason
     return None
+
+
+# accept_quotations_up_to is written in EUR (docs/SPEC.md): a quote in another currency is
+# never accepted without a person.
+THRESHOLD_CURRENCY = "EUR"
+
+
+def within_threshold(
+    amount: Decimal | None, currency: str | None, threshold: Decimal | None
+) -> bool:
+    """Whether a quoted amount may be accepted without asking (same currency, not above)."""
+    if threshold is None or amount is None or currency != THRESHOLD_CURRENCY:
+        return False
+    return amount <= threshold

@@ -80,6 +80,9 @@ class ResolvedResource:
     projection: str | None = None  # an EPSG-like code, or None
     dem: str | None = None
     option_names: OptionNames = OptionNames()
+    # Keys of the orders already placed for this address (the state's, retired ones too): a
+    # re-buy of the same configuration must not reuse an earlier order's key.
+    earlier_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,13 @@ def split_cover(resource: ResolvedResource) -> list[ResolvedResource]:
 
 
 def order_key(resources: Sequence[ResolvedResource]) -> str:
-    material = sorted((r.address, r.config_digest) for r in resources)
+    """The idempotency key of an order: the same for every plan of the same resources and
+    state, distinct from the key of any order placed before for them (reconcile finds an
+    order by its key, so a re-buy sharing an old key could be settled with the old order)."""
+    material: list[Any] = sorted((r.address, r.config_digest) for r in resources)
+    earlier = sorted({key for r in resources for key in r.earlier_keys})
+    if earlier:
+        material.append({"after": earlier})
     return KEY_PREFIX + _canonical.digest(material)[:12]
 
 

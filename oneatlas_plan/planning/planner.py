@@ -10,7 +10,7 @@ import math
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -204,6 +204,7 @@ def _resolve(
     # A cover of no scene (coverage min 0) would join a full order: wait for the next one.
     stream = OrderStream(closes_when_full=all(o.desired.policy.min_coverage > 0 for o in outcomes))
     owned = overlap.owned_in_state(state)
+    earlier_keys = _keys_by_family(state)
     pricing = _Pricing(client, settings)
     alone: dict[str, list[OrderDraft]] = {}  # duplicates, each priced alone
     orders: list[OrderDraft] = []
@@ -214,9 +215,9 @@ def _resolve(
             return []
         _check_overlaps(outcome, owned, settings.allow_overlap)
         if outcome.duplicate:
-            alone[outcome.desired.address] = build_orders([_resolved(outcome)])
+            alone[outcome.desired.address] = build_orders([_resolved(outcome, earlier_keys)])
             return alone[outcome.desired.address]
-        stream.add(_resolved(outcome))
+        stream.add(_resolved(outcome, earlier_keys))
         return []
 
     # How many orders to expect, for the progress shown before they are all known.
@@ -455,8 +456,9 @@ def _check_contract(catalog: ContractCatalog, outcome: _Outcome) -> None:
     outcome.option_names = names
 
 
-def _resolved(outcome: _Outcome) -> ResolvedResource:
-    assert outcome.selection is not None
+def _resolved(outcome: _Outcome, earlier_keys: Mapping[str, tuple[str, ...]]) -> ResolvedResource:
+    if outcome.selection is None:
+        raise ValueError(f"{outcome.desired.address}: no selection to order")
     resource = outcome.desired
     return ResolvedResource(
         address=resource.address,
@@ -468,7 +470,16 @@ def _resolved(outcome: _Outcome) -> ResolvedResource:
         projection=outcome.projection,
         dem=resource.dem,
         option_names=outcome.option_names,
+        earlier_keys=earlier_keys.get(resource.address, ()),
     )
+
+
+def _keys_by_family(state: State) -> dict[str, tuple[str, ...]]:
+    """Address -> keys of the orders placed for it or for any part of its split cover."""
+    found: dict[str, set[str]] = {}
+    for address, keys in state.placed_keys().items():
+        found.setdefault(cover_address(address), set()).update(keys)
+    return {address: tuple(sorted(keys)) for address, keys in found.items()}
 
 
 def _previous_prices(previous: Plan | None) -> dict[str, tuple[PriceSummary, str]]:
@@ -788,7 +799,7 @@ def _budgets(
         if isinstance(price, PriceSummary):
             threshold = accept_up_to.get(draft.key)
             spends = draft.template.constellation not in QUOTED_CONSTELLATIONS or (
-                threshold is not None and price.amount <= threshold
+                budgets.within_threshold(price.amount, price.currency, threshold)
             )
             priced.append(
                 budgets.PricedOrder(

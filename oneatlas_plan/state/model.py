@@ -284,6 +284,15 @@ class State(_Model):
                 found.append(entry)
         return found
 
+    def placed_keys(self) -> dict[str, tuple[str, ...]]:
+        """Address -> the keys of the orders recorded for it, live and retired."""
+        keys: dict[str, set[str]] = {}
+        for record in self.resources.values():
+            keys.setdefault(record.address, set()).update(o.order_key for o in record.orders)
+        for entry in self.retired:
+            keys.setdefault(entry.address, set()).add(entry.order.order_key)
+        return {address: tuple(sorted(found)) for address, found in keys.items()}
+
     def spent(self) -> dict[str, Decimal]:
         """Currency -> amount of the orders placed (ordered or accepted), each counted once,
         retired ones included."""

@@ -369,3 +369,22 @@ def test_apply_of_spec_paths_takes_replace_and_a_plan_file_refuses_it(owned: Wor
     for flag in (["--replace", "toulouse.city-centre.polygon-1"], ["--allow-overlap"]):
         assert owned.cli("apply", "plan.json", *flag) == ExitCode.USAGE
     assert ordered_count(owned) == 2
+
+
+def test_a_rebuy_has_its_own_key_and_a_lost_answer_settles_to_the_new_order(
+    owned: World,
+) -> None:
+    address = "toulouse.city-centre.polygon-1"
+    first = owned.state()["resources"][address]["orders"][-1]
+    owned.faults(drop_next_orders=1)  # the re-buy reaches Airbus, its answer is lost
+    owned.cli("apply", str(TOULOUSE), "--replace", address, "--auto-approve")
+    assert owned.cli("apply", str(TOULOUSE), "--auto-approve") == ExitCode.OK  # reconciles
+    orders = owned.state()["resources"][address]["orders"]
+    rebuy = orders[-1]
+    assert rebuy["order_key"] != first["order_key"]
+    assert rebuy["customer_reference"] != first["customer_reference"]
+    ledger = owned.orders_for("toulouse/")
+    assert len(ledger) == 2  # reconciled, not ordered a third time
+    newest = max(ledger, key=lambda o: o["salesOrderId"])
+    assert rebuy["status"] == "ordered"
+    assert rebuy["sales_order_id"] == newest["salesOrderId"] != first["sales_order_id"]
