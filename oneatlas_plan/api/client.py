@@ -612,7 +612,8 @@ class OneAtlasClient:
         """A turn at the gate (ordering host), a search slot, or nothing."""
         limiter = self._ensure_ready()
         if endpoint.limiter == "ordering":
-            assert self._gate is not None
+            if self._gate is None:
+                raise RuntimeError("the ordering gate is made with the limiters")
             return self._gate.turn(self._profile.limits.ordering_interval)
         if endpoint.limiter == "search":
             return limiter.slot()

@@ -131,15 +131,19 @@ def rm(address: str, state_backend: StateBackend, lock_timeout: float) -> int:
 
 def _forgotten_warning(record: ResourceRecord) -> str:
     order = record.current
-    assert order is not None
-    reference = order.sales_order_id or order.quotation_id or order.customer_reference
+    reference = "?" if order is None else (
+        order.sales_order_id or order.quotation_id or order.customer_reference
+    )
     warning = (
         f"Warning: its {record.status} order ({reference}) was NOT cancelled at Airbus, "
-        "and the next plan will order this resource again."
+        "and the next plan will propose to order this resource again"
     )
     if record.status == "quoted":
-        return warning
-    warning += " Its spend still counts in every budget (a retired order in `state list`)"
+        return warning + "."
+    warning += (
+        " (the same scene over the same ground is blocked as a double purchase)."
+        " Its spend still counts in every budget (a retired order in `state list`)"
+    )
     if record.status in ("unknown", "pending"):
         warning += (
             "; if Airbus never had that order, stop counting it with "

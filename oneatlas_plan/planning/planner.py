@@ -408,7 +408,8 @@ def _check_overlaps(
     (its own scenes are added to it unless it is a double purchase)."""
     from shapely.geometry import shape
 
-    assert outcome.selection is not None
+    if outcome.selection is None:
+        raise ValueError(f"{outcome.desired.address}: no selection to check")
     if outcome.desired.address in not_bought:
         outcome.overlaps, outcome.duplicate = [], False
         return

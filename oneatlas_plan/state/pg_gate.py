@@ -216,5 +216,6 @@ def _salt(conn: psycopg.Connection[Any], schema: str) -> bytes:
     conn.execute(sql.SQL("INSERT INTO {} (salt) VALUES (%s) ON CONFLICT DO NOTHING").format(table),
                  (secrets.token_bytes(32),))
     row = conn.execute(sql.SQL("SELECT salt FROM {}").format(table)).fetchone()
-    assert row is not None  # inserted or already there, in this transaction
+    if row is None:  # inserted or already there, in this transaction
+        raise StateError(f"the {schema} schema lost its gate salt (SELECT found no row)")
     return bytes(row[0])

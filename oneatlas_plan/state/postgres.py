@@ -544,7 +544,8 @@ class PostgresStore(Closing):
         if self._state is None:
             if self._data is None:
                 self.load()
-            assert self._data is not None
+            if self._data is None:
+                raise RuntimeError("the state was not loaded")
             self._state = self._validate(self._data)
         return self._state
 
