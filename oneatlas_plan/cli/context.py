@@ -80,6 +80,7 @@ class AppContext:
         import click
 
         from oneatlas_plan.applying.session import Workspace
+        from oneatlas_plan.spec.cache import spec_cache_dir
 
         return Workspace(
             endpoint=self.endpoint_label,
@@ -87,6 +88,7 @@ class AppContext:
             client=self.client,
             warn=lambda message: click.echo(redact(f"Warning: {message}"), err=True),
             lock_timeout=lock_timeout,
+            spec_cache=spec_cache_dir(self.state.local_dir),
         )
 
     def _make_client(self) -> OneAtlasClient:

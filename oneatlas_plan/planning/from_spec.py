@@ -150,56 +150,76 @@ def _delivery(delivery: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def order_dumps(order: OrderSpec) -> dict[str, Any]:
+    """The parts of an order the digests are made of (dumped once per order, not per AOI)."""
+    return {
+        "search": order.search.model_dump(mode="json", by_alias=True),
+        "selection": order.selection.model_dump(mode="json"),
+        "selection_criteria": order.selection.model_dump(mode="json", exclude={"scenes_per_aoi"}),
+        "product": order.product.model_dump(mode="json"),
+        "image_options": order.product.options.model_dump(
+            mode="json", exclude=SERVICE_OPTIONS, exclude_none=True
+        ),
+        "order": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
+    }
+
+
 def config_digest(
-    loaded: LoadedOrder, aoi: Any, index: int, projection: str | None, dem: str | None
+    loaded: LoadedOrder,
+    aoi: Any,
+    index: int,
+    projection: str | None,
+    dem: str | None,
+    dumps: dict[str, Any] | None = None,
 ) -> str:
     """Digest of everything that determines what would be ordered (not budgets or grouping)."""
     order = loaded.order
+    dumps = dumps or order_dumps(order)
     material = {
         "aoi": aoi.geometry,
-        "search": order.search.model_dump(mode="json", by_alias=True),
+        "search": dumps["search"],
         "workspace": order.workspace,
         "constellations": order.constellations,
-        "selection": order.selection.model_dump(mode="json"),
-        "product": order.product.model_dump(mode="json"),
+        "selection": dumps["selection"],
+        "product": dumps["product"],
         "projection": projection,
         "dem": dem,
-        "order": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
+        "order": dumps["order"],
         "index": index,
     }
     return "sha256:" + _canonical.digest(material)
 
 
 def field_digests(
-    loaded: LoadedOrder, aoi: Any, index: int, projection: str | None, dem: str | None
+    loaded: LoadedOrder,
+    aoi: Any,
+    index: int,
+    projection: str | None,
+    dem: str | None,
+    dumps: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """One digest per class of fields (docs/SPEC.md, "What an edit does"): ``product`` and
     ``geometry`` changes ask for another product, ``criteria`` changes are re-checked against
     the owned scenes, ``metadata`` changes only apply to future orders."""
     order = loaded.order
+    dumps = dumps or order_dumps(order)
     classes: dict[str, Any] = {
-        "product": {
-            "product": order.product.model_dump(mode="json"),
-            "projection": projection,
-            "dem": dem,
-        },
+        "product": {"product": dumps["product"], "projection": projection, "dem": dem},
         "image": {  # the pixels: what a double purchase would buy again
             "type": order.product.type,
-            "options": order.product.options.model_dump(
-                mode="json", exclude=SERVICE_OPTIONS, exclude_none=True
-            ),
+            "options": dumps["image_options"],
             "projection": projection,
             "dem": dem,
         },
         "scenes": {"scenes_per_aoi": order.selection.scenes_per_aoi, "index": index},
         "geometry": aoi.geometry,
         "criteria": {
-            "search": order.search.model_dump(mode="json", by_alias=True),
+            "search": dumps["search"],
             "workspace": order.workspace,
             "constellations": order.constellations,
-            "selection": order.selection.model_dump(mode="json", exclude={"scenes_per_aoi"}),
+            "selection": dumps["selection_criteria"],
         },
-        "metadata": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
+        "metadata": dumps["order"],
     }
     return {name: "sha256:" + _canonical.digest(value) for name, value in classes.items()}
 
@@ -211,6 +231,8 @@ def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
     query, order_criteria, order_policy = search_query(order), criteria(order), policy(order)
     threshold = order.accept_quotations_up_to
     count = order.selection.scenes_per_aoi
+    spec_file = relative(loaded.spec.path)
+    dumps = order_dumps(order)
     resources = []
     for aoi in loaded.aois:
         projection = aoi.projection or order.product.options.projection
@@ -221,14 +243,14 @@ def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
                 DesiredResource(
                     address=base if count == 1 else f"{base}[{index}]",
                     spec_name=spec_name,
-                    spec_file=relative(loaded.spec.path),
+                    spec_file=spec_file,
                     aoi_key=base,
                     aoi_name=aoi.name,
                     aoi_geometry=aoi.geometry,
                     aoi_area_km2=aoi.area_km2,
                     index=index,
-                    config_digest=config_digest(loaded, aoi, index, projection, dem),
-                    digests=field_digests(loaded, aoi, index, projection, dem),
+                    config_digest=config_digest(loaded, aoi, index, projection, dem, dumps),
+                    digests=field_digests(loaded, aoi, index, projection, dem, dumps),
                     on_change=order.on_change,
                     allow_overlap=order.allow_overlap,
                     projection=projection,
