@@ -64,8 +64,18 @@ def outcome(paths: list[Path], cache: Path | None) -> tuple[list[str], list[tupl
     result = load(paths, today=TODAY, cache_dir=cache)
     problems = [problem.render() for problem in result.problems]
     resources = [
-        (r.address, r.config_digest, r.digests, r.aoi_geometry, r.aoi_area_km2, r.projection,
-         r.dem, r.template, r.query, json.dumps(r.aoi_geometry))
+        (
+            r.address,
+            r.config_digest,
+            r.digests,
+            r.aoi_geometry,
+            r.aoi_area_km2,
+            r.projection,
+            r.dem,
+            r.template,
+            r.query,
+            json.dumps(r.aoi_geometry),
+        )
         for r in desired_set(result.specs).resources
     ]
     return problems, resources
