@@ -145,7 +145,11 @@ class _AoiHit:
 
 
 def _aoi_key(raw_aoi: Any) -> str:
-    return _sha256(_compact(encode(raw_aoi)).encode("utf-8"))
+    try:  # plain JSON data (almost always): its text is already exact
+        text = _compact(raw_aoi)
+    except (TypeError, ValueError):
+        text = _compact(encode(raw_aoi))
+    return _sha256(text.encode("utf-8", "surrogateescape"))
 
 
 def _sources_unchanged(sources: list[list[str]], spec_path: Path, root: Path) -> bool:
@@ -265,22 +269,23 @@ class SpecCache:
         self.directory = directory
         self._fingerprint: str | None = None
 
-    def _header(self, spec_path: Path) -> dict[str, Any]:
+    def _header(self, resolved: str) -> dict[str, Any]:
         if self._fingerprint is None:
             self._fingerprint = fingerprint()
-        return {"format": FORMAT, "tool": self._fingerprint, "spec": str(spec_path.resolve())}
+        return {"format": FORMAT, "tool": self._fingerprint, "spec": resolved}
 
-    def _file(self, spec_path: Path) -> Path:
-        name = _sha256(str(spec_path.resolve()).encode("utf-8", "surrogateescape"))
+    def _file(self, resolved: str) -> Path:
+        name = _sha256(resolved.encode("utf-8", "surrogateescape"))
         return self.directory / f"{name}.json"
 
     def entry(self, spec_path: Path) -> Entry:
         try:
+            resolved = str(spec_path.resolve())
             header_line, _, body = _files.read_regular(
-                self._file(spec_path), MAX_ENTRY_BYTES
+                self._file(resolved), MAX_ENTRY_BYTES
             ).partition(b"\n")
             header = json.loads(header_line)
-            if header.pop("sha256", None) != _sha256(body) or header != self._header(spec_path):
+            if header.pop("sha256", None) != _sha256(body) or header != self._header(resolved):
                 return Entry()
             return Entry.from_json(json.loads(body))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -291,16 +296,18 @@ class SpecCache:
         if not entry.changed and entry.used.keys() == entry.aois.keys():
             return
         try:
+            resolved = str(spec_path.resolve())
             body = _compact(entry.to_json()).encode("utf-8")
-            header = {**self._header(spec_path), "sha256": _sha256(body)}
+            header = {**self._header(resolved), "sha256": _sha256(body)}
+            data = _compact(header).encode("utf-8") + b"\n" + body
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
         except (OSError, ValueError, TypeError):
             return
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(_compact(header).encode("utf-8") + b"\n" + body)
-            os.replace(temp, self._file(spec_path))
+                handle.write(data)
+            os.replace(temp, self._file(resolved))
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
