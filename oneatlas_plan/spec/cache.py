@@ -1,7 +1,8 @@
 """A cache of the costly parts of loading a spec file: the YAML parse and the AOI checks.
 
 One entry per spec file (named by the sha256 of its resolved path) in a directory beside the
-state (``.oneatlas-cache/specs``). An entry holds the parsed document with its positions,
+state file (``.oneatlas-cache/specs``; ``specs`` in the per-user cache directory for a database
+state, see ``AppContext.spec_cache_dir``). An entry holds the parsed document with its positions,
 keyed by the sha256 of the file's bytes, and the outcome of each AOI's resolution (geometry
 checks, area, findings), keyed by the AOI entry's own content. Validation, the order checks
 and every cross-file check still run on every load, so errors, warnings and their locations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 CACHE_DIR_NAME = ".oneatlas-cache"
+SPEC_CACHE_DIR_NAME = "specs"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 # The modules whose results an entry holds, and the libraries they call.
 _SOURCES = (
@@ -53,7 +55,7 @@ _TAG = "\x00"  # never in a key from YAML (NUL is refused in spec files)
 
 
 def spec_cache_dir(state_dir: Path) -> Path:
-    return state_dir / CACHE_DIR_NAME / "specs"
+    return state_dir / CACHE_DIR_NAME / SPEC_CACHE_DIR_NAME
 
 
 class NotCacheable(ValueError):
