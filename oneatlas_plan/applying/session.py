@@ -45,6 +45,7 @@ class Workspace:
     client: ClientFactory
     warn: Warn
     lock_timeout: float = 30.0
+    spec_cache: Path | None = None  # where spec loading keeps its cache (None: no cache)
 
 
 def _now() -> datetime:
@@ -131,7 +132,7 @@ def plan_with_state(
         from oneatlas_plan.planning.from_spec import desired_set
         from oneatlas_plan.spec.loader import load_specs
 
-        desired = desired_set(load_specs(list(paths)))
+        desired = desired_set(load_specs(list(paths), cache_dir=workspace.spec_cache))
         contracts = {r.address: r.template.contract_id for r in desired.resources}
         if _reconcile_if_needed(workspace, state, contracts, reader=True) is not None:
             state = workspace.state.store().load()
@@ -145,6 +146,7 @@ def plan_with_state(
         on_event=on_event,
         replace=replace,
         allow_overlap=allow_overlap,
+        spec_cache=workspace.spec_cache,
     )
     if out is not None:
         write_plan(plan, out)

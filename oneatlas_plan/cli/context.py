@@ -69,6 +69,17 @@ class AppContext:
     def sandbox_data_dir(self) -> Path:
         return self.state.local_dir / SANDBOX_DIR_NAME
 
+    @property
+    def spec_cache_dir(self) -> Path:
+        """Beside a state file; in the per-user cache directory for a database state."""
+        from oneatlas_plan.api.gate import runtime_dir
+        from oneatlas_plan.spec.cache import SPEC_CACHE_DIR_NAME, spec_cache_dir
+        from oneatlas_plan.state.backends import FileBackend
+
+        if isinstance(self.state, FileBackend):
+            return spec_cache_dir(self.state.local_dir)
+        return runtime_dir(self.environ) / SPEC_CACHE_DIR_NAME
+
     def client(self) -> OneAtlasClient:
         """The one OneAtlas client of this command (created on first use)."""
         if self._client is None:
@@ -87,6 +98,7 @@ class AppContext:
             client=self.client,
             warn=lambda message: click.echo(redact(f"Warning: {message}"), err=True),
             lock_timeout=lock_timeout,
+            spec_cache=self.spec_cache_dir,
         )
 
     def _make_client(self) -> OneAtlasClient:

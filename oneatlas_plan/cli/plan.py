@@ -13,7 +13,6 @@ from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.render.plan_text import render_plan_text
-from oneatlas_plan.render.plans import render_plan
 from oneatlas_plan.render.style import use_colour
 
 DEFAULT_SPECS = Path("specs")
@@ -72,6 +71,8 @@ def plan(
         colour = use_colour(isatty=sys.stdout.isatty(), environ=app.environ, no_color=no_color)
         click.echo(render_plan_text(result, colour=colour), nl=False, color=colour)
     else:
+        from oneatlas_plan.render.plans import render_plan
+
         click.echo(render_plan(result, output_format), nl=False)
     if out is not None and result.has_changes:
         click.echo(

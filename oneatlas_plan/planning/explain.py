@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
-
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING, Any
 
 from oneatlas_plan.planning.selection import _EPSILON as EPSILON
 from oneatlas_plan.planning.selection import (
@@ -19,6 +17,9 @@ from oneatlas_plan.planning.selection import (
 from oneatlas_plan.planning.selection import _coverage as coverage_of
 from oneatlas_plan.planning.selection import _failed_check as failed_check
 from oneatlas_plan.planning.selection import _shape as footprint_of
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 ALTERNATIVES = 3
 # How far down the ranking alternatives are sought (each costs an intersection).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -150,58 +151,101 @@ def _delivery(delivery: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _text(value: Any) -> str:
+    return _canonical.compact(value)
+
+
+def _mapping(parts: dict[str, str]) -> str:
+    """The compact canonical JSON of a mapping, from its values' compact canonical texts: the
+    same bytes as ``_canonical.compact`` of the mapping itself (the C encoder's output for a
+    nested value does not depend on where it is nested). The resources of one order share most
+    of their digest material; it is encoded once per order, not seven times per resource."""
+    return "{" + ",".join(f"{_text(key)}:{text}" for key, text in sorted(parts.items())) + "}"
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def order_texts(order: OrderSpec) -> dict[str, str]:
+    """The order-level parts of the digests, encoded (once per order)."""
+    return {
+        "search": _text(order.search.model_dump(mode="json", by_alias=True)),
+        "workspace": _text(order.workspace),
+        "constellations": _text(order.constellations),
+        "selection": _text(order.selection.model_dump(mode="json")),
+        "selection_criteria": _text(
+            order.selection.model_dump(mode="json", exclude={"scenes_per_aoi"})
+        ),
+        "product": _text(order.product.model_dump(mode="json")),
+        "type": _text(order.product.type),
+        "image_options": _text(
+            order.product.options.model_dump(
+                mode="json", exclude=SERVICE_OPTIONS, exclude_none=True
+            )
+        ),
+        "scenes_per_aoi": _text(order.selection.scenes_per_aoi),
+        "order": _text(order.order.model_dump(mode="json", exclude={"pairs_per_order"})),
+    }
+
+
 def config_digest(
-    loaded: LoadedOrder, aoi: Any, index: int, projection: str | None, dem: str | None
+    loaded: LoadedOrder,
+    aoi: Any,
+    index: int,
+    projection: str | None,
+    dem: str | None,
+    texts: dict[str, str] | None = None,
+    geometry: str | None = None,
 ) -> str:
     """Digest of everything that determines what would be ordered (not budgets or grouping)."""
-    order = loaded.order
+    t = texts or order_texts(loaded.order)
     material = {
-        "aoi": aoi.geometry,
-        "search": order.search.model_dump(mode="json", by_alias=True),
-        "workspace": order.workspace,
-        "constellations": order.constellations,
-        "selection": order.selection.model_dump(mode="json"),
-        "product": order.product.model_dump(mode="json"),
-        "projection": projection,
-        "dem": dem,
-        "order": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
-        "index": index,
+        "aoi": geometry or _text(aoi.geometry),
+        "search": t["search"],
+        "workspace": t["workspace"],
+        "constellations": t["constellations"],
+        "selection": t["selection"],
+        "product": t["product"],
+        "projection": _text(projection),
+        "dem": _text(dem),
+        "order": t["order"],
+        "index": _text(index),
     }
-    return "sha256:" + _canonical.digest(material)
+    return _sha256(_mapping(material))
 
 
 def field_digests(
-    loaded: LoadedOrder, aoi: Any, index: int, projection: str | None, dem: str | None
+    loaded: LoadedOrder,
+    aoi: Any,
+    index: int,
+    projection: str | None,
+    dem: str | None,
+    texts: dict[str, str] | None = None,
+    geometry: str | None = None,
 ) -> dict[str, str]:
     """One digest per class of fields (docs/SPEC.md, "What an edit does"): ``product`` and
     ``geometry`` changes ask for another product, ``criteria`` changes are re-checked against
     the owned scenes, ``metadata`` changes only apply to future orders."""
-    order = loaded.order
-    classes: dict[str, Any] = {
-        "product": {
-            "product": order.product.model_dump(mode="json"),
-            "projection": projection,
-            "dem": dem,
-        },
-        "image": {  # the pixels: what a double purchase would buy again
-            "type": order.product.type,
-            "options": order.product.options.model_dump(
-                mode="json", exclude=SERVICE_OPTIONS, exclude_none=True
-            ),
-            "projection": projection,
-            "dem": dem,
-        },
-        "scenes": {"scenes_per_aoi": order.selection.scenes_per_aoi, "index": index},
-        "geometry": aoi.geometry,
-        "criteria": {
-            "search": order.search.model_dump(mode="json", by_alias=True),
-            "workspace": order.workspace,
-            "constellations": order.constellations,
-            "selection": order.selection.model_dump(mode="json", exclude={"scenes_per_aoi"}),
-        },
-        "metadata": order.order.model_dump(mode="json", exclude={"pairs_per_order"}),
+    t = texts or order_texts(loaded.order)
+    where = {"projection": _text(projection), "dem": _text(dem)}
+    classes = {
+        "product": _mapping({"product": t["product"], **where}),
+        # the pixels: what a double purchase would buy again
+        "image": _mapping({"type": t["type"], "options": t["image_options"], **where}),
+        "scenes": _mapping({"scenes_per_aoi": t["scenes_per_aoi"], "index": _text(index)}),
+        "geometry": geometry or _text(aoi.geometry),
+        "criteria": _mapping(
+            {
+                "search": t["search"],
+                "workspace": t["workspace"],
+                "constellations": t["constellations"],
+                "selection": t["selection_criteria"],
+            }
+        ),
+        "metadata": t["order"],
     }
-    return {name: "sha256:" + _canonical.digest(value) for name, value in classes.items()}
+    return {name: _sha256(text) for name, text in classes.items()}
 
 
 def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
@@ -211,24 +255,29 @@ def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
     query, order_criteria, order_policy = search_query(order), criteria(order), policy(order)
     threshold = order.accept_quotations_up_to
     count = order.selection.scenes_per_aoi
+    spec_file = relative(loaded.spec.path)
+    texts = order_texts(order)
     resources = []
     for aoi in loaded.aois:
         projection = aoi.projection or order.product.options.projection
         dem = aoi.dem or order.product.options.dem
         base = f"{spec_name}.{order.name}.{aoi.name}"
+        geometry = _text(aoi.geometry)
         for index in range(count):
             resources.append(
                 DesiredResource(
                     address=base if count == 1 else f"{base}[{index}]",
                     spec_name=spec_name,
-                    spec_file=relative(loaded.spec.path),
+                    spec_file=spec_file,
                     aoi_key=base,
                     aoi_name=aoi.name,
                     aoi_geometry=aoi.geometry,
                     aoi_area_km2=aoi.area_km2,
                     index=index,
-                    config_digest=config_digest(loaded, aoi, index, projection, dem),
-                    digests=field_digests(loaded, aoi, index, projection, dem),
+                    config_digest=config_digest(
+                        loaded, aoi, index, projection, dem, texts, geometry
+                    ),
+                    digests=field_digests(loaded, aoi, index, projection, dem, texts, geometry),
                     on_change=order.on_change,
                     allow_overlap=order.allow_overlap,
                     projection=projection,

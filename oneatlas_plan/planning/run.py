@@ -39,8 +39,9 @@ def plan_specs(
     on_event: Event | None = None,
     replace: Sequence[str] = (),
     allow_overlap: bool = False,
+    spec_cache: Path | None = None,
 ) -> Plan:
-    specs = load_specs(list(paths))
+    specs = load_specs(list(paths), cache_dir=spec_cache)
     desired = desired_set(specs)
     settings = PlanSettings(
         endpoint=endpoint,

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
-
 from oneatlas_plan.geodesy import geodesic_area_km2
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # shapely is imported when a selection is made, not by every plan
+    from shapely.geometry.base import BaseGeometry
+
     from oneatlas_plan.planning.covers import OverlapChoice
 
 _EPSILON = 1e-9
@@ -48,6 +47,8 @@ _SHAPES: dict[str, BaseGeometry] = {}
 def _shape(candidate: Candidate) -> BaseGeometry:
     cached = _SHAPES.get(candidate.id)
     if cached is None:
+        from shapely.geometry import shape
+
         cached = shape(candidate.footprint).buffer(0)
         if len(_SHAPES) > 200_000:
             _SHAPES.clear()

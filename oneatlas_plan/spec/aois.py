@@ -6,6 +6,7 @@ spec root (the directory given on the command line, or the spec file's directory
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ Finding = tuple[Severity, Loc, str]
 class Outcome:
     aois: list[ResolvedAoi] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    sources: list[tuple[str, str, str]] = field(default_factory=list)  # files read: see cache
 
     def error(self, loc: Loc, message: str) -> None:
         self.findings.append((Severity.ERROR, loc, message))
@@ -154,6 +156,7 @@ def _read_json(outcome: Outcome, target: Path, reference: str) -> Any:
     except OSError as error:
         outcome.error(at, f"{reference!r} cannot be read: {error.strerror or error}")
         return None
+    outcome.sources.append((reference, str(target), hashlib.sha256(data).hexdigest()))
     try:
         return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:

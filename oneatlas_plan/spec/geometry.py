@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from oneatlas_plan.geodesy import GEOD, geodesic_area_km2
+from oneatlas_plan.geodesy import geod, geodesic_area_km2
 
 MIN_AREA_KM2 = 5.0
 BILLING_MIN_AREA_KM2 = 25.0
@@ -305,7 +305,7 @@ def geodesic_width_km(ring: list[Position]) -> float:
 
 
 def _distance_km(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    _, _, metres = GEOD.inv(a[0], a[1], b[0], b[1])
+    _, _, metres = geod().inv(a[0], a[1], b[0], b[1])
     return float(metres) / 1000
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from oneatlas_plan._yaml import YamlError, load_with_marks
+from oneatlas_plan._yaml import Marks, YamlError
 from oneatlas_plan.errors import SpecError
 from oneatlas_plan.spec import aois as aoi_resolver
+from oneatlas_plan.spec.cache import Entry, SpecCache
 from oneatlas_plan.spec.checks import check_order
 from oneatlas_plan.spec.models import Money, OrderSpec, SpecFile
 from oneatlas_plan.spec.problems import Loc, Locator, Problem, Severity, display_path, translate
@@ -108,30 +109,35 @@ class LoadResult:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
 
-def load_specs(paths: Sequence[Path], *, today: date | None = None) -> SpecSet:
-    """Load and check every spec under ``paths``; raise SpecError listing all problems."""
-    result = load(paths, today=today)
+def load_specs(
+    paths: Sequence[Path], *, today: date | None = None, cache_dir: Path | None = None
+) -> SpecSet:
+    """Load and check every spec under ``paths``; raise SpecError listing all problems.
+
+    ``cache_dir``: keep the parse and AOI checks of valid files there (see spec/cache.py).
+    """
+    result = load(paths, today=today, cache_dir=cache_dir)
     if result.errors:
         raise SpecError([problem.render() for problem in result.errors])
     return result.specs
 
 
-def load(paths: Sequence[Path], *, today: date | None = None) -> LoadResult:
+def load(
+    paths: Sequence[Path], *, today: date | None = None, cache_dir: Path | None = None
+) -> LoadResult:
     today = today or date.today()
     found, problems = discover(paths)
+    cache = SpecCache(cache_dir) if cache_dir is not None else None
     loaded: list[LoadedSpec] = []
     for path, root in found:
-        spec, file_problems = _load_file(path, root, today)
+        spec, file_problems = _load_file(path, root, today, cache)
         problems.extend(file_problems)
         if spec is not None:
             loaded.append(spec)
     problems.extend(_unique_spec_names(loaded))
-    valid = [spec for spec in loaded if not _has_error(problems, spec.path)]
+    with_errors = {p.file for p in problems if p.severity is Severity.ERROR}
+    valid = [spec for spec in loaded if spec.path not in with_errors]
     return LoadResult(SpecSet(valid), problems, [path for path, _ in found])
-
-
-def _has_error(problems: list[Problem], path: Path) -> bool:
-    return any(p.file == path and p.severity is Severity.ERROR for p in problems)
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -197,10 +203,18 @@ def _read_text(path: Path) -> tuple[bytes, str]:
     return data, text
 
 
-def _load_file(path: Path, root: Path, today: date) -> tuple[LoadedSpec | None, list[Problem]]:
+def _load_file(
+    path: Path, root: Path, today: date, cache: SpecCache | None = None
+) -> tuple[LoadedSpec | None, list[Problem]]:
+    entry = cache.entry(path) if cache is not None else Entry()
     try:
         data, text = _read_text(path)
-        raw, marks = load_with_marks(text, str(path))
+        digest = hashlib.sha256(data).hexdigest()
+        parsed = entry.parsed(digest)
+        if parsed is None:
+            parsed = _parse(text, str(path))
+            entry.remember_parse(digest, *parsed)
+        raw, marks = parsed
     except YamlError as error:
         return None, [Problem(path, error.line, error.column, "", error.message)]
     locator = Locator(path, marks)
@@ -209,11 +223,12 @@ def _load_file(path: Path, root: Path, today: date) -> tuple[LoadedSpec | None, 
     if not isinstance(raw, dict):
         kind = "a list" if isinstance(raw, list) else f"a {type(raw).__name__} value"
         return None, [locator.at_file(f"expected a mapping at the top level (got {kind})")]
-    context = _FileContext(path, root, locator, today)
+    context = _FileContext(path, root, locator, today, entry)
     model = context.run(raw)
-    digest = hashlib.sha256(data).hexdigest()
     if model is None or context.has_errors:
         return None, context.problems
+    if cache is not None:
+        cache.save(path, entry)
     spec = LoadedSpec(
         path=path,
         root=root,
@@ -233,6 +248,7 @@ class _FileContext:
     root: Path
     locator: Locator
     today: date
+    cache: Entry
     problems: list[Problem] = field(default_factory=list)
     aois: dict[str, list[ResolvedAoi]] = field(default_factory=dict)
     _seen: set[Problem] = field(default_factory=set, repr=False)
@@ -313,7 +329,9 @@ class _FileContext:
             loc = (*at, "aois", index)
             line = self.locator.resolve(loc)[1][0]
             source = f"{display_path(self.path)}:{line}"
-            outcome = aoi_resolver.resolve(raw_aoi, self.path, self.root, source)
+            outcome = self.cache.resolve_aoi(
+                raw_aoi, self.path, self.root, source, aoi_resolver.resolve
+            )
             for severity, sub, message in outcome.findings:
                 self.add((*loc, *sub), message, severity)
             for aoi in outcome.aois:
@@ -339,6 +357,12 @@ class _FileContext:
                     f"duplicate order name {name!r} (also orders[{seen[name]}])",
                 )
             seen.setdefault(name, index)
+
+
+def _parse(text: str, filename: str) -> tuple[Any, Marks]:
+    from oneatlas_plan._yaml import load_with_marks
+
+    return load_with_marks(text, filename)
 
 
 def deep_merge(

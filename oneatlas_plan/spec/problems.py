@@ -59,11 +59,17 @@ class Problem:
 
 def display_path(path: Path) -> str:
     """``path`` relative to the current directory when it is under it, else absolute."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return str(absolute.relative_to(Path.cwd()))
-    except ValueError:
-        return str(absolute)
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute.startswith("//") or cwd.startswith("//"):  # POSIX's other root: let pathlib judge
+        try:
+            return str(Path(absolute).relative_to(cwd))
+        except ValueError:
+            return absolute
+    if absolute == cwd:
+        return "."
+    under = cwd if cwd.endswith(os.sep) else cwd + os.sep  # strings: called for every AOI
+    return absolute[len(under) :] if absolute.startswith(under) else absolute
 
 
 def dotted(loc: Sequence[str | int]) -> str:

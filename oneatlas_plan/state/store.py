@@ -125,7 +125,15 @@ class FileStateStore:
         when the file or journal is corrupt, or of an unknown version.
         """
         with self._mutex:
-            return self._read_in().model_copy(deep=True)
+            state = self._read_in()
+            # Kept when there is no file yet (a new lineage each read) or a journal to fold in
+            # when the store is closed.
+            if self._folded_serial is None or self._leftover_journal:
+                return state.model_copy(deep=True)
+            # Handed over, not copied (a whole-state copy costs more than reading the file):
+            # the store's next use reads the file again.
+            self._state = None
+            return state
 
     def _read_in(self) -> State:
         if self._journal_fd is not None:
