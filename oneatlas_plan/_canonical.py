@@ -1,7 +1,8 @@
 """Canonical JSON: the one way plans, state and digests are serialised.
 
 Sorted keys, 2-space indent, UTF-8, trailing newline; digests are sha256 over the compact
-canonical form, so the same value always has the same digest.
+canonical form, so the same value always has the same digest. Plan files use a denser layout
+(:func:`dumps_dense`): an object or array that holds no object is written on one line.
 """
 
 from __future__ import annotations
@@ -42,6 +43,51 @@ def _default(value: Any) -> Any:
 def dumps(value: Any) -> str:
     """Pretty canonical JSON (for files people read and diff)."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=_default) + "\n"
+
+
+def _holds_object(value: dict[str, Any] | list[Any]) -> bool:
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, dict) or (isinstance(item, list) and _holds_object(item)):
+            return True
+    return False
+
+
+def _one_line(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_default)
+
+
+def _dense(value: Any, indent: str, out: list[str]) -> None:
+    if not isinstance(value, dict | list) or not value or not _holds_object(value):
+        out.append(_one_line(value))
+        return
+    inner = indent + "  "
+    if isinstance(value, dict):
+        out.append("{\n")
+        last = len(value) - 1
+        for i, key in enumerate(sorted(value)):
+            out.append(f"{inner}{_one_line(key)}: ")
+            _dense(value[key], inner, out)
+            out.append(",\n" if i < last else "\n")
+        out.append(indent + "}")
+    else:
+        out.append("[\n")
+        last = len(value) - 1
+        for i, item in enumerate(value):
+            out.append(inner)
+            _dense(item, inner, out)
+            out.append(",\n" if i < last else "\n")
+        out.append(indent + "]")
+
+
+def dumps_dense(value: Any) -> str:
+    """Canonical JSON laid out like :func:`dumps` (sorted keys, 2-space indent, trailing
+    newline), except that an object or array holding no object, at any depth, is written on
+    one line (``, `` and ``: `` separators): a GeoJSON geometry, a list of ids, a flat record
+    each take one line instead of one line per number."""
+    out: list[str] = []
+    _dense(value, "", out)
+    out.append("\n")
+    return "".join(out)
 
 
 def compact(value: Any) -> str:
