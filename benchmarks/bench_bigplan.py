@@ -27,7 +27,6 @@ from oneatlas_plan.planning.planfile import write_plan
 from oneatlas_plan.planning.run import plan_specs
 from oneatlas_plan.state.model import State
 
-
 MAX_SECONDS = 3
 MAX_MB = 300
 

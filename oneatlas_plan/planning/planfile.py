@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from oneatlas_plan import _canonical, _files
 from oneatlas_plan.errors import InputError, PlanError
@@ -36,6 +36,18 @@ ITEM_OWN = frozenset({"aoiId", "dataSourceIds", "datastripIds", "segmentKey"})
 # Top-level members covered by the checksum: every one but these.
 NOT_CHECKSUMMED = frozenset({"meta", "checksum", "body_parts"})
 PART_KEY_HEX = 16
+
+
+class PlanFile(Plan):
+    """The plan file (format 3): the plan, with the parts of order bodies that several
+    orders repeat stored once in ``body_parts`` and referenced from the bodies."""
+
+    body_parts: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Key (the first 16 hex digits of the sha256 of the part's compact "
+        'canonical JSON) -> body fields. A body or an item holding `"$part": KEY` is that '
+        "object with the part's fields added: the exact body sent is the joined one.",
+    )
 
 
 # ------------------------------------------------------------------------------ writing
