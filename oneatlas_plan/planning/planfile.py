@@ -1,11 +1,14 @@
 """Reading and writing plan files: atomic writes, checksum and version checks on read.
 
 Format 3 (docs/plan-format.md) is canonical JSON in the dense layout
-(``_canonical.dumps_dense``), with the parts of order bodies that orders repeat (contract,
-delivery, options, notifications…) stored once in ``body_parts`` and referenced by
-``"$part": KEY``. Files are read as a stream (:func:`scan_plan`): one order or resource at a
-time, each handed to the caller, the checksum computed on the way, so `show` and `diff` hold
-what they keep, not the file. Format 2 files (the same content, expanded) are still read.
+(``_canonical.dumps_dense``); what orders and resources repeat is stored once and referenced:
+the fields of order bodies and items that are not the order's own (contract, delivery,
+options, notifications…) and resource digests other than geometry and scenes in ``common``
+(``"$part": KEY``), scenes' catalogue facts (footprint, dates, angles) in ``catalogue``
+(``"$scene": ID``). Files are read as a stream (:func:`iter_plan`): one order or resource at
+a time, the checksum (over the plain model, tables joined back) computed on the way, so
+`show` and `diff` hold what they keep, not the file. Format 2 files (the same content,
+expanded, every container indented) are still read.
 """
 
 from __future__ import annotations
@@ -18,59 +21,118 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oneatlas_plan import _canonical, _files
 from oneatlas_plan.errors import InputError, PlanError
-from oneatlas_plan.planning.model import FORMAT_VERSION, OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.planning.model import (
+    FORMAT_VERSION,
+    Alternative,
+    OrderPlan,
+    Plan,
+    ResourcePlan,
+    SceneSummary,
+)
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # bounds what a bad file can cost a whole-plan read
 MAX_ELEMENT_BYTES = 8 * 1024 * 1024  # one resource or order (a 10,000-vertex AOI is ~0.5 MB)
 READ_VERSIONS = (2, FORMAT_VERSION)  # 2: the same content, before body parts and dense layout
 
 PART_REF = "$part"
-# Fields that identify one order (kept in its body) and one item (kept in the item); the other
-# fields are what the orders of an order block repeat, stored once in `body_parts`.
+SCENE_REF = "$scene"
+# What identifies one order (kept in its body), one item, one resource's digests; the other
+# fields are what the orders and resources of a spec order repeat, stored once in `common`.
 BODY_OWN = frozenset({"aoi", "items", "customerReference"})
 ITEM_OWN = frozenset({"aoiId", "dataSourceIds", "datastripIds", "segmentKey"})
+DIGESTS_OWN = frozenset({"geometry", "scenes"})
+# What a resource says about a scene (kept inline); the catalogue's facts go to `catalogue`.
+SCENE_OWN = frozenset({"id", "archive_identifier", "coverage", "why"})
+TABLES = ("catalogue", "common")
 # Top-level members covered by the checksum: every one but these.
-NOT_CHECKSUMMED = frozenset({"meta", "checksum", "body_parts"})
+NOT_CHECKSUMMED = frozenset({"meta", "checksum", *TABLES})
 PART_KEY_HEX = 16
 
 
-class PlanFile(Plan):
-    """The plan file (format 3): the plan, with the parts of order bodies that several
-    orders repeat stored once in ``body_parts`` and referenced from the bodies."""
+class SceneRef(BaseModel):
+    """A scene of the ``catalogue`` as a resource's scenes, alternatives and near misses hold
+    it in the file: the scene is the catalogue's facts plus these fields."""
 
-    body_parts: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Key (the first 16 hex digits of the sha256 of the part's compact "
-        'canonical JSON) -> body fields. A body or an item holding `"$part": KEY` is that '
-        "object with the part's fields added: the exact body sent is the joined one.",
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    scene: str = Field(alias="$scene", description="Scene id: the key in `catalogue`.")
+    archive_identifier: str
+    coverage: float
+    why: str | None = Field(default=None, description="Alternatives and near misses only.")
+
+
+class ResourceInFile(ResourcePlan):
+    """A resource as the file holds it: scenes by reference to the catalogue."""
+
+    scenes: list[SceneRef | SceneSummary] = Field(default_factory=list)  # type: ignore[assignment]
+    alternatives: list[SceneRef | Alternative] = Field(default_factory=list)  # type: ignore[assignment]
+    near_misses: list[SceneRef | Alternative] = Field(default_factory=list)  # type: ignore[assignment]
+
+
+class PlanFile(Plan):
+    """The plan file (format 3): the plan, with what several orders or resources repeat
+    stored once (``common``, ``catalogue``) and referenced where it was. Only the schema
+    (``schemas/plan.schema.json``) is made from this model; files are read by iter_plan."""
+
+    resources: list[ResourceInFile]  # type: ignore[assignment]
+
+    catalogue: dict[str, dict[str, Any]] = Field(
+        description="Scene id -> the scene's catalogue facts (platform, constellation, "
+        'acquisition_date, cloud_cover, incidence_angle, footprint). A `{"$scene": ID, …}` in '
+        "a resource's scenes, alternatives or near misses is that scene: `id` = ID, plus "
+        "these facts.",
+    )
+    common: dict[str, dict[str, Any]] = Field(
+        description="Key (the first 16 hex digits of the sha256 of the fields' compact "
+        "canonical JSON) -> fields that order bodies, their items or resource digests "
+        'repeat. An object holding `"$part": KEY` is that object plus these fields: the exact '
+        "body sent is the joined one.",
     )
 
 
 # ------------------------------------------------------------------------------ writing
 
 
-def _split(fields: dict[str, Any], own: frozenset[str], parts: dict[str, Any]) -> dict[str, Any]:
-    if PART_REF in fields:
-        raise ValueError(f"an order body holds the reserved key {PART_REF!r}")
-    shared = {k: v for k, v in fields.items() if k not in own}
-    if not shared:
-        return fields
-    key = _canonical.digest(shared)[:PART_KEY_HEX]
-    if parts.setdefault(key, shared) != shared:  # 64 bits: a collision is a bug to see
-        raise ValueError(f"two different body parts share the key {key}")
-    return {**{k: v for k, v in fields.items() if k in own}, PART_REF: key}
+@dataclass
+class _Tables:
+    common: dict[str, Any] = field(default_factory=dict)
+    catalogue: dict[str, Any] = field(default_factory=dict)
 
+    def split(self, fields: dict[str, Any], own: frozenset[str]) -> dict[str, Any]:
+        if PART_REF in fields:
+            raise ValueError(f"a plan object holds the reserved key {PART_REF!r}")
+        shared = {k: v for k, v in fields.items() if k not in own}
+        if not shared:
+            return fields
+        key = _canonical.digest(shared)[:PART_KEY_HEX]
+        if self.common.setdefault(key, shared) != shared:  # 64 bits: a collision is a bug
+            raise ValueError(f"two different common parts share the key {key}")
+        return {**{k: v for k, v in fields.items() if k in own}, PART_REF: key}
 
-def _split_body(body: dict[str, Any], parts: dict[str, Any]) -> dict[str, Any]:
-    items = body.get("items")
-    if isinstance(items, list):
-        items = [_split(i, ITEM_OWN, parts) if isinstance(i, dict) else i for i in items]
-        body = {**body, "items": items}
-    return _split(body, BODY_OWN, parts)
+    def order(self, order: dict[str, Any]) -> dict[str, Any]:
+        body = order["body"]
+        items = body.get("items")
+        if isinstance(items, list):
+            items = [self.split(i, ITEM_OWN) if isinstance(i, dict) else i for i in items]
+            body = {**body, "items": items}
+        return {**order, "body": self.split(body, BODY_OWN)}
+
+    def scene(self, scene: dict[str, Any]) -> dict[str, Any]:
+        facts = {k: v for k, v in scene.items() if k not in SCENE_OWN}
+        if self.catalogue.setdefault(scene["id"], facts) != facts:
+            return scene  # the same id with other facts (not seen in practice): kept whole
+        own = {k: v for k, v in scene.items() if k in SCENE_OWN and k != "id"}
+        return {SCENE_REF: scene["id"], **own}
+
+    def resource(self, resource: dict[str, Any]) -> dict[str, Any]:
+        resource = {**resource, "digests": self.split(resource["digests"], DIGESTS_OWN)}
+        for key in ("scenes", "alternatives", "near_misses"):
+            resource[key] = [self.scene(s) for s in resource[key]]
+        return resource
 
 
 def encode_plan(plan: Plan) -> str:
@@ -78,10 +140,10 @@ def encode_plan(plan: Plan) -> str:
     data = plan.model_dump(mode="json")
     if plan.format_version < 3:  # a plan read from a version 2 file stays one
         return _canonical.dumps(data)
-    parts: dict[str, Any] = {}
-    for order in data["orders"]:
-        order["body"] = _split_body(order["body"], parts)
-    data["body_parts"] = parts
+    tables = _Tables()
+    data["orders"] = [tables.order(o) for o in data["orders"]]
+    data["resources"] = [tables.resource(r) for r in data["resources"]]
+    data["common"], data["catalogue"] = tables.common, tables.catalogue
     return _canonical.dumps_dense(data)
 
 
@@ -110,36 +172,58 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _join(fields: dict[str, Any], parts: dict[str, Any]) -> dict[str, Any]:
-    key = fields.get(PART_REF)
-    if key is None:
+class _Unknown(Exception):
+    """A reference to nothing in the tables, or whose fields clash with the object's."""
+
+
+def _join(fields: Any, table: dict[str, Any], ref: str, key_name: str | None = None) -> Any:
+    if not isinstance(fields, dict) or ref not in fields:
         return fields
-    part = parts.get(key) if isinstance(key, str) else None
-    if not isinstance(part, dict) or set(part) & set(fields):
-        raise KeyError(key)
-    joined = {k: v for k, v in fields.items() if k != PART_REF}
-    joined.update(part)
-    return joined
+    key = fields[ref]
+    shared = table.get(key) if isinstance(key, str) else None
+    own = {k: v for k, v in fields.items() if k != ref}
+    if key_name is not None:
+        own[key_name] = key
+    if not isinstance(shared, dict) or set(shared) & set(own):
+        raise _Unknown(f"{ref} {key!r}")
+    return {**own, **shared}
 
 
-def _expand_order(order: Any, parts: dict[str, Any]) -> Any:
-    """An order of the file with its body's parts joined back (KeyError: an unknown part)."""
+def _expand_order(order: Any, common: dict[str, Any]) -> Any:
+    """An order of the file with its body's parts joined back."""
     body = order.get("body") if isinstance(order, dict) else None
     if not isinstance(body, dict):
         return order
     items = body.get("items")
     if isinstance(items, list):
-        items = [_join(i, parts) if isinstance(i, dict) else i for i in items]
-        body = {**body, "items": items}
-    return {**order, "body": _join(body, parts)}
+        body = {**body, "items": [_join(i, common, PART_REF) for i in items]}
+    return {**order, "body": _join(body, common, PART_REF)}
+
+
+def _expand_resource(resource: Any, common: dict[str, Any], catalogue: dict[str, Any]) -> Any:
+    """A resource of the file with its digests' part and its scenes' facts joined back."""
+    if not isinstance(resource, dict):
+        return resource
+    resource = dict(resource)
+    if "digests" in resource:
+        resource["digests"] = _join(resource["digests"], common, PART_REF)
+    for key in ("scenes", "alternatives", "near_misses"):
+        scenes = resource.get(key)
+        if isinstance(scenes, list):
+            resource[key] = [_join(s, catalogue, SCENE_REF, "id") for s in scenes]
+    return resource
 
 
 def expand_parts(data: dict[str, Any]) -> dict[str, Any]:
-    """A version 3 plan file's data as the plan model's (body parts joined back into the
-    bodies, ``body_parts`` removed), e.g. to re-seal an edited plan in a test."""
-    parts = data.get("body_parts") or {}
-    orders = [_expand_order(o, parts) for o in data.get("orders", [])]
-    return {**{k: v for k, v in data.items() if k != "body_parts"}, "orders": orders}
+    """A version 3 plan file's data as the plan model's (what ``common`` and ``catalogue``
+    hold joined back where it is referenced, the tables removed), e.g. to re-seal an edited
+    plan in a test."""
+    common, catalogue = data.get("common") or {}, data.get("catalogue") or {}
+    return {
+        **{k: v for k, v in data.items() if k not in TABLES},
+        "orders": [_expand_order(o, common) for o in data.get("orders", [])],
+        "resources": [_expand_resource(r, common, catalogue) for r in data.get("resources", [])],
+    }
 
 
 Element = OrderPlan | ResourcePlan
@@ -153,7 +237,7 @@ class _Reader:
     path: Path
     header: dict[str, Any] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
-    parts: dict[str, Any] | None = None  # None: a version 2 plan (no body parts)
+    tables: _Tables | None = None  # None: a version 2 plan (no shared tables)
     hasher: Any = field(default_factory=hashlib.sha256)
     hashed_any: bool = False
     first_in_array: bool = True
@@ -230,23 +314,8 @@ class _Reader:
         self.seen.add(key)
         version = self.header.get("format_version")
         self.check_version(version)
-        if version != 2 and self.parts is None:
-            parts = self.header.pop("body_parts", None)
-            if not isinstance(parts, dict):
-                raise InputError(
-                    f"{self.where(line)}: not a valid plan file: body_parts: Input should be "
-                    "a valid dictionary"
-                )
-            for part_key, part in parts.items():
-                if not isinstance(part, dict) or (
-                    _canonical.digest(part)[:PART_KEY_HEX] != part_key
-                ):
-                    raise PlanError(
-                        f"{self.where(line)}: body part {part_key!r} does not match its key: "
-                        "the plan was modified after it was made; run `oneatlas-plan plan "
-                        "--out` again"
-                    )
-            self.parts = parts
+        if version != 2 and self.tables is None:
+            self.tables = self.load_tables(line)
         self._hash_key(key)
         self.hasher.update(b"[")
         self.first_in_array = True
@@ -254,20 +323,40 @@ class _Reader:
     def end_array(self) -> None:
         self.hasher.update(b"]")
 
-    def expand(self, order: Any, index: int, line: int | None) -> Any:
-        if self.parts is None:
-            return order
+    def load_tables(self, line: int | None) -> _Tables:
+        catalogue, common = (self.header.pop(name, None) for name in TABLES)
+        for name, table in zip(TABLES, (catalogue, common), strict=True):
+            if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+                raise InputError(
+                    f"{self.where(line)}: not a valid plan file: {name}: a JSON object of "
+                    "objects is required (format 3)"
+                )
+        assert isinstance(common, dict) and isinstance(catalogue, dict)
+        tables = _Tables(common, catalogue)
+        for part_key, part in tables.common.items():
+            if _canonical.digest(part)[:PART_KEY_HEX] != part_key:
+                raise PlanError(
+                    f"{self.where(line)}: common part {part_key!r} does not match its key: "
+                    "the plan was modified after it was made; run `oneatlas-plan plan "
+                    "--out` again"
+                )
+        return tables
+
+    def expand(self, key: str, element: Any, index: int, line: int | None) -> Any:
+        if self.tables is None:
+            return element
         try:
-            return _expand_order(order, self.parts)
-        except KeyError as error:
+            if key == "orders":
+                return _expand_order(element, self.tables.common)
+            return _expand_resource(element, self.tables.common, self.tables.catalogue)
+        except _Unknown as error:
             raise PlanError(
-                f"{self.where(line)}: orders.{index}: unknown or conflicting body part "
-                f"{error.args[0]!r}; run `oneatlas-plan plan --out` again"
+                f"{self.where(line)}: {key}.{index}: unknown or conflicting {error}; run "
+                "`oneatlas-plan plan --out` again"
             ) from None
 
     def element(self, key: str, index: int, element: Any, line: int | None) -> Element:
-        if key == "orders":
-            element = self.expand(element, index, line)
+        element = self.expand(key, element, index, line)
         if not self.first_in_array:
             self.hasher.update(b",")
         self.first_in_array = False

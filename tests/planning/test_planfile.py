@@ -3,7 +3,6 @@ format 2 still read, tampering refused with a located message."""
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -85,15 +84,16 @@ def test_repeated_body_fields_are_stored_once(plan: Plan, tmp_path: Path) -> Non
     text = path.read_text(encoding="utf-8")
     assert text.count('"optionsPerProductType"') == 1
     assert text.count('"notifications"') == 1
-    assert text.count('"$part"') == 2 * 50  # each body and its item
+    assert text.count('"$part"') == 3 * 50  # each body, its item, the resource's digests
+    assert text.count('"footprint"') == 1 + len(plan.resources[0].alternatives)  # catalogue
     data = json.loads(text)
-    assert len(data["body_parts"]) == 2
+    assert len(data["common"]) == 3  # the body's, the item's, the digests' (one AOI each)
     back = read_plan(path)
     assert back == big
     for order in back.orders:  # what apply sends is what was digested
         assert _canonical.digest(order.body) == order.body_digest
     # The parts are what the bodies share, not per-order fields.
-    assert all("datastripIds" not in part for part in data["body_parts"].values())
+    assert all("datastripIds" not in part for part in data["common"].values())
     assert expand_parts(data)["orders"] == [o.model_dump(mode="json") for o in big.orders]
 
 
@@ -108,15 +108,10 @@ def test_a_one_scene_change_is_a_small_git_diff(plan: Plan, tmp_path: Path) -> N
     orders = list(before.orders)
     orders[7] = order.model_copy(update={"body": body, "body_digest": _canonical.digest(body)})
     after = before.model_copy(update={"resources": resources, "orders": orders}).sealed()
-    diff = [
-        line
-        for line in difflib.unified_diff(
-            encode_plan(before).splitlines(), encode_plan(after).splitlines(), n=0, lineterm=""
-        )
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
-    # checksum, the body's datastrip, its digest, the scene's identifier: one line each.
-    assert len(diff) == 2 * 4, "\n".join(diff)
+    old_lines, new_lines = encode_plan(before).splitlines(), encode_plan(after).splitlines()
+    assert len(old_lines) == len(new_lines)
+    diff = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
+    assert len(diff) == 4, diff
 
 
 def test_format_2_plans_are_still_read(tmp_path: Path) -> None:
@@ -156,14 +151,19 @@ def test_tampering_is_refused(plan: Plan, tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     text = encode_plan(many(plan, 3))
     data = json.loads(text)
-    key, part = next(iter(data["body_parts"].items()))
-    edited = {**data, "body_parts": {**data["body_parts"], key: {**part, "extra": 1}}}
+    key, part = next((k, p) for k, p in data["common"].items() if "contractId" in p)
+    edited = {**data, "common": {**data["common"], key: {**part, "extra": 1}}}
     _refused(path, _canonical.dumps_dense(edited), "does not match its key")
     # A part edited and re-keyed: the joined bodies differ from what the checksum covers.
     new_key = _canonical.digest({**part, "extra": 1})[:16]
     rekeyed = _canonical.dumps_dense(edited).replace(key, new_key)
     _refused(path, rekeyed, "checksum mismatch")
-    _refused(path, text.replace('"$part": "', '"$part": "0', 1), "unknown or conflicting body")
+    _refused(path, text.replace('"$part": "', '"$part": "0', 1), "unknown or conflicting $part")
+    _refused(path, text.replace('"$scene": "', '"$scene": "0', 1), "unknown or conflicting $scene")
+    scene_id = next(iter(data["catalogue"]))
+    cloudier = {**data, "catalogue": {**data["catalogue"], scene_id: {
+        **data["catalogue"][scene_id], "cloud_cover": 99.0}}}
+    _refused(path, _canonical.dumps_dense(cloudier), "checksum mismatch")
     _refused(path, text.replace('"coverage": 1.0', '"coverage": 0.5', 1), "checksum mismatch")
 
 
