@@ -90,7 +90,8 @@ def main() -> None:
             lines = sum(1 for _ in handle)
         show_json = c.run_cli_rss(["show", str(old_path), "--format", "json", "--out",
                                    str(work / "shown.json")], cwd=work)
-        same_bytes = (work / "shown.json").read_bytes() == old_path.read_bytes()
+        shown = work / "shown.json"
+        same_bytes = shown.exists() and shown.read_bytes() == old_path.read_bytes()
     for name, run in (("show", show), ("show json", show_json), ("diff", diff),
                       ("diff json", diff_json)):
         if run["exit_code"] != 0:
