@@ -304,7 +304,7 @@ class _Reader:
             self.hasher.update(_canonical.compact(value).encode("utf-8"))
 
     def check_version(self, version: Any) -> None:
-        if isinstance(version, bool) or version not in READ_VERSIONS:
+        if type(version) is not int or version not in READ_VERSIONS:
             raise PlanError(
                 f"{self.path}: unsupported plan format_version {version!r} (this oneatlas-plan "
                 f"reads versions {' and '.join(map(str, READ_VERSIONS))}; plan again)"
