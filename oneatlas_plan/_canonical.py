@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -52,31 +53,55 @@ def _holds_object(value: dict[str, Any] | list[Any]) -> bool:
     return False
 
 
-def _one_line(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_default)
+_ONE_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_default)
+_KEYS: dict[str, str] = {}  # object keys repeat in every resource: encoded once
+
+
+def _key(key: str) -> str:
+    encoded = _KEYS.get(key)
+    if encoded is None:
+        encoded = _KEYS[key] = _ONE_LINE.encode(key)
+    return encoded
+
+
+_encode_str = json.encoder.encode_basestring  # as json.dumps(ensure_ascii=False), in C
+
+
+def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return str(_encode_str(value))
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return _ONE_LINE.encode(value)
 
 
 def _dense(value: Any, indent: str, out: list[str]) -> None:
-    if not isinstance(value, dict | list) or not value or not _holds_object(value):
-        out.append(_one_line(value))
-        return
+    """``value`` (a dict or a list) in the dense layout, appended to ``out``."""
+    children = value.values() if type(value) is dict else value
+    if dict not in map(type, children):
+        line = _ONE_LINE.encode(value)
+        # No "{" but the first: no object inside; else look (a string may hold a "{").
+        if "{" not in line[1:] or not _holds_object(value):
+            out.append(line)
+            return
     inner = indent + "  "
-    if isinstance(value, dict):
-        out.append("{\n")
-        last = len(value) - 1
-        for i, key in enumerate(sorted(value)):
-            out.append(f"{inner}{_one_line(key)}: ")
-            _dense(value[key], inner, out)
-            out.append(",\n" if i < last else "\n")
-        out.append(indent + "}")
-    else:
-        out.append("[\n")
-        last = len(value) - 1
-        for i, item in enumerate(value):
-            out.append(inner)
-            _dense(item, inner, out)
-            out.append(",\n" if i < last else "\n")
-        out.append(indent + "]")
+    last = len(value) - 1
+    pairs = ((_key(k), value[k]) for k in sorted(value)) if type(value) is dict else (
+        ("", v) for v in value)
+    out.append("{\n" if type(value) is dict else "[\n")
+    for i, (key, child) in enumerate(pairs):
+        out.append(f"{inner}{key}: " if key else inner)
+        if type(child) is dict or type(child) is list:
+            _dense(child, inner, out)
+        else:
+            out.append(_scalar(child))
+        out.append(",\n" if i < last else "\n")
+    out.append(indent + ("}" if type(value) is dict else "]"))
 
 
 def dumps_dense(value: Any) -> str:
@@ -85,7 +110,10 @@ def dumps_dense(value: Any) -> str:
     one line (``, `` and ``: `` separators): a GeoJSON geometry, a list of ids, a flat record
     each take one line instead of one line per number."""
     out: list[str] = []
-    _dense(value, "", out)
+    if type(value) is dict or type(value) is list:
+        _dense(value, "", out)
+    else:
+        out.append(_scalar(value))
     out.append("\n")
     return "".join(out)
 

@@ -9,7 +9,7 @@ import click
 
 from oneatlas_plan import _files
 from oneatlas_plan.errors import ExitCode, InputError
-from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, iter_plan, read_plan
+from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, bulk, iter_plan, read_plan
 from oneatlas_plan.render.plan_diff import (
     PlanDiff,
     diff_plan_streams,
@@ -45,7 +45,8 @@ def _compare(old: Path, new: Path) -> PlanDiff:
         with StateStore(old) as store:
             return diff_state_plan(store.load(), plan)
     # Both read as streams, side by side: the diff holds the changes, not the plans.
-    return diff_plan_streams(iter_plan(old), iter_plan(new))
+    with bulk():
+        return diff_plan_streams(iter_plan(old), iter_plan(new))
 
 
 def _is_state(path: Path) -> bool:

@@ -12,7 +12,7 @@ import click
 from oneatlas_plan import _files
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
-from oneatlas_plan.planning.planfile import copy_plan, iter_plan, read_plan
+from oneatlas_plan.planning.planfile import bulk, copy_plan, iter_plan, read_plan
 from oneatlas_plan.render.plan_text import render_plan_text
 from oneatlas_plan.render.plans import render_plan
 from oneatlas_plan.render.style import use_colour
@@ -80,7 +80,8 @@ def show(
         colour = use_colour(
             isatty=to_terminal and sys.stdout.isatty(), environ=os.environ, no_color=no_color
         )
-        plan = _plan_for_text(plan_file, candidates)
+        with bulk():
+            plan = _plan_for_text(plan_file, candidates)
         _emit(render_plan_text(plan, colour=colour, candidates=candidates), out, colour=colour)
         return ExitCode.OK
     plan = read_plan(plan_file)
