@@ -7,11 +7,15 @@ run as whole CLI processes (peak RSS measured there); the write is timed in-proc
 peak Python allocation measured with tracemalloc in a separate pass. Goals (issue 18): each
 of write, show and diff under 3 s and 300 MB at 10,000 resources; the file's bytes and lines
 per resource are reported. ``--quick``: 300 resources (the same goals, easily met).
+``BIGPLAN_REUSE=FILE``: write the plan made to FILE, or read it from FILE when it exists
+(making the plan is the slow part: to measure again after a change of the file format or
+readers, without planning 10,000 AOIs again).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import tracemalloc
@@ -23,7 +27,7 @@ import _common as c
 
 from oneatlas_plan.api.models import PriceResponse
 from oneatlas_plan.planning.model import Plan
-from oneatlas_plan.planning.planfile import write_plan
+from oneatlas_plan.planning.planfile import read_plan, write_plan
 from oneatlas_plan.planning.run import plan_specs
 from oneatlas_plan.state.model import State
 
@@ -67,10 +71,16 @@ def changed(plan: Plan) -> Plan:
 def main() -> None:
     args = c.parse_args(__doc__ or "")
     n = 300 if args.quick else 10_000
+    reuse = Path(os.environ["BIGPLAN_REUSE"]) if os.environ.get("BIGPLAN_REUSE") else None
     with tempfile.TemporaryDirectory(prefix="bench-bigplan-") as temp:
         work = Path(temp)
         started = time.perf_counter()
-        plan = make_plan(n, work)
+        if reuse is not None and reuse.exists():  # a plan made by an earlier run
+            plan = read_plan(reuse)
+        else:
+            plan = make_plan(n, work)
+            if reuse is not None:
+                write_plan(plan, reuse)
         made_s = time.perf_counter() - started
         old_path, new_path = work / "old.json", work / "new.json"
         started = time.perf_counter()
