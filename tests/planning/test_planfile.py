@@ -127,6 +127,12 @@ def test_format_2_plans_are_still_read(tmp_path: Path) -> None:
     assert [r.address for r in now.resources] == [r.address for r in old.resources]
 
 
+def test_a_format_2_plan_diffs_with_its_format_3_twin(capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped plan before and after the format change: same content, no change."""
+    assert run(["diff", str(FORMAT_2), str(SHIPPED)]) == ExitCode.OK
+    assert capsys.readouterr().out == "Plan changes:\n  no change\n"
+
+
 def test_any_json_layout_is_read(plan: Plan, tmp_path: Path) -> None:
     data = json.loads(encode_plan(plan))
     for name, text in (
