@@ -118,10 +118,13 @@ def dumps_dense(value: Any) -> str:
     return "".join(out)
 
 
+_COMPACT = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+)
+
+
 def compact(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-    )
+    return _COMPACT.encode(value)
 
 
 def digest(value: Any) -> str:

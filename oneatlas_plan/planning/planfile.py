@@ -184,11 +184,13 @@ def write_plan(plan: Plan, path: Path) -> None:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"duplicate key {key!r}")
-        data[key] = value
+    data = dict(pairs)  # in C; the loop below only runs for a file that has a duplicate
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return data
 
 
@@ -199,14 +201,15 @@ class _Unknown(Exception):
 def _join(fields: Any, table: dict[str, Any], ref: str, key_name: str | None = None) -> Any:
     if not isinstance(fields, dict) or ref not in fields:
         return fields
-    key = fields[ref]
+    own = dict(fields)
+    key = own.pop(ref)
     shared = table.get(key) if isinstance(key, str) else None
-    own = {k: v for k, v in fields.items() if k != ref}
     if key_name is not None:
         own[key_name] = key
-    if not isinstance(shared, dict) or set(shared) & set(own):
+    if not isinstance(shared, dict) or not own.keys().isdisjoint(shared):
         raise _Unknown(f"{ref} {key!r}")
-    return {**own, **shared}
+    own.update(shared)
+    return own
 
 
 def _expand_order(order: Any, common: dict[str, Any]) -> Any:
