@@ -456,23 +456,85 @@ _MEMBER = re.compile(r'  ("(?:[^"\\]|\\.)*"): (.*?)(,?)\Z', re.DOTALL)
 _LAYOUT = "plan files are 2-space indented JSON as `oneatlas-plan plan --out` writes them"
 
 
-def _lines(handle: BinaryIO, path: Path, first: int) -> Iterator[tuple[int, str]]:
-    """(line number, line without its newline), from line ``first``."""
-    total = 0
-    for number, raw in enumerate(handle, first):
-        total += len(raw)
-        if total > MAX_PLAN_BYTES:
-            raise InputError(f"{path}: too large (over {MAX_PLAN_BYTES:,} bytes) for a plan file")
-        try:
-            yield number, raw.decode("utf-8").rstrip("\n")
-        except UnicodeDecodeError as error:
+class _Source:
+    """The file's lines after the first, from 1 MiB reads; a whole element at once
+    (:meth:`until_close`) without a Python step per line. Iterates (line number, line)."""
+
+    def __init__(self, handle: BinaryIO, path: Path) -> None:
+        self.handle, self.path = handle, path
+        self.buffer, self.pos, self.number, self.total = b"", 0, 1, 0
+
+    CHUNK = 1024 * 1024
+
+    def _fill(self) -> bool:
+        chunk = self.handle.read(self.CHUNK)
+        if not chunk:
+            return False
+        self.total += len(chunk)
+        if self.total > MAX_PLAN_BYTES:
             raise InputError(
-                f"{path}:{number}: not a plan file (not UTF-8 text at byte {error.start} of "
-                "the line)"
-            ) from None
+                f"{self.path}: too large (over {MAX_PLAN_BYTES:,} bytes) for a plan file"
+            )
+        self.buffer, self.pos = self.buffer[self.pos :] + chunk, 0
+        return True
+
+    def _decode(self, raw: bytes, number: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = number + raw.count(b"\n", 0, error.start)
+            raise InputError(f"{self.path}:{line}: not a plan file (not UTF-8 text)") from None
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        end = self.buffer.find(b"\n", self.pos)
+        while end < 0:
+            if not self._fill():
+                if self.pos >= len(self.buffer):
+                    raise StopIteration
+                end = len(self.buffer)  # a last line without its newline
+                break
+            end = self.buffer.find(b"\n", self.pos)
+        raw, self.pos = self.buffer[self.pos : end], end + 1
+        self.number += 1
+        return self.number, self._decode(raw, self.number)
+
+    def until_close(self, key: str, index: int) -> tuple[str, bool]:
+        """After an element's `    {` line: the rest of it through its `    }` line (JSON
+        strings hold no newline and nested lines are indented deeper, so the first line that
+        is `    }` or `    },` closes it); and whether a comma follows."""
+        start = self.number + 1
+        checked = 0  # bytes after self.pos already searched (_fill keeps them from pos)
+        while True:
+            found = self.buffer.find(b"\n    }", self.pos + max(checked - 6, 0))
+            if found >= 0:
+                close_end = self.buffer.find(b"\n", found + 1)
+                if close_end >= 0:
+                    break
+                checked = found - self.pos  # the closing line is not read whole yet
+            else:
+                checked = len(self.buffer) - self.pos
+            if checked > MAX_ELEMENT_BYTES:
+                raise InputError(
+                    f"{self.path}:{start - 1}: not a plan file: {key}.{index} is too large"
+                )
+            if not self._fill():
+                raise InputError(f"{self.path}: not a plan file: truncated (in {key!r})")
+        close = self.buffer[found + 1 : close_end]
+        if close not in (b"    }", b"    },"):
+            line = start + self.buffer.count(b"\n", self.pos, found)
+            raise InputError(
+                f"{self.path}:{line}: not a plan file: unexpected line in {key!r} ({_LAYOUT})"
+            )
+        raw = self.buffer[self.pos : found + 6]
+        self.pos = close_end + 1
+        self.number += raw.count(b"\n") + 1
+        return self._decode(raw, start), close.endswith(b",")
 
 
-def _stream(reader: _Reader, lines: Iterator[tuple[int, str]]) -> Iterator[Element]:
+def _stream(reader: _Reader, lines: _Source) -> Iterator[Element]:
     """The members of the top-level object, one at a time, in sorted order; the elements of
     `orders` and `resources` one at a time (see _stream_array)."""
     previous: str | None = None
@@ -518,9 +580,7 @@ def _stream(reader: _Reader, lines: Iterator[tuple[int, str]]) -> Iterator[Eleme
     raise InputError(f"{reader.path}: not a plan file: truncated (no closing brace)")
 
 
-def _stream_array(
-    reader: _Reader, key: str, lines: Iterator[tuple[int, str]]
-) -> Generator[Element, None, bool]:
+def _stream_array(reader: _Reader, key: str, lines: _Source) -> Generator[Element, None, bool]:
     """One element at a time: it starts with a `    {` line and ends with `    }`/`    },`
     (JSON strings hold no newline, and nested lines are indented deeper), or is one line.
     Returns whether the member ends with a comma."""
@@ -539,6 +599,12 @@ def _stream_array(
                 raise InputError(f"{reader.path}:{number}: not a plan file: unexpected line "
                                  f"in {key!r} ({_LAYOUT})")
             first, size = number, 0
+            if line == "    {":
+                text, comma = lines.until_close(key, index)
+                element = reader.loads("    {\n" + text, first)
+                yield reader.element(key, index, element, first)
+                index += 1
+                continue
         chunk.append(line)
         size += len(line)
         if size > MAX_ELEMENT_BYTES:
@@ -581,7 +647,7 @@ def iter_plan(path: Path, *, verify: bool = True) -> Iterator[Element | Plan]:
     try:
         with _open(path) as handle:
             if handle.readline(8) == b"{\n":
-                yield from _stream(reader, _lines(handle, path, 2))
+                yield from _stream(reader, _Source(handle, path))
             else:
                 handle.seek(0)
                 yield from _whole(reader, handle)

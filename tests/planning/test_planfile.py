@@ -13,6 +13,7 @@ import pytest
 from oneatlas_plan import _canonical, _schemas
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode, ToolError
+from oneatlas_plan.planning import planfile
 from oneatlas_plan.planning.model import FORMAT_VERSION, Plan
 from oneatlas_plan.planning.planfile import (
     encode_plan,
@@ -203,3 +204,20 @@ def test_iter_plan_yields_orders_then_resources_then_the_plan(plan: Plan) -> Non
     assert items[: len(plan.orders)] == plan.orders
     assert items[len(plan.orders) : -1] == plan.resources
     assert items[-1] == plan.model_copy(update={"orders": [], "resources": []})
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 6, 7, 64, 4096])
+def test_reads_cut_anywhere_give_the_same_plan(
+    plan: Plan, chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader finds elements across its read boundaries, wherever they fall."""
+    path = tmp_path / "plan.json"
+    write_plan(many(plan, 4), path)
+    whole = read_plan(path)
+    monkeypatch.setattr(planfile._Source, "CHUNK", chunk)
+    assert read_plan(path) == whole
+    for cut in (len(path.read_bytes()) // 3, len(path.read_bytes()) - 3):
+        short = tmp_path / f"short-{cut}.json"
+        short.write_bytes(path.read_bytes()[:cut])
+        with pytest.raises(ToolError, match=r"truncated|invalid JSON|trailing comma"):
+            read_plan(short)
