@@ -83,12 +83,14 @@ class PlanFile(Plan):
     resources: list[ResourceInFile]  # type: ignore[assignment]
 
     catalogue: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
         description="Scene id -> the scene's catalogue facts (platform, constellation, "
         'acquisition_date, cloud_cover, incidence_angle, footprint). A `{"$scene": ID, …}` in '
         "a resource's scenes, alternatives or near misses is that scene: `id` = ID, plus "
         "these facts.",
     )
     common: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
         description="Key (the first 16 hex digits of the sha256 of the fields' compact "
         "canonical JSON) -> fields that order bodies, their items or resource digests "
         'repeat. An object holding `"$part": KEY` is that object plus these fields: the exact '
@@ -347,7 +349,7 @@ class _Reader:
         self.hasher.update(b"]")
 
     def load_tables(self, line: int | None) -> _Tables:
-        catalogue, common = (self.header.pop(name, None) for name in TABLES)
+        catalogue, common = (self.header.pop(name, {}) for name in TABLES)  # absent: none
         for name, table in zip(TABLES, (catalogue, common), strict=True):
             if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
                 raise InputError(
