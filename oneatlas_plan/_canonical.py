@@ -1,13 +1,15 @@
 """Canonical JSON: the one way plans, state and digests are serialised.
 
 Sorted keys, 2-space indent, UTF-8, trailing newline; digests are sha256 over the compact
-canonical form, so the same value always has the same digest.
+canonical form, so the same value always has the same digest. Plan files use a denser layout
+(:func:`dumps_dense`): an object or array that holds no object is written on one line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -44,10 +46,85 @@ def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=_default) + "\n"
 
 
+def _holds_object(value: dict[str, Any] | list[Any]) -> bool:
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, dict) or (isinstance(item, list) and _holds_object(item)):
+            return True
+    return False
+
+
+_ONE_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_default)
+_KEYS: dict[str, str] = {}  # object keys repeat in every resource: encoded once
+
+
+def _key(key: str) -> str:
+    encoded = _KEYS.get(key)
+    if encoded is None:
+        encoded = _KEYS[key] = _ONE_LINE.encode(key)
+    return encoded
+
+
+_encode_str = json.encoder.encode_basestring  # as json.dumps(ensure_ascii=False), in C
+
+
+def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return str(_encode_str(value))
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return _ONE_LINE.encode(value)
+
+
+def _dense(value: Any, indent: str, out: list[str]) -> None:
+    """``value`` (a dict or a list) in the dense layout, appended to ``out``."""
+    children = value.values() if type(value) is dict else value
+    if dict not in map(type, children):
+        line = _ONE_LINE.encode(value)
+        # No "{" but the first: no object inside; else look (a string may hold a "{").
+        if "{" not in line[1:] or not _holds_object(value):
+            out.append(line)
+            return
+    inner = indent + "  "
+    last = len(value) - 1
+    pairs = ((_key(k), value[k]) for k in sorted(value)) if type(value) is dict else (
+        ("", v) for v in value)
+    out.append("{\n" if type(value) is dict else "[\n")
+    for i, (key, child) in enumerate(pairs):
+        out.append(f"{inner}{key}: " if key else inner)
+        if type(child) is dict or type(child) is list:
+            _dense(child, inner, out)
+        else:
+            out.append(_scalar(child))
+        out.append(",\n" if i < last else "\n")
+    out.append(indent + ("}" if type(value) is dict else "]"))
+
+
+def dumps_dense(value: Any) -> str:
+    """Canonical JSON laid out like :func:`dumps` (sorted keys, 2-space indent, trailing
+    newline), except that an object or array holding no object, at any depth, is written on
+    one line (``, `` and ``: `` separators): a GeoJSON geometry, a list of ids, a flat record
+    each take one line instead of one line per number."""
+    out: list[str] = []
+    if type(value) is dict or type(value) is list:
+        _dense(value, "", out)
+    else:
+        out.append(_scalar(value))
+    out.append("\n")
+    return "".join(out)
+
+
+_COMPACT = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+)
+
+
 def compact(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-    )
+    return _COMPACT.encode(value)
 
 
 def digest(value: Any) -> str:

@@ -20,6 +20,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 VERIFY_BYTES = 64 * 1024  # how much of the end of a write is read back and compared
 DEFAULT_MODE = 0o644
@@ -181,6 +182,28 @@ def _create_in_place(path: Path, data: bytes, fsync: bool) -> bool:
         path.unlink(missing_ok=True)
         raise
     return True
+
+
+def open_regular(path: Path, limit: int) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file of at most ``limit`` bytes (the
+    checks of :func:`read_regular`); the caller reads it as a stream and bounds what it
+    reads itself (the file may still grow)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO, socket or device"
+            raise NotRegularFileError(errno.EINVAL, f"not a regular file ({kind})", str(path))
+        if info.st_size > limit:
+            raise FileTooLargeError(
+                errno.EFBIG, f"too large ({info.st_size:,} bytes; the limit is {limit:,})",
+                str(path),
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_regular(path: Path, limit: int) -> bytes:

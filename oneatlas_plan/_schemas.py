@@ -16,7 +16,7 @@ from typing import Any
 # file name -> "module:Model"
 SCHEMAS: dict[str, str] = {
     "spec.schema.json": "oneatlas_plan.spec.models:SpecFile",
-    "plan.schema.json": "oneatlas_plan.planning.model:Plan",
+    "plan.schema.json": "oneatlas_plan.planning.planfile:PlanFile",
     "state.schema.json": "oneatlas_plan.state.model:State",
     # --format json of the commands that are not plans or specs
     "apply-output.schema.json": "oneatlas_plan.render.machine:ApplyOutput",

@@ -9,8 +9,13 @@ import click
 
 from oneatlas_plan import _files
 from oneatlas_plan.errors import ExitCode, InputError
-from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, read_plan
-from oneatlas_plan.render.plan_diff import PlanDiff, diff_plans, diff_state_plan, render_diff
+from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, bulk, iter_plan, read_plan
+from oneatlas_plan.render.plan_diff import (
+    PlanDiff,
+    diff_plan_streams,
+    diff_state_plan,
+    render_diff,
+)
 
 
 @click.command()
@@ -33,27 +38,38 @@ def diff(old: Path, new: Path, output_format: str) -> int:
 def _compare(old: Path, new: Path) -> PlanDiff:
     if _is_state(new):
         raise InputError(f"{new}: is a state file; NEW must be a plan file (a state can be OLD)")
-    plan = read_plan(new)
     if _is_state(old):
         from oneatlas_plan.state.store import StateStore
 
+        plan = read_plan(new)
         with StateStore(old) as store:
             return diff_state_plan(store.load(), plan)
-    return diff_plans(read_plan(old), plan)
+    # Both read as streams, side by side: the diff holds the changes, not the plans.
+    with bulk():
+        return diff_plan_streams(iter_plan(old), iter_plan(new))
 
 
 def _is_state(path: Path) -> bool:
     """A state file has `lineage` and `resources` but no `format_version` (that of plans).
 
-    Anything unreadable is not a state: read_plan then reports what is wrong with it.
+    Files in the indented layout both are written in are judged by their top-level keys (a
+    line each, 2-space indent) without being parsed; others are parsed whole. Anything
+    unreadable is not a state: reading it as a plan then reports what is wrong with it.
     """
     try:
-        data = json.loads(_files.read_regular(path, MAX_PLAN_BYTES).decode("utf-8"))
+        with _files.open_regular(path, MAX_PLAN_BYTES) as handle:
+            if handle.readline(8) != b"{\n":
+                handle.seek(0)
+                data = json.loads(handle.read(MAX_PLAN_BYTES + 1).decode("utf-8"))
+                keys = set(data) if isinstance(data, dict) else set()
+            else:
+                keys = set()
+                for line in handle:
+                    if line.startswith(b'  "'):
+                        key = line[3 : line.find(b'"', 3)].decode("utf-8", "replace")
+                        if key == "format_version":  # a plan: no need to read further
+                            return False
+                        keys.add(key)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return False
-    return (
-        isinstance(data, dict)
-        and "format_version" not in data
-        and "lineage" in data
-        and "resources" in data
-    )
+    return "format_version" not in keys and {"lineage", "resources"} <= keys

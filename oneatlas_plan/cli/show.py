@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
 from oneatlas_plan import _files
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
-from oneatlas_plan.planning.planfile import read_plan
+from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
+from oneatlas_plan.planning.planfile import bulk, copy_plan, iter_plan, read_plan
 from oneatlas_plan.render.plan_text import render_plan_text
 from oneatlas_plan.render.plans import render_plan
 from oneatlas_plan.render.style import use_colour
@@ -68,14 +70,22 @@ def show(
 ) -> int:
     """Show PLAN_FILE (checksum verified) as text, json, markdown, geojson, png or html."""
     _check_options(output_format, out, map_url, quicklook_url, candidates)
-    plan = read_plan(plan_file)
+    if output_format == "json":  # the file's own bytes, once the whole file is checked
+        for _ in iter_plan(plan_file):
+            pass
+        _emit_bytes(copy_plan(plan_file), out)
+        return ExitCode.OK
     if output_format == "text":
         to_terminal = out is None or str(out) == "-"
         colour = use_colour(
             isatty=to_terminal and sys.stdout.isatty(), environ=os.environ, no_color=no_color
         )
+        with bulk():
+            plan = _plan_for_text(plan_file, candidates)
         _emit(render_plan_text(plan, colour=colour, candidates=candidates), out, colour=colour)
-    elif output_format == "png":
+        return ExitCode.OK
+    plan = read_plan(plan_file)
+    if output_format == "png":
         from oneatlas_plan.render.plan_png import render_plan_png
 
         _emit(render_plan_png(plan), out)
@@ -90,6 +100,43 @@ def show(
     else:
         _emit(render_plan(plan, output_format), out)
     return ExitCode.OK
+
+
+def _plan_for_text(path: Path, candidates: int | None) -> Plan:
+    """The plan read as a stream, keeping of each order and resource only what the text
+    rendering shows (no body, geometry, footprint or digest): memory grows by a table row
+    per resource, not by the file."""
+    orders: list[OrderPlan] = []
+    resources: list[ResourcePlan] = []
+    for item in iter_plan(path):
+        if isinstance(item, OrderPlan):
+            orders.append(item.model_copy(update={"body": {}}))
+        elif isinstance(item, ResourcePlan):
+            shown = item.alternatives[: candidates or 0], item.near_misses[: candidates or 0]
+            resources.append(
+                item.model_copy(
+                    update={
+                        "aoi_geometry": None,
+                        "digests": {},
+                        "scenes": [s.model_copy(update={"footprint": {}}) for s in item.scenes],
+                        "alternatives": [a.model_copy(update={"footprint": {}}) for a in shown[0]],
+                        "near_misses": [a.model_copy(update={"footprint": {}}) for a in shown[1]],
+                    }
+                )
+            )
+        else:
+            return item.model_copy(update={"orders": orders, "resources": resources})
+    raise AssertionError("iter_plan ends with the plan")
+
+
+def _emit_bytes(chunks: Iterable[bytes], out: Path | None) -> None:
+    if out is None or str(out) == "-":
+        sys.stdout.flush()
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    _emit(b"".join(chunks), out)
 
 
 def _check_options(

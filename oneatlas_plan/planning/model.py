@@ -1,5 +1,8 @@
 """The plan: a pure value, written as canonical JSON and reviewed before `apply`.
 
+The file layout (dense lines, shared body parts) is ``planning/planfile.py``'s; the checksum is
+over the plain canonical form of this model, whatever the layout.
+
 Everything but ``meta`` is deterministic for the same specs, state and catalog, so two plans
 are byte-identical apart from ``meta``. ``checksum`` covers everything but ``meta`` and
 itself: `apply` refuses a plan whose checksum does not match (a hand-edited plan).
@@ -14,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oneatlas_plan import _canonical
 from oneatlas_plan.state.model import Amount
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 Action = Literal["create", "no-op", "reorder", "forget", "blocked"]
 ORDERING_ACTIONS: frozenset[str] = frozenset({"create", "reorder"})
@@ -215,7 +218,10 @@ class Plan(_Model):
         return self.model_copy(update={"checksum": self.compute_checksum()})
 
     def to_json(self) -> str:
-        return _canonical.dumps(self.model_dump(mode="json"))
+        """The plan file's text (``planfile.encode_plan``)."""
+        from oneatlas_plan.planning.planfile import encode_plan
+
+        return encode_plan(self)
 
     @property
     def has_changes(self) -> bool:

@@ -5,6 +5,10 @@ options, product, price; never the volatile ``meta``), deepdiff compares the sum
 each difference is phrased for a reviewer: orders added or removed, action, scene, option,
 product and price changes, spec files changed, and the spend delta per currency.
 
+Two plans are compared as streams (``diff_plan_streams``, fed by ``planfile.iter_plan``):
+each side's orders are reduced to their summaries, then both sides' resources are walked in
+address order side by side, so a diff holds the changes, not the plans.
+
 Against a state (``diff_state_plan``) the old side is what the state records for each
 resource (its latest order: status, scenes, amount); the state keeps no order body, so
 options and product are not compared there. Unchanged (``no-op``) resources match their
@@ -13,6 +17,7 @@ record by definition, forgotten ones are removed, and the spend delta is what th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -128,22 +133,32 @@ def _options(order: OrderPlan | None) -> dict[str, str]:
     return dict(sorted(options.items()))
 
 
-def _plan_summary(resource: ResourcePlan, order: OrderPlan | None) -> dict[str, Any]:
-    if resource.action in NO_ORDER:
-        return {"action": resource.action}
+def _order_summary(order: OrderPlan | None) -> dict[str, Any]:
+    """What a resource's summary takes from its order (small: kept for every order)."""
     price = order.price if order is not None else None
     return {
-        "action": resource.action,
         "product": None if order is None else order.product_type_id,
-        "scenes": [s.archive_identifier or s.id for s in resource.scenes],
         "options": _options(order),
         "price": None if price is None else _money(price.amount, price.currency),
     }
 
 
+def _plan_summary(resource: ResourcePlan, order: dict[str, Any] | None) -> dict[str, Any]:
+    if resource.action in NO_ORDER:
+        return {"action": resource.action}
+    order = order or _order_summary(None)
+    return {
+        "action": resource.action,
+        "product": order["product"],
+        "scenes": [s.archive_identifier or s.id for s in resource.scenes],
+        "options": order["options"],
+        "price": order["price"],
+    }
+
+
 def plan_summaries(plan: Plan) -> dict[str, dict[str, Any]]:
     """address -> canonical summary of what the plan does for it."""
-    orders = {o.key: o for o in plan.orders}
+    orders = {o.key: _order_summary(o) for o in plan.orders}
     return {r.address: _plan_summary(r, orders.get(r.order_key or "")) for r in plan.resources}
 
 
@@ -230,25 +245,82 @@ def _diff(
     return diff
 
 
+PlanItem = OrderPlan | ResourcePlan | Plan
+
+
+class _Side:
+    """One plan read as a stream (orders, then resources by address, then the plan)."""
+
+    def __init__(self, items: Iterable[PlanItem]) -> None:
+        self.items = iter(items)
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.plan: Plan | None = None
+        self.head = self.advance()
+
+    def advance(self) -> ResourcePlan | None:
+        for item in self.items:
+            if isinstance(item, OrderPlan):
+                self.orders[item.key] = _order_summary(item)
+            elif isinstance(item, ResourcePlan):
+                return item
+            else:
+                self.plan = item
+                return None
+        return None
+
+    def summary(self, resource: ResourcePlan) -> dict[str, Any]:
+        return _plan_summary(resource, self.orders.get(resource.order_key or ""))
+
+
+def plan_items(plan: Plan) -> Iterator[PlanItem]:
+    """A plan in memory as ``planfile.iter_plan`` reads one (resources by address)."""
+    yield from plan.orders
+    yield from sorted(plan.resources, key=lambda r: r.address)
+    yield plan
+
+
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     """OLD plan -> NEW plan; the spend is each plan's total of orders to place."""
-    result = PlanDiff(
-        old_kind="plan",
-        plan_changes=_plan_level(old, new),
-        spend_old=dict(old.totals),
-        spend_new=dict(new.totals),
-    )
-    _diff(plan_summaries(old), plan_summaries(new), result)
-    result.plan_changes = [_spec_detail(c, old, new, result) for c in result.plan_changes]
+    return diff_plan_streams(plan_items(old), plan_items(new))
+
+
+def diff_plan_streams(old_items: Iterable[PlanItem], new_items: Iterable[PlanItem]) -> PlanDiff:
+    """:func:`diff_plans` over two plans read as streams (``planfile.iter_plan``): each
+    yields its orders, its resources sorted by address, then the plan itself (the rest)."""
+    old, new = _Side(old_items), _Side(new_items)
+    result = PlanDiff(old_kind="plan")
+    spec_files: dict[str, str | None] = {}  # address -> spec file, for the reported ones
+    while old.head is not None or new.head is not None:
+        before, after = old.head, new.head
+        if after is None or (before is not None and before.address < after.address):
+            assert before is not None
+            result.removed[before.address] = old.summary(before)
+            spec_files[before.address] = before.spec_file
+            old.head = old.advance()
+        elif before is None or after.address < before.address:
+            result.added[after.address] = new.summary(after)
+            spec_files[after.address] = after.spec_file
+            new.head = new.advance()
+        else:
+            changes = compare(old.summary(before), new.summary(after))
+            if changes:
+                result.changes[after.address] = changes
+                spec_files[after.address] = after.spec_file
+            old.head, new.head = old.advance(), new.advance()
+    if old.plan is None or new.plan is None:
+        raise ValueError("a plan stream ended without its plan")
+    result.plan_changes = _plan_level(old.plan, new.plan)
+    result.spend_old, result.spend_new = dict(old.plan.totals), dict(new.plan.totals)
+    result.plan_changes = [_spec_detail(c, spec_files, result) for c in result.plan_changes]
     return result
 
 
-def _spec_detail(change: Change, old: Plan, new: Plan, diff: PlanDiff) -> Change:
-    """Name what an edit of a spec file changed: the resources it added, removed, changed."""
+def _spec_detail(change: Change, files: dict[str, str | None], diff: PlanDiff) -> Change:
+    """Name what an edit of a spec file changed: the resources it added, removed, changed
+    (``files``: address -> spec file of those resources)."""
     if change.field != "spec_file":
         return change
-    files = {r.address: r.spec_file for r in (*old.resources, *new.resources)}
-    mine = [a for a, f in files.items() if f == change.key]
+    mine = sorted(a for a, f in files.items() if f == change.key)
     parts = []
     added = [a for a in mine if a in diff.added]
     removed = [a for a in mine if a in diff.removed]

@@ -9,6 +9,7 @@ import pytest
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.planfile import expand_parts
 from tests.conftest import World
 
 SPEC_COUNT = 3  # orders in the shipped specs/
@@ -37,7 +38,7 @@ def test_plan_with_changes_exits_2_with_detailed_exitcode(world: World) -> None:
 
 def test_tampered_plan_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
-    plan = json.loads(Path("plan.json").read_text())
+    plan = expand_parts(json.loads(Path("plan.json").read_text()))
     plan["orders"][0]["body"]["items"][0]["datastripIds"] = ["DS_SOMETHING_ELSE"]
     Path("plan.json").write_text(json.dumps(plan))
     capsys.readouterr()

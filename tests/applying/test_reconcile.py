@@ -17,6 +17,7 @@ from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.applying.reconcile import NOT_FOUND_GRACE, reconcile, same_reference
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.planfile import expand_parts
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, utc_iso
 from oneatlas_plan.state.store import StateStore
 from tests.conftest import API_KEY, World
@@ -125,7 +126,8 @@ def test_an_order_whose_reference_came_back_truncated_is_found(
     world: World, client: OneAtlasClient
 ) -> None:
     assert world.cli("plan", TOULOUSE, "--out", "plan.json") == ExitCode.OK
-    body: dict[str, Any] = json.loads(Path("plan.json").read_text())["orders"][0]["body"]
+    plan = expand_parts(json.loads(Path("plan.json").read_text()))
+    body: dict[str, Any] = plan["orders"][0]["body"]
     key = "oap-0000cafe0001"
     reference = f"{key}~toulouse/city-centre/polygon-1/with/a/long/tail"
     body["customerReference"] = reference
@@ -168,7 +170,7 @@ def test_the_plan_says_how_and_when_an_unknown_outcome_settles(
     address = "xinjiang-pneo.hejing-west.hejing-west"
     # the state holds the plan's order with an unknown outcome, as a 5xx on its POST leaves it
     assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
-    plan = json.loads(Path("plan.json").read_text())
+    plan = expand_parts(json.loads(Path("plan.json").read_text()))
     [order] = plan["orders"]
     t0 = datetime.now(UTC)
     with StateStore(world.project / "oneatlas-state.json") as store:
@@ -203,6 +205,6 @@ def test_the_plan_says_how_and_when_an_unknown_outcome_settles(
         store.load()
         reconcile(store, client, {}, _at(checked + NOT_FOUND_GRACE))
     assert world.cli("plan", spec, "--out", "plan.json") == ExitCode.OK
-    [replanned] = json.loads(Path("plan.json").read_text())["resources"]
+    [replanned] = expand_parts(json.loads(Path("plan.json").read_text()))["resources"]
     assert replanned["action"] == "create"
     assert "settled automatically as not ordered" in replanned["reason"]

@@ -17,6 +17,7 @@ from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.planfile import expand_parts
 from tests.applying.interposer import ORDERING, Airbus, airbus
 from tests.conftest import API_KEY, World
 
@@ -36,7 +37,7 @@ def test_an_order_that_merely_contains_our_reference_is_not_ours(
 ) -> None:
     world = airbus.world
     assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == ExitCode.OK
-    order = json.loads(Path("plan.json").read_text())["orders"][0]
+    order = expand_parts(json.loads(Path("plan.json").read_text()))["orders"][0]
     ours = order["customer_reference"]
     # A 502 on the order POST: outcome unknown, though the request never reached Airbus.
     airbus.wire.answer(ORDERING, 502, BAD_GATEWAY)

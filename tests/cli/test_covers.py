@@ -17,6 +17,7 @@ from shapely.ops import unary_union
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.geodesy import geodesic_area_km2
+from oneatlas_plan.planning.planfile import expand_parts
 from tests.conftest import ROOT, World
 
 EXAMPLE = ROOT / "examples" / "coverage-large-area.yaml"
@@ -42,7 +43,7 @@ def write_cover(*, pairs_per_order: int = 5, budget: str = "") -> None:
 
 def plan_json(world: World, *args: str) -> tuple[int, dict[str, Any]]:
     code = world.cli("plan", str(SPEC), *args, "--out", "plan.json")
-    return code, json.loads(Path("plan.json").read_text())
+    return code, expand_parts(json.loads(Path("plan.json").read_text()))
 
 
 def parts(plan: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import pytest
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.planfile import expand_parts
 from tests.conftest import World
 
 TOULOUSE = Path("specs/toulouse-pleiades.yaml")
@@ -20,7 +21,7 @@ SCENE = "DS_PHR1B_202207151016099_FR1_PX_E001N43_0708_94508"  # the best Toulous
 
 def plan_json(world: World, *args: str) -> tuple[int, dict[str, Any]]:
     code = world.cli("plan", *args, "--out", "plan.json")
-    return code, json.loads(Path("plan.json").read_text())
+    return code, expand_parts(json.loads(Path("plan.json").read_text()))
 
 
 def resource(plan: dict[str, Any], address: str) -> dict[str, Any]:

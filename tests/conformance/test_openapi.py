@@ -31,6 +31,7 @@ from oneatlas_plan.api.models import Contract, Feature, Me, OrderResponse, Searc
 from oneatlas_plan.api.orders import options_body, orders_search_body, orders_search_q
 from oneatlas_plan.api.query import SearchQuery
 from oneatlas_plan.cli import run
+from oneatlas_plan.planning.planfile import expand_parts
 from oneatlas_plan.sandbox.app import ROUTES
 from oneatlas_plan.sandbox.embedded import RunningSandbox, start_embedded
 from tests.api.conftest import FakeOneAtlas, json_response
@@ -354,7 +355,7 @@ def planned(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[
         os.chdir(old)
         os.environ.pop("ONEATLAS_API_KEY", None)
     assert code in (0, 2)
-    return dict(json.loads((project / "plan.json").read_text(encoding="utf-8")))
+    return expand_parts(json.loads((project / "plan.json").read_text(encoding="utf-8")))
 
 
 def _search(sandbox: Sandbox, **body: Any) -> dict[str, Any]:

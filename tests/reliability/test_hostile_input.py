@@ -24,6 +24,7 @@ import pytest
 from oneatlas_plan._canonical import digest
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.planning.planfile import expand_parts
 from tests.reliability.conftest import ROOT, Project, Result, make_project, start_sandbox
 
 DATA = Path(__file__).parent / "data"
@@ -277,7 +278,7 @@ BODY_NOT_DIGEST = "body changed, digest not"
 
 def _reseal(data: dict[str, Any]) -> bytes:
     """A hand edit that also recomputes the checksum (what a determined user could do)."""
-    plan = Plan.model_validate({**data, "checksum": ""})
+    plan = Plan.model_validate({**expand_parts(data), "checksum": ""})
     return plan.sealed().to_json().encode()
 
 

@@ -1,0 +1,223 @@
+"""The plan file (format 3): canonical dense layout, shared body parts, streaming reads,
+format 2 still read, tampering refused with a located message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from oneatlas_plan import _canonical, _schemas
+from oneatlas_plan.cli import run
+from oneatlas_plan.errors import ExitCode, ToolError
+from oneatlas_plan.planning import planfile
+from oneatlas_plan.planning.model import FORMAT_VERSION, Plan
+from oneatlas_plan.planning.planfile import (
+    encode_plan,
+    expand_parts,
+    iter_plan,
+    read_plan,
+    write_plan,
+)
+
+DATA = Path(__file__).parent / "data"
+SHIPPED = Path(__file__).resolve().parents[1] / "render" / "data" / "shipped" / "plan.json"
+FORMAT_2 = DATA / "plan-format-2.json"  # written by the previous version (format 2)
+
+
+def many(plan: Plan, copies: int) -> Plan:
+    """The first resource and its order repeated ``copies`` times (other addresses, keys and
+    datastrips, the same options): what a spec with many AOIs plans."""
+    resource, order = plan.resources[0], plan.orders[0]
+    resources, orders = [], []
+    for i in range(copies):
+        address, key = f"{resource.address}-{i:03d}", f"{order.key}{i:03d}"
+        body = json.loads(json.dumps(order.body))
+        body["items"][0]["datastripIds"] = [f"DS_{i:03d}"]
+        body["customerReference"] = f"{key}_x"
+        resources.append(resource.model_copy(update={"address": address, "order_key": key}))
+        orders.append(
+            order.model_copy(
+                update={
+                    "key": key,
+                    "addresses": [address],
+                    "body": body,
+                    "body_digest": _canonical.digest(body),
+                }
+            )
+        )
+    update = {"resources": resources, "orders": orders, "budgets": []}
+    return plan.model_copy(update=update).sealed()
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return read_plan(SHIPPED)
+
+
+def test_round_trip_is_canonical_and_valid_json(plan: Plan, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    text = path.read_text(encoding="utf-8")
+    assert text == encode_plan(plan) == encode_plan(read_plan(path))  # same plan, same bytes
+    assert read_plan(path) == plan
+    data = json.loads(text)
+    assert data["format_version"] == FORMAT_VERSION == 3
+    assert text == _canonical.dumps_dense(data)
+    schema = json.loads((_schemas.SCHEMA_DIR / "plan.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_geometries_take_one_line_not_one_per_coordinate(plan: Plan) -> None:
+    lines = encode_plan(plan).splitlines()
+    assert not [line for line in lines if line.strip().rstrip(",").lstrip("-")[:1].isdigit()]
+    geometry = [line for line in lines if '"aoi_geometry": {"coordinates": [[[' in line]
+    assert len(geometry) == len(plan.resources)
+
+
+def test_repeated_body_fields_are_stored_once(plan: Plan, tmp_path: Path) -> None:
+    big = many(plan, 50)
+    path = tmp_path / "plan.json"
+    write_plan(big, path)
+    text = path.read_text(encoding="utf-8")
+    assert text.count('"optionsPerProductType"') == 1
+    assert text.count('"notifications"') == 1
+    assert text.count('"$part"') == 3 * 50  # each body, its item, the resource's digests
+    assert text.count('"footprint"') == 1 + len(plan.resources[0].alternatives)  # catalogue
+    data = json.loads(text)
+    assert len(data["common"]) == 3  # the body's, the item's, the digests' (one AOI each)
+    back = read_plan(path)
+    assert back == big
+    for order in back.orders:  # what apply sends is what was digested
+        assert _canonical.digest(order.body) == order.body_digest
+    # The parts are what the bodies share, not per-order fields.
+    assert all("datastripIds" not in part for part in data["common"].values())
+    assert expand_parts(data)["orders"] == [o.model_dump(mode="json") for o in big.orders]
+
+
+def test_a_one_scene_change_is_a_small_git_diff(plan: Plan, tmp_path: Path) -> None:
+    before = many(plan, 20)
+    resource, order = before.resources[7], before.orders[7]
+    scene = resource.scenes[0].model_copy(update={"archive_identifier": "DS_OTHER"})
+    body = json.loads(json.dumps(order.body))
+    body["items"][0]["datastripIds"] = ["DS_OTHER"]
+    resources = list(before.resources)
+    resources[7] = resource.model_copy(update={"scenes": [scene]})
+    orders = list(before.orders)
+    orders[7] = order.model_copy(update={"body": body, "body_digest": _canonical.digest(body)})
+    after = before.model_copy(update={"resources": resources, "orders": orders}).sealed()
+    old_lines, new_lines = encode_plan(before).splitlines(), encode_plan(after).splitlines()
+    assert len(old_lines) == len(new_lines)
+    diff = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
+    assert len(diff) == 4, diff
+
+
+def test_format_2_plans_are_still_read(tmp_path: Path) -> None:
+    old = read_plan(FORMAT_2)
+    assert old.format_version == 2 and old.resources and old.orders
+    assert old.checksum == old.compute_checksum()
+    assert encode_plan(old) == FORMAT_2.read_text(encoding="utf-8")  # rewritten as it was
+    out = tmp_path / "shown.json"
+    assert run(["show", str(FORMAT_2), "--format", "json", "--out", str(out)]) == ExitCode.OK
+    assert out.read_bytes() == FORMAT_2.read_bytes()
+    assert run(["show", str(FORMAT_2)]) == ExitCode.OK
+    now = read_plan(SHIPPED)
+    assert [r.address for r in now.resources] == [r.address for r in old.resources]
+
+
+def test_a_format_2_plan_diffs_with_its_format_3_twin(capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped plan before and after the format change: same content, no change."""
+    assert run(["diff", str(FORMAT_2), str(SHIPPED)]) == ExitCode.OK
+    assert capsys.readouterr().out == "Plan changes:\n  no change\n"
+
+
+def test_any_json_layout_is_read(plan: Plan, tmp_path: Path) -> None:
+    data = json.loads(encode_plan(plan))
+    for name, text in (
+        ("compact.json", json.dumps(data)),
+        ("indented.json", json.dumps(data, indent=2)),
+        ("unsorted.json", json.dumps(dict(reversed(data.items())))),
+    ):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        assert read_plan(path) == plan, name
+
+
+def _refused(path: Path, text: str, message: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ToolError) as raised:
+        read_plan(path)
+    assert message in str(raised.value), str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_tampering_is_refused(plan: Plan, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    text = encode_plan(many(plan, 3))
+    data = json.loads(text)
+    key, part = next((k, p) for k, p in data["common"].items() if "contractId" in p)
+    edited = {**data, "common": {**data["common"], key: {**part, "extra": 1}}}
+    _refused(path, _canonical.dumps_dense(edited), "does not match its key")
+    # A part edited and re-keyed: the joined bodies differ from what the checksum covers.
+    new_key = _canonical.digest({**part, "extra": 1})[:16]
+    rekeyed = _canonical.dumps_dense(edited).replace(key, new_key)
+    _refused(path, rekeyed, "checksum mismatch")
+    _refused(path, text.replace('"$part": "', '"$part": "0', 1), "unknown or conflicting $part")
+    _refused(path, text.replace('"$scene": "', '"$scene": "0', 1), "unknown or conflicting $scene")
+    scene_id = next(iter(data["catalogue"]))
+    cloudier = {**data, "catalogue": {**data["catalogue"], scene_id: {
+        **data["catalogue"][scene_id], "cloud_cover": 99.0}}}
+    _refused(path, _canonical.dumps_dense(cloudier), "checksum mismatch")
+    _refused(path, text.replace('"coverage": 1.0', '"coverage": 0.5', 1), "checksum mismatch")
+
+
+def test_streamed_errors_are_located(plan: Plan, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    text = encode_plan(many(plan, 3))
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if '"reason"' in line and i > 60)
+    _refused(path, "".join(lines[:at]), "truncated")
+    broken = "".join([*lines[:at], lines[at].replace('"reason"', '"reason', 1), *lines[at + 1 :]])
+    _refused(path, broken, f"{path}:{at + 1}:")
+    _refused(path, text.replace('\n  "endpoint"', '\n    "endpoint"', 1), "unexpected line")
+    _refused(path, text.replace('\n  "checksum"', '\n  "zzz": 1,\n  "checksum"', 1), "out of order")
+    _refused(path, text + "{}\n", "extra data")
+    _refused(path, text.replace('"format_version": 3', '"format_version": 4'), "format_version 4")
+    _refused(path, text.replace('"format_version": 3', '"format_version": 1'), "plan again")
+
+
+def test_unsorted_or_repeated_resources_are_refused(plan: Plan, tmp_path: Path) -> None:
+    three = many(plan, 3)
+    for resources, message in (
+        ([*three.resources[1:], three.resources[0]], "sorted by address"),
+        ([three.resources[0], *three.resources], "appears twice"),
+    ):
+        edited = three.model_copy(update={"resources": resources}).sealed()
+        _refused(tmp_path / "plan.json", encode_plan(edited), message)
+
+
+def test_iter_plan_yields_orders_then_resources_then_the_plan(plan: Plan) -> None:
+    items: list[Any] = list(iter_plan(SHIPPED))
+    assert items[: len(plan.orders)] == plan.orders
+    assert items[len(plan.orders) : -1] == plan.resources
+    assert items[-1] == plan.model_copy(update={"orders": [], "resources": []})
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 6, 7, 64, 4096])
+def test_reads_cut_anywhere_give_the_same_plan(
+    plan: Plan, chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader finds elements across its read boundaries, wherever they fall."""
+    path = tmp_path / "plan.json"
+    write_plan(many(plan, 4), path)
+    whole = read_plan(path)
+    monkeypatch.setattr(planfile._Source, "CHUNK", chunk)
+    assert read_plan(path) == whole
+    for cut in (len(path.read_bytes()) // 3, len(path.read_bytes()) - 3):
+        short = tmp_path / f"short-{cut}.json"
+        short.write_bytes(path.read_bytes()[:cut])
+        with pytest.raises(ToolError, match=r"truncated|invalid JSON|trailing comma"):
+            read_plan(short)
