@@ -182,6 +182,7 @@ def candidate_lines(resource: ResourcePlan, limit: int) -> list[str]:
 
 def _entries(plan: Plan, resources: Sequence[ResourcePlan], candidates: int | None) -> list[_Entry]:
     orders = {order.key: order for order in plan.orders}
+    position = {r.address: i for i, r in enumerate(resources)}
     shown: set[str] = set()
     entries: list[_Entry] = []
     for resource in resources:
@@ -191,7 +192,8 @@ def _entries(plan: Plan, resources: Sequence[ResourcePlan], candidates: int | No
                 continue
             shown.add(order.key)
             entries.append(_order_row(order))
-            members = [r for r in resources if r.address in order.addresses]
+            members = [resources[i] for i in sorted(
+                position[a] for a in order.addresses if a in position)]
             for member in members:
                 entries.append(_resource_row(member, order, member=True))
                 entries += _resource_details(member, candidates)
