@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from oneatlas_plan import _files
+from oneatlas_plan._canonical import dumps
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
 from oneatlas_plan.planning.planfile import bulk, copy_plan, iter_plan, read_plan
@@ -58,6 +59,12 @@ FORMATS = ["text", "json", "markdown", "geojson", "png", "html"]
     metavar="[N]",
     help="text: under each resource, the N best alternatives or nearest misses (default 3).",
 )
+@click.option(
+    "--expanded",
+    is_flag=True,
+    help="json only: every order's body and every scene written out in full (the file's "
+    "`common` and `catalogue` tables joined back), for scripts and policy checks.",
+)
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set, or not a TTY).")
 def show(
     plan_file: Path,
@@ -66,10 +73,16 @@ def show(
     map_url: str | None,
     quicklook_url: str | None,
     candidates: int | None,
+    expanded: bool,
     no_color: bool,
 ) -> int:
     """Show PLAN_FILE (checksum verified) as text, json, markdown, geojson, png or html."""
     _check_options(output_format, out, map_url, quicklook_url, candidates)
+    if expanded and output_format != "json":
+        raise ConfigError("--expanded only applies to --format json")
+    if expanded:
+        _emit(dumps(read_plan(plan_file).model_dump(mode="json")), out)
+        return ExitCode.OK
     if output_format == "json":  # the file's own bytes, once the whole file is checked
         for _ in iter_plan(plan_file):
             pass

@@ -44,6 +44,30 @@ def test_json_round_trips(
     assert copy.read_bytes() == plan_file.read_bytes()
 
 
+def test_expanded_json_writes_bodies_and_scenes_in_full_and_is_still_a_plan(
+    plan_file: Path, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    assert run(["show", str(plan_file), "--format", "json", "--expanded"]) == ExitCode.OK
+    text = capsysbinary.readouterr().out
+    data = json.loads(text)
+    assert "common" not in data and "catalogue" not in data
+    compact = json.loads(plan_file.read_bytes())
+    assert compact.get("common") or compact.get("catalogue")  # the shipped plan shares parts
+    assert "$part" not in text.decode() and "$scene" not in text.decode()
+    for order in data["orders"]:
+        assert order["body"]["contractId"]  # written out, not a reference
+    for resource in data["resources"]:
+        for scene in resource.get("scenes", []):
+            assert scene["footprint"]["type"] in ("Polygon", "MultiPolygon")
+    expanded = tmp_path / "expanded.json"
+    expanded.write_bytes(text)
+    assert read_plan(expanded) == read_plan(plan_file)  # same checksum: the same plan
+
+
+def test_expanded_is_refused_outside_json(plan_file: Path) -> None:
+    assert run(["show", str(plan_file), "--expanded"]) == ExitCode.ERROR  # like --map-url
+
+
 def test_markdown_with_map_url_to_a_file(plan_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "comment.md"
     code = run(
