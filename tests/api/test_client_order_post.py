@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 
+from oneatlas_plan.api.auth import ApiKey
+from oneatlas_plan.api.client import OneAtlasClient
+from oneatlas_plan.api.profiles import resolve_endpoint
+from oneatlas_plan.api.retry import RetryPolicy
 from oneatlas_plan.errors import OutcomeUnknownError, RequestRejectedError
 
-from .conftest import FakeOneAtlas, json_response
+from .conftest import API_KEY, FakeOneAtlas, SleepRecorder, json_response
 
 BODY: dict[str, Any] = {"contractId": "C1", "customerReference": "oap-1234_x", "items": [1]}
 FAST = {"limits": {"ordering_rps": 200, "search_rps": 1000, "search_concurrency": 4,
@@ -50,3 +54,23 @@ def test_a_409_on_the_order_post_is_rejected(fake: FakeOneAtlas, make_client: An
     with pytest.raises(RequestRejectedError):
         make_client().order(BODY)
     assert len(fake.received("/api/v1/orders")) == 1
+
+
+def test_a_tls_failure_on_the_order_post_is_outcome_unknown_and_never_resent(
+    fake: FakeOneAtlas,
+) -> None:
+    # urllib3 raises the same SSLError for a failed handshake and for a TLS failure while the
+    # answer is read, so it never proves the order did not leave: it is not sent again. Here
+    # https:// meets the plain-HTTP fake, whose answer to the TLS hello breaks the handshake.
+    client = OneAtlasClient(resolve_endpoint(fake.base_url.replace("http:", "https:")),
+                            ApiKey(API_KEY), sleep=SleepRecorder(),
+                            retry=RetryPolicy(retries=2, base_delay=0.01))
+    client._tokens.get = lambda: "tok"  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            client.order(BODY)
+    finally:
+        client.close()
+    assert caught.value.customer_reference == BODY["customerReference"]
+    assert client.stats.requests["orders"] == 1
+    assert fake.seen == []  # the TLS hello never became a request: only the handshake failed
