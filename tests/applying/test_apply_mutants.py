@@ -1,0 +1,66 @@
+"""What apply promises, pinned where a mutant of applying/apply.py survived the other tests
+(docs/mutation-testing.md). Through the CLI against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from oneatlas_plan.errors import ExitCode
+from tests.applying.interposer import ORDERING, PRICES, Airbus, airbus
+from tests.applying.test_reprice import _ordering_calls, _plan
+from tests.conftest import World
+
+__all__ = ["airbus"]
+REJECTED = {"errorCode": "E2203", "message": "Unable to access workspace 'ws-1'"}
+
+
+def test_accept_price_changes_lets_a_higher_charge_go_on(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders = _plan(world)
+    world.faults(price_factor=1.1)  # Airbus charges 10 % more than the reviewed plan
+    capsys.readouterr()
+    assert world.cli("apply", "plan.json", "--accept-price-changes") == ExitCode.OK
+    out = capsys.readouterr().out
+    assert _ordering_calls(world) == {"prices": 0, "orders": orders}  # no stop after the first
+    assert out.count("charged EUR") == orders
+    assert "beyond the tolerance" not in out
+    statuses = [r["orders"][-1]["status"] for r in world.state()["resources"].values()]
+    assert statuses == ["ordered"] * orders
+
+
+def test_every_outcome_is_recorded_with_its_time_and_reason(airbus: Airbus) -> None:
+    world = airbus.world
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    airbus.wire.answer(ORDERING, 400, REJECTED)  # the first order: refused, nothing created
+    world.faults(drop_next_orders=1)  # the second: created, but the answer is lost
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    last = {a: r["orders"][-1] for a, r in world.state()["resources"].items()}
+    assert sorted(o["status"] for o in last.values()) == ["accepted", "rejected", "unknown"]
+    for order in last.values():
+        assert order["outcome_at"] is not None, order
+        assert order["outcome_at"] >= order["submitted_at"]
+    reasons = {o["status"]: o["message"] for o in last.values()}
+    assert "E2203" in reasons["rejected"]
+    assert "outcome unknown" in reasons["unknown"]
+
+
+def test_a_price_in_another_currency_is_not_taken_for_the_planned_one(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # OneAtlas only quotes EUR today; should it answer in another currency, the amount cannot
+    # be compared with the reviewed one: the order is skipped, never bought.
+    toulouse = "specs/toulouse-pleiades.yaml"
+    assert airbus.world.cli("plan", toulouse, "--out", "plan.json") == ExitCode.OK
+
+    def in_dollars(answer: dict[str, Any]) -> dict[str, Any]:
+        return {**answer, "currency": "USD"}
+
+    airbus.wire.rewrite(PRICES, in_dollars)
+    capsys.readouterr()
+    assert airbus.world.cli("apply", "plan.json", "--reprice", "always") == ExitCode.ERROR
+    assert "price changed since the plan: EUR 250.00 -> USD 250.00" in capsys.readouterr().out
+    assert airbus.wire.posts(*ORDERING) == 0
+    assert airbus.world.ledger() == []
