@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from werkzeug.wrappers import Response
 
 from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
@@ -36,6 +38,19 @@ def test_the_body_is_posted_once_as_given(
     (seen,) = fake.received(path)
     assert seen.method == "POST"
     assert json.loads(seen.body) == BODY
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/quotations"])
+def test_the_amount_charged_is_read_exactly(
+    fake: FakeOneAtlas, make_client: Any, path: str
+) -> None:
+    # what apply records as spent and compares with the plan: never through a binary float
+    fake.script("POST", path, Response(
+        '{"salesOrderId": "SAL1", "quotationId": "QUO1", "currency": "EUR",'
+        ' "totalAmount": 12345678901234567.89}', status=201, content_type="application/json"))
+    client = make_client()
+    answer = (client.order if path.endswith("orders") else client.quotation)(BODY)
+    assert answer.total_amount == Decimal("12345678901234567.89")  # a float: ...567.9 at best
 
 
 def test_a_408_on_the_order_post_is_outcome_unknown_not_rejected(
