@@ -13,6 +13,7 @@ from tests.applying.test_reprice import _ordering_calls, _plan
 from tests.conftest import World
 
 __all__ = ["airbus"]
+XINJIANG = "xinjiang-pneo.hejing-west.hejing-west"
 REJECTED = {"errorCode": "E2203", "message": "Unable to access workspace 'ws-1'"}
 
 
@@ -64,3 +65,22 @@ def test_a_price_in_another_currency_is_not_taken_for_the_planned_one(
     assert "price changed since the plan: EUR 250.00 -> USD 250.00" in capsys.readouterr().out
     assert airbus.wire.posts(*ORDERING) == 0
     assert airbus.world.ledger() == []
+
+
+def test_a_quotation_answered_without_an_amount_is_left_for_a_person(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Within the spec's threshold at plan time, but Airbus's answer names no amount: nothing
+    # can be compared with the threshold, so it is not accepted automatically (and no crash).
+    def without_amount(answer: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in answer.items() if k != "totalAmount"}
+
+    airbus.wire.rewrite("/api/v1/quotations", without_amount)
+    capsys.readouterr()
+    neo = "specs/xinjiang-pleiades-neo.yaml"
+    assert airbus.world.cli("apply", neo, "--auto-approve") == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "quoted ?, above the spec's accept_quotations_up_to EUR 2,000.00: left quoted" in out
+    [entry] = airbus.world.orders_for("xinjiang")
+    assert entry["quotationStatus"] == "SENT"
+    assert airbus.world.state()["resources"][XINJIANG]["orders"][-1]["status"] == "quoted"
