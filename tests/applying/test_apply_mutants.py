@@ -84,3 +84,14 @@ def test_a_quotation_answered_without_an_amount_is_left_for_a_person(
     [entry] = airbus.world.orders_for("xinjiang")
     assert entry["quotationStatus"] == "SENT"
     assert airbus.world.state()["resources"][XINJIANG]["orders"][-1]["status"] == "quoted"
+
+
+def test_an_automatic_acceptance_records_why_it_was_allowed(airbus: Airbus) -> None:
+    # The state keeps the reason money was committed without a person: the spec's threshold.
+    neo = "specs/xinjiang-pleiades-neo.yaml"
+    assert airbus.world.cli("apply", neo, "--auto-approve") == ExitCode.OK
+    order = airbus.world.state()["resources"][XINJIANG]["orders"][-1]
+    assert order["status"] == "accepted"
+    assert order["message"] == (
+        "accepted automatically: EUR 979.72 <= accept_quotations_up_to EUR 2,000.00"
+    )
