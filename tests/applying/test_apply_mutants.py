@@ -86,10 +86,21 @@ def test_a_quotation_answered_without_an_amount_is_left_for_a_person(
     assert airbus.world.state()["resources"][XINJIANG]["orders"][-1]["status"] == "quoted"
 
 
-def test_an_automatic_acceptance_records_why_it_was_allowed(airbus: Airbus) -> None:
-    # The state keeps the reason money was committed without a person: the spec's threshold.
+def test_an_automatic_acceptance_is_reported_and_records_why_it_was_allowed(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
     neo = "specs/xinjiang-pleiades-neo.yaml"
+    capsys.readouterr()
     assert airbus.world.cli("apply", neo, "--auto-approve") == ExitCode.OK
+    out = capsys.readouterr().out
+    [entry] = airbus.world.orders_for("xinjiang")
+    assert f"quotation accepted, ordered {entry['salesOrderId']} (EUR 979.72)" in out
+    assert (
+        "accepted automatically: EUR 979.72 <= accept_quotations_up_to EUR 2,000.00 "
+        f"(quotation {entry['quotationId']})" in out
+    )
+    assert "Apply: 0 ordered, 0 quoted, 1 accepted, 0 rejected" in out
+    # The state keeps the reason money was committed without a person: the spec's threshold.
     order = airbus.world.state()["resources"][XINJIANG]["orders"][-1]
     assert order["status"] == "accepted"
     assert order["message"] == (
