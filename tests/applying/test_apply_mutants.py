@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from oneatlas_plan.errors import ExitCode
-from tests.applying.interposer import ORDERING, PRICES, Airbus, airbus
+from tests.applying.interposer import ORDERING, PRICES, TOO_MANY, Airbus, airbus
 from tests.applying.test_reprice import _ordering_calls, _plan
 from tests.conftest import World
 
@@ -106,3 +106,27 @@ def test_an_automatic_acceptance_is_reported_and_records_why_it_was_allowed(
     assert order["message"] == (
         "accepted automatically: EUR 979.72 <= accept_quotations_up_to EUR 2,000.00"
     )
+
+
+def test_an_order_charged_at_the_planned_price_reports_no_difference(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders = _plan(world)
+    capsys.readouterr()
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    assert "charged EUR" not in capsys.readouterr().out
+    messages = [r["orders"][-1]["message"] for r in world.state()["resources"].values()]
+    assert len(messages) == orders and not any(messages)
+
+
+def test_a_429_to_the_re_price_stops_the_run_before_any_order(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert airbus.world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    airbus.wire.answer(PRICES, 429, TOO_MANY)
+    capsys.readouterr()
+    assert airbus.world.cli("apply", "plan.json", "--reprice", "always") == ExitCode.ERROR
+    out = capsys.readouterr().out
+    assert "Stopped: OneAtlas rate-limited this API key (429)" in out
+    assert airbus.wire.posts(*ORDERING) == 0
+    assert airbus.world.ledger() == []
