@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +140,7 @@ def _with_aoi(aoi_yaml: str) -> str:
     return text[:start] + aoi_yaml + text[end:]
 
 
-def _generated_specs(root: Path) -> Iterator[tuple[str, Path]]:
-    """(case, spec path) pairs made on disk under ``root``."""
-    root.mkdir(parents=True, exist_ok=True)
+def _ten_thousand_vertices(root: Path) -> Path:
     vertices = [[1.4 + 0.1 * (i / 10_000), 43.55 + 0.0001 * (i % 2)] for i in range(10_000)]
     ring = [*vertices, [1.5, 43.7], [1.4, 43.7], vertices[0]]
     many = root / "ten-thousand-vertices.yaml"
@@ -153,78 +151,121 @@ def _generated_specs(root: Path) -> Iterator[tuple[str, Path]]:
             + "\n"
         )
     )
-    yield "10,000-vertex polygon", many
+    return many
 
+
+def _aoi_file(root: Path, spec: str, name: str, file: str) -> Path:
+    path = root / spec
+    path.write_text(_with_aoi(f"      - name: {name}\n        file: {file}\n"))
+    return path
+
+
+def _symlink_out_of_root(root: Path) -> Path:
     outside = root.parent / "outside-root.geojson"
     outside.write_text('{"type": "Polygon", "coordinates": [[[1,2],[2,2],[2,3],[1,2]]]}')
     (root / "link.geojson").symlink_to(outside)
-    link = root / "symlink-out-of-root.yaml"
-    link.write_text(_with_aoi("      - name: linked\n        file: link.geojson\n"))
-    yield "symlink out of the spec root", link
+    return _aoi_file(root, "symlink-out-of-root.yaml", "linked", "link.geojson")
 
-    dotdot = root / "dotdot.yaml"
-    dotdot.write_text(_with_aoi("      - name: up\n        file: ../../../../etc/passwd\n"))
-    yield "../ out of the spec root", dotdot
 
-    absolute = root / "absolute.yaml"
-    absolute.write_text(_with_aoi("      - name: abs\n        file: /etc/hostname\n"))
-    yield "absolute path out of the spec root", absolute
-
+def _dev_zero(root: Path) -> Path:
     (root / "zero.geojson").symlink_to("/dev/zero")
-    zero = root / "dev-zero.yaml"
-    zero.write_text(_with_aoi("      - name: zero\n        file: zero.geojson\n"))
-    yield "symlink to /dev/zero", zero
+    return _aoi_file(root, "dev-zero.yaml", "zero", "zero.geojson")
 
+
+def _fifo_aoi(root: Path) -> Path:
     os.mkfifo(root / "fifo.geojson")
-    fifo_aoi = root / "fifo-aoi.yaml"
-    fifo_aoi.write_text(_with_aoi("      - name: fifo\n        file: fifo.geojson\n"))
-    yield "AOI file is a FIFO", fifo_aoi
+    return _aoi_file(root, "fifo-aoi.yaml", "fifo", "fifo.geojson")
 
+
+def _directory_aoi(root: Path) -> Path:
     (root / "dir.geojson").mkdir()
-    directory = root / "dir-aoi.yaml"
-    directory.write_text(_with_aoi("      - name: d\n        file: dir.geojson\n"))
-    yield "AOI file is a directory", directory
+    return _aoi_file(root, "dir-aoi.yaml", "d", "dir.geojson")
 
-    long_line = root / "long-line.yaml"
-    long_line.write_text("version: 1\nname: " + "x" * 2_000_000 + "\norders: []\n")
-    yield "2 MB line", long_line
 
-    dangling = root / "dangling.yaml"
-    dangling.symlink_to(root / "nowhere.yaml")
-    yield "dangling symlink", dangling
+def _long_line(root: Path) -> Path:
+    path = root / "long-line.yaml"
+    path.write_text("version: 1\nname: " + "x" * 2_000_000 + "\norders: []\n")
+    return path
 
+
+def _dangling(root: Path) -> Path:
+    path = root / "dangling.yaml"
+    path.symlink_to(root / "nowhere.yaml")
+    return path
+
+
+def _symlink_loop(root: Path) -> Path:
     (root / "loop-a.geojson").symlink_to("loop-b.geojson")
     (root / "loop-b.geojson").symlink_to("loop-a.geojson")
-    loop = root / "symlink-loop.yaml"
-    loop.write_text(_with_aoi("      - name: loop\n        file: loop-a.geojson\n"))
-    yield "AOI file is a symlink loop", loop
-
-    nul = root / "nul-in-file-name.yaml"
-    nul.write_text(_with_aoi('      - name: nul\n        file: "a\\x00b.geojson"\n'))
-    yield "AOI file name with a NUL byte", nul
-
-    long_name = root / "long-file-name.yaml"
-    long_name.write_text(_with_aoi("      - name: long\n        file: " + "n" * 5000 + "\n"))
-    yield "AOI file name of 5,000 characters", long_name
+    return _aoi_file(root, "symlink-loop.yaml", "loop", "loop-a.geojson")
 
 
-def test_generated_broken_specs_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+# case -> maker of its files under a spec root (returns the spec to validate); each case is
+# its own test, and all of them together make the directory validated at once.
+GENERATED_SPECS: dict[str, Callable[[Path], Path]] = {
+    "10,000-vertex polygon": _ten_thousand_vertices,
+    "symlink out of the spec root": _symlink_out_of_root,
+    "../ out of the spec root": lambda root: _aoi_file(
+        root, "dotdot.yaml", "up", "../../../../etc/passwd"),
+    "absolute path out of the spec root": lambda root: _aoi_file(
+        root, "absolute.yaml", "abs", "/etc/hostname"),
+    "symlink to /dev/zero": _dev_zero,
+    "AOI file is a FIFO": _fifo_aoi,
+    "AOI file is a directory": _directory_aoi,
+    "2 MB line": _long_line,
+    "dangling symlink": _dangling,
+    "AOI file is a symlink loop": _symlink_loop,
+    "AOI file name with a NUL byte": lambda root: _aoi_file(
+        root, "nul-in-file-name.yaml", "nul", '"a\\x00b.geojson"'),
+    "AOI file name of 5,000 characters": lambda root: _aoi_file(
+        root, "long-file-name.yaml", "long", "n" * 5000),
+}  # fmt: skip
+
+# The 10,000-vertex polygon costs seconds of CPU (spec/geometry.py's simplification_tolerance
+# runs shapely's topology-preserving simplify a dozen times on it); on a machine at load 25
+# that is more than a minute of wall time. The timeout is a hang guard, not a speed target.
+_CPU_HEAVY = pytest.mark.timeout(240)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(case, marks=_CPU_HEAVY) if "10,000" in case else case
+     for case in GENERATED_SPECS],
+)  # fmt: skip
+def test_generated_broken_spec_is_refused(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "specs"
+    root.mkdir()
     monkeypatch.chdir(tmp_path)
-    project = offline(tmp_path)
-    for case, path in _generated_specs(root):
-        result = cli(project, "validate", str(path.relative_to(tmp_path)))
-        assert result.code == ExitCode.ERROR, (case, result.text)
-        assert "Internal error" not in result.text, (case, result.text)
-        assert LOCATED_SPEC.search(result.err), (case, result.err)
-        assert len(result.err) < 20_000, (case, "the error must stay readable")
-    # The whole directory at once (a FIFO named *.yaml in it must not block the walk).
+    path = GENERATED_SPECS[case](root)
+    result = cli(offline(tmp_path), "validate", str(path.relative_to(tmp_path)))
+    assert result.code == ExitCode.ERROR, result.text
+    assert "Internal error" not in result.text, result.text
+    problems = [line for line in result.err.splitlines() if LOCATED_SPEC.search(line)]
+    assert problems, result.err
+    assert all(line.startswith(f"specs/{path.name}:") for line in problems), result.err
+    assert len(result.err) < 20_000, "the error must stay readable"
+
+
+@_CPU_HEAVY
+def test_a_directory_of_generated_broken_specs_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every case at once, with a FIFO named *.yaml in the directory: it must not block the
+    walk, and every broken file is still reported."""
+    root = tmp_path / "specs"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+    paths = [make(root) for make in GENERATED_SPECS.values()]
     os.mkfifo(root / "stray-fifo.yaml")
-    result = cli(project, "validate", "specs")
-    assert result.code == ExitCode.ERROR
+    result = cli(offline(tmp_path), "validate", "specs")
+    assert result.code == ExitCode.ERROR, result.text
+    assert "Internal error" not in result.text, result.text
     assert "stray-fifo.yaml:1:1: not a regular file" in result.err, result.err
+    located = {line.split(":", 1)[0] for line in result.err.splitlines()
+               if LOCATED_SPEC.search(line)}  # fmt: skip
+    assert {f"specs/{path.name}" for path in paths} <= located, result.err
 
 
 # ------------------------------------------------------------------------------ plans

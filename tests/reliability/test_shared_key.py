@@ -15,7 +15,6 @@ import fcntl
 import itertools
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -261,54 +260,59 @@ def test_four_processes_two_applies_two_plans_on_one_key(
 
 
 def _ban_the_key(base_url: str) -> None:
-    """Another client of the key ignores the limit: two price requests back to back."""
+    """Another client of the key ignores the limit: two price requests back to back.
+
+    The sandbox's clock is frozen first, so the two arrive at the same instant whatever the
+    load (a rate violation, deterministically) and the server-side ban never ends by itself:
+    each test decides when the sandbox's time moves on."""
+    requests.post(f"{base_url}/sandbox/v1/faults", json={"frozen_time": time.time()},
+                  timeout=10).raise_for_status()
     with requests.Session() as session:
         token = session.post(
             f"{base_url}/auth/realms/IDP/protocol/openid-connect/token",
             data={"apikey": API_KEY, "grant_type": "api_key", "client_id": "IDP"}, timeout=10,
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        barrier = threading.Barrier(2)
+        statuses = [session.post(f"{base_url}/api/v1/prices", json={}, headers=headers,
+                                 timeout=10).status_code for _ in range(2)]
+    assert statuses[1] == 429 and _stats(base_url)["bans"] == 1, statuses
 
-        def fire() -> None:
-            barrier.wait()
-            session.post(f"{base_url}/api/v1/prices", json={}, headers=headers, timeout=10)
 
-        for _ in range(10):
-            threads = [threading.Thread(target=fire) for _ in range(2)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if _stats(base_url)["bans"]:
-                return
-    raise AssertionError("could not get the key banned")
+def _refused_by_a_429(base_url: str, applying: Project) -> tuple[Result, dict[str, int]]:
+    """Ban the key, then apply: its (re-)price is answered 429, sent once, nothing ordered."""
+    _ban_the_key(base_url)
+    before = _stats(base_url)["requests"]
+    # --reprice always: the plan is seconds old, so apply would otherwise send no price
+    # first; this pins the 429 on the re-price (an order's 429 is pinned in test_apply_answers)
+    applied = applying.subprocess("apply", str(applying.plan_path), "--reprice", "always")
+    after = _stats(base_url)["requests"]
+    assert applied.code == ExitCode.ERROR, applied.text
+    assert after.get("prices", 0) - before.get("prices", 0) == 1  # no retry
+    assert after.get("orders", 0) == before.get("orders", 0)
+    assert "price rate limited (429)" in applied.text
+    assert "This request was sent once, not retried" in applied.text
+    assert "nothing more was sent" not in applied.text
+    return applied, after
+
+
+# The client records the ban the sandbox announces (its /sandbox/v1/config, as Airbus's 10
+# minutes): 3600 * TIME_SCALE / TIME_SCALE = one hour, so no load can make it end before the
+# other process looks.
+LONG_BAN = 3600 * TIME_SCALE
 
 
 def test_a_429_is_sent_once_and_every_process_of_the_key_waits_for_the_ban(
     tmp_path: Path,
 ) -> None:
-    # ban 400 s / 50 = 8 s: long enough for the child processes to start within it
     with start_sandbox(tmp_path / "sandbox-data", time_scale=TIME_SCALE,
-                       ban_seconds=400) as sandbox:
+                       ban_seconds=LONG_BAN) as sandbox:
         applying, planning = _projects(tmp_path, sandbox.base_url, "ab")
         _plan(applying)
-        _ban_the_key(sandbox.base_url)
-        before = _stats(sandbox.base_url)["requests"]
-
-        # --reprice always: the plan is seconds old, so apply would otherwise send no price
-        # first; this pins the 429 on the re-price (an order's 429 is pinned in test_apply_answers)
-        applied = applying.subprocess("apply", str(applying.plan_path), "--reprice", "always")
-        after_apply = _stats(sandbox.base_url)["requests"]
-        assert applied.code == ExitCode.ERROR, applied.text
-        assert after_apply.get("prices", 0) - before.get("prices", 0) == 1  # no retry
-        assert after_apply.get("orders", 0) == before.get("orders", 0)
-        assert "price rate limited (429)" in applied.text
-        assert "This request was sent once, not retried" in applied.text
-        assert "nothing more was sent" not in applied.text
+        applied, after_apply = _refused_by_a_429(sandbox.base_url, applying)
         assert "Plan and apply again after" in applied.text
         until = FileGate(_gate_file(sandbox.base_url)).banned_until()
         assert until is not None and f"{until:%Y-%m-%d %H:%M:%S} UTC" in applied.text
+        assert (until - datetime.now(UTC)).total_seconds() > 3000  # the ban announced
 
         # another process, another state file: refrains without sending anything
         refused = planning.subprocess("plan", str(planning.specs))
@@ -319,11 +323,29 @@ def test_a_429_is_sent_once_and_every_process_of_the_key_waits_for_the_ban(
         assert {k: after_plan.get(k, 0) for k in order_host} == {
             k: after_apply.get(k, 0) for k in order_host}
 
-        # once the recorded ban is over, the run resumes where it stopped
-        wait = (until - datetime.now(UTC)).total_seconds()
-        if wait > 0:
-            time.sleep(wait)  # waiting for the clock, not for a child process
+
+# 50 / TIME_SCALE = 1 s: the client's recorded ban, awaited (the sandbox's own ban is held
+# by its frozen clock until the test moves it on).
+SHORT_BAN = 50
+
+
+def test_a_run_stopped_by_a_429_resumes_once_the_ban_is_over(tmp_path: Path) -> None:
+    with start_sandbox(tmp_path / "sandbox-data", time_scale=TIME_SCALE,
+                       ban_seconds=SHORT_BAN) as sandbox:
+        applying = make_project(tmp_path / "a", sandbox.base_url)
+        _plan(applying)
+        _refused_by_a_429(sandbox.base_url, applying)
+        # the client recorded the ban before it exited: it ends at most SHORT_BAN (scaled)
+        # from now; wait for that clock deadline, not for a child process
+        over = time.time() + SHORT_BAN / TIME_SCALE
+        while (wait := over - time.time()) > 0:
+            time.sleep(wait)
         assert FileGate(_gate_file(sandbox.base_url)).banned_until() is None
+        # the sandbox's time moves on: real time again, past the end of its ban
+        applying.faults(frozen_time=0)
+        assert _stats(sandbox.base_url)["banned_keys"] == 0
+        assert applying.ledger() == []  # the stopped run ordered nothing
+
         _plan(applying)
         resumed = applying.subprocess("apply", str(applying.plan_path))
         assert resumed.code == ExitCode.OK, resumed.text

@@ -302,6 +302,9 @@ def test_quotation_flow_and_orders_search(client: Client) -> None:
 def test_delivery_after_delay_with_download(tmp_path: Any) -> None:
     with start_embedded(tmp_path, time_scale=200.0, delivery_delay_s=0.6) as sb:
         client = Client(sb)
+        # the sandbox's clock, moved by hand: "not delivered yet" cannot race a slow machine
+        now = time.time()
+        client.control("faults", {"frozen_time": now})
         sales = client.ordering(
             "POST", "/api/v1/orders", legacy_body(toulouse_scene(client), reference_text="delayed")
         ).json()["salesOrderId"]
@@ -309,7 +312,7 @@ def test_delivery_after_delay_with_download(tmp_path: Any) -> None:
         q = f"(salesOrderId:{sales})"
         line = client.post("/api/v2/orders/search", {"criteria": {"q": q}}).json()["features"][0]
         assert line["status"] == "IN_PROGRESS"
-        time.sleep(0.7)
+        client.control("faults", {"frozen_time": now + 0.7})  # the delay is over
         found = client.search(
             workspace=LEGACY_WS, customerReference="delayed", internalReference=sales
         )["features"]
