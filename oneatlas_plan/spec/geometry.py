@@ -310,7 +310,12 @@ def _distance_km(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def simplification_tolerance(ring: list[Position], limit: int = MAX_VERTICES) -> float:
-    """The smallest tolerance (degrees, to 2 significant digits) bringing the ring under limit."""
+    """A tolerance (degrees, 2 significant digits, within ≈ 10 % of the smallest) bringing the
+    ring under ``limit`` vertices.
+
+    Searched downward from the ring's extent: a simplify that leaves few vertices is cheap, one
+    that leaves thousands costs ~0.3 s on a 10,000-vertex zig-zag, so the search makes as few
+    of those as it can (one to find the bracket, then a short bisection)."""
     from shapely.geometry import Polygon
 
     polygon = Polygon(ring)
@@ -319,10 +324,12 @@ def simplification_tolerance(ring: list[Position], limit: int = MAX_VERTICES) ->
         simplified = polygon.simplify(tolerance, preserve_topology=True)
         return len(simplified.exterior.coords) - 1
 
-    low, high = 0.0, 1e-6
-    while vertices(high) > limit and high < 10:
-        low, high = high, high * 2
-    while high - low > high * 0.005:  # the answer is shown to 2 significant digits
+    min_x, min_y, max_x, max_y = polygon.bounds
+    high = max(max_x - min_x, max_y - min_y, 1e-9)
+    while high > 1e-12 and vertices(high / 2) <= limit:
+        high /= 2
+    low = high / 2  # too many vertices (or the floor)
+    for _ in range(3):  # to within 1/16 of the bracket
         middle = (low + high) / 2
         if vertices(middle) > limit:
             low = middle
