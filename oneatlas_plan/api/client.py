@@ -672,6 +672,10 @@ class OneAtlasClient:
             request_headers = {"Accept": accept, CORRELATION_HEADER: correlation, **(headers or {})}
             if token:
                 request_headers["Authorization"] = f"Bearer {token}"
+            # Encoded before the turn: on the ordering host the wait for the interval is the
+            # time to do it, and the turn covers the exchange only.
+            prepared, settings = self._prepare(endpoint, method, url, json_body, form,
+                                               request_headers, stream)
             failure: requests.RequestException | None = None
             with self._slot(endpoint) as turn:
                 if turn is not None and turn.banned():
@@ -682,10 +686,7 @@ class OneAtlasClient:
                 self._log_request(method, url, request_headers, json_body, form, attempt)
                 started = time.perf_counter()
                 try:
-                    response = self._session.request(
-                        method, url, json=json_body, data=form, headers=request_headers,
-                        timeout=self._timeout, stream=stream,
-                    )
+                    response = self._session.send(prepared, **settings)
                 except requests.RequestException as error:
                     failure = error
                     if turn is not None and isinstance(error, requests.ReadTimeout):
@@ -715,6 +716,29 @@ class OneAtlasClient:
                                         customer_reference)
             self._wait(endpoint, attempt, wait, f"HTTP {response.status_code}")
             attempt += 1
+
+    def _prepare(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        url: str,
+        json_body: Mapping[str, Any] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        stream: bool,
+    ) -> tuple[requests.PreparedRequest, dict[str, Any]]:
+        """The request as ``Session.request`` would send it, and its send settings."""
+        request = requests.Request(method.upper(), url, headers=dict(headers), json=json_body,
+                                   data=dict(form) if form is not None else {})
+        try:
+            prepared = self._session.prepare_request(request)
+        except (requests.exceptions.InvalidJSONError, ValueError) as error:
+            raise ApiError(
+                f"{endpoint.label}: the request could not be encoded ({error}); nothing was sent"
+            ) from None
+        settings = self._session.merge_environment_settings(prepared.url, {}, stream, None,
+                                                            None)
+        return prepared, {"timeout": self._timeout, "allow_redirects": True, **settings}
 
     def _read_timeout(self) -> float:
         return self._timeout[1] if isinstance(self._timeout, tuple) else self._timeout

@@ -44,6 +44,7 @@ from oneatlas_plan.errors import ConfigError
 
 RUNTIME_DIR_ENV = "ONEATLAS_RUNTIME_DIR"
 GATE_FORMAT = 1
+_RECORD_BYTES = 4096  # what a turn reads of the gate file
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 Clock = Callable[[], float]
@@ -230,7 +231,7 @@ class FileGate:
 
     def _read(self, fd: int) -> _Record:
         try:
-            data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            data = json.loads(os.pread(fd, _RECORD_BYTES, 0) or b"{}")
         except (ValueError, OSError):
             data = {}
         return _parse(data if isinstance(data, dict) else {}, self._clock_id)
@@ -239,7 +240,14 @@ class FileGate:
         data = {"format": GATE_FORMAT, "clock": self._clock_id, "idle_at": record.idle_at,
                 "banned_until": record.banned_until}
         payload = json.dumps(data, sort_keys=True).encode()
-        os.ftruncate(fd, 0)
+        # Written over the previous record in place, padded with spaces (which JSON ignores)
+        # to its length: no truncation per turn, a metadata change that cost milliseconds of
+        # the interval on a busy disk. Only a file too long to be a record is truncated.
+        size = os.fstat(fd).st_size
+        if size > _RECORD_BYTES:
+            os.ftruncate(fd, 0)
+        elif size > len(payload):
+            payload = payload.ljust(size)
         written = 0
         while written < len(payload):
             written += os.pwrite(fd, payload[written:], written)

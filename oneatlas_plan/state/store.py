@@ -346,7 +346,7 @@ class FileStateStore:
             self._change(
                 {"op": "put", "address": stored.address, "record": stored.model_dump(mode="json")}
             )
-        return stored.model_copy(deep=True)
+        return stored  # the caller's own: the state holds the copy replayed from the line
 
     def record_all(self, records: Sequence[ResourceRecord]) -> None:
         """Insert or replace several records in one durable journal line: all of them are

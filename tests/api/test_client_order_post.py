@@ -14,7 +14,7 @@ from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.api.retry import RetryPolicy
-from oneatlas_plan.errors import OutcomeUnknownError, RequestRejectedError
+from oneatlas_plan.errors import ApiError, OutcomeUnknownError, RequestRejectedError
 
 from .conftest import API_KEY, FakeOneAtlas, SleepRecorder, json_response
 
@@ -89,3 +89,53 @@ def test_a_tls_failure_on_the_order_post_is_outcome_unknown_and_never_resent(
     assert caught.value.customer_reference == BODY["customerReference"]
     assert client.stats.requests["orders"] == 1
     assert fake.seen == []  # the TLS hello never became a request: only the handshake failed
+
+
+class _CountingGate:
+    """A process-local gate that counts the turns it opens and when the body was encoded."""
+
+    def __init__(self, events: list[str]) -> None:
+        from oneatlas_plan.api.gate import LocalGate
+
+        self._gate = LocalGate()
+        self.events = events
+
+    def turn(self, interval: float) -> Any:
+        self.events.append("turn")
+        return self._gate.turn(interval)
+
+    def banned_until(self) -> Any:
+        return self._gate.banned_until()
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_body_is_encoded_before_the_turn_at_the_gate(
+    fake: FakeOneAtlas, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the turn covers the exchange only: encoding happens in the interval the gate waits
+    import requests.models
+
+    events: list[str] = []
+    dumps = requests.models.complexjson.dumps
+
+    def recorded(value: Any, *args: Any, **kwargs: Any) -> str:
+        if value == BODY:  # the fake server shares the json module
+            events.append("encode")
+        return str(dumps(value, *args, **kwargs))
+
+    monkeypatch.setattr(requests.models.complexjson, "dumps", recorded)
+    fake.script("POST", "/api/v1/orders", json_response({"salesOrderId": "SAL1"}, 201))
+    make_client(gate=_CountingGate(events)).order(BODY)
+    assert events == ["encode", "turn"]
+    assert json.loads(fake.received("/api/v1/orders")[0].body) == BODY
+
+
+def test_a_body_that_cannot_be_encoded_takes_no_turn_and_sends_nothing(
+    fake: FakeOneAtlas, make_client: Any
+) -> None:
+    events: list[str] = []
+    with pytest.raises(ApiError, match=r"could not be encoded.*nothing was sent"):
+        make_client(gate=_CountingGate(events)).order({**BODY, "items": [float("nan")]})
+    assert events == [] and fake.received("/api/v1/orders") == []

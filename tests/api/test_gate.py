@@ -146,6 +146,39 @@ def test_an_unreadable_gate_file_means_one_interval(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["idle_at"] == pytest.approx(start + 1.0)
 
 
+def test_a_record_is_written_over_a_longer_one_without_leftovers(tmp_path: Path) -> None:
+    # turns rewrite the record in place (no truncation per turn): whatever a longer previous
+    # record left must not survive into the new one
+    fake = FakeTime()
+    path = tmp_path / "g.lock"
+    with file_gate(path, fake).turn(1.0) as turn:
+        turn.sent()
+        turn.ban(600.0)
+    long_record = json.loads(path.read_text()) | {"note": "x" * 300}
+    path.write_text(json.dumps(long_record))
+    fake.now += 601.0  # the ban is over
+    with file_gate(path, fake).turn(1.0) as turn:
+        turn.sent()
+        ended = fake.now
+    text = path.read_text()
+    assert len(text) == len(json.dumps(long_record))  # padded over, not truncated
+    assert json.loads(text) == {"banned_until": long_record["banned_until"], "clock": "test-boot",
+                                "format": 1, "idle_at": ended}
+    start = fake.now
+    with file_gate(path, fake).turn(1.0):
+        assert fake.now == pytest.approx(ended + 1.0) and fake.now > start
+
+
+def test_a_gate_file_too_long_to_be_a_record_is_replaced(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "g.lock"
+    path.write_bytes(b"{" * 10_000)  # unreadable: one interval, then a clean record
+    with file_gate(path, fake).turn(1.0) as turn:
+        turn.sent()
+    record = json.loads(path.read_text())
+    assert record["idle_at"] == pytest.approx(fake.now) and path.stat().st_size < 4096
+
+
 def test_gate_file_names_and_contents_never_hold_the_key(tmp_path: Path) -> None:
     path = gate_path(tmp_path, ORIGIN, KEY)
     assert path.parent == tmp_path / "gates" and path.suffix == ".lock"

@@ -74,12 +74,18 @@ def test_noop_replan_makes_no_request(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_apply_of_a_fresh_plan_makes_one_ordering_call_per_order(tmp_path: Path) -> None:
     rows = run("bench_apply", tmp_path)["rows"]
-    throughput = next(r for r in rows if r["kind"] == "throughput")
+    throughput = next(r for r in rows if r.get("case") == "scaled latency")
     assert throughput["orders"] == 10
     assert throughput["requests"]["orders"] == 10
     assert "prices" not in throughput["requests"]  # the plan's prices are minutes old
     assert throughput["ordering_calls_per_order"] == 1
     assert throughput["http_429"] == 0 and throughput["max_concurrent_ordering"] == 1
+    # the bound is made of the measured round trips of the ordering calls
+    assert throughput["rtt_median_ms"] > 0 and throughput["bound_s"] > 10 / 20
+    jitter = next(r for r in rows if r.get("case") == "issue 18 jitter")
+    assert jitter["latency_ms"] == "10 ± 5"  # Airbus's 200 ms ± 100 ms, scaled ×20
+    assert jitter["requests"]["orders"] == jitter["orders"] == 10
+    assert jitter["http_429"] == 0 and jitter["bans"] == 0
     persisted = [r for r in rows if r["kind"] == "persistence"]
     assert [r["orders"] for r in persisted] == [10, 100]
     assert all(r["per_order_state_ms"] > 0 for r in persisted)

@@ -45,6 +45,12 @@ def test_callers_get_copies_they_may_change(store: StateStore) -> None:
     again = store.get("a")
     assert again is not None and again.orders[-1].status == "pending"
     assert list(store.state().resources) == ["a"]
+    # what record() and update() return is the caller's too
+    for returned in (store.record(make_record("b", make_order("k2", "pending"))),
+                     store.update("b", lambda r: r)):
+        returned.orders[-1].status = "rejected"
+        kept = store.get("b")
+        assert kept is not None and kept.orders[-1].status == "pending"
 
 
 def test_journal_errors_name_the_journal_not_the_state_file(state_path: Path) -> None:
