@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.planfile import read_plan
+from oneatlas_plan.state.model import OrderRecord, ResourceRecord
+from tests.applying.test_apply_rechecks import run, store_of
 from tests.applying.test_quotations import ADDRESS, SPEC, _neo_only, _order, _threshold
 from tests.conftest import API_KEY, World
 
@@ -110,3 +114,33 @@ def test_a_quotation_the_plan_accepts_is_spend_at_apply_budget_recheck(world: Wo
     _budget("900 EUR")
     assert world.cli("plan", str(SPEC), "--out", "plan.json") == ExitCode.OK
     assert json.loads(Path("plan.json").read_text())["orders"][0]["action"] == "blocked"
+
+
+
+def test_a_quotation_the_plan_accepts_is_charged_at_apply_budget_recheck(world: World) -> None:
+    """Within the threshold (2000) the quote will be bought: when spend recorded since the plan
+    leaves too little of the total, apply stops before asking for it (``apply_plan`` itself:
+    the CLI would refuse the plan as stale first)."""
+    _neo_only(world)
+    _budget("1500 EUR")
+    assert world.cli("plan", str(SPEC), "--out", "plan.json") == ExitCode.OK
+    plan = read_plan(Path("plan.json"))
+    assert [o.action for o in plan.orders] == ["create"]
+    with store_of(world) as store, OneAtlasClient(
+        resolve_endpoint(world.base_url), ApiKey(API_KEY)
+    ) as client:
+        store.record(ResourceRecord(  # another run bought EUR 600 meanwhile
+            address="elsewhere.order.aoi",
+            config_digest="sha256:x",
+            orders=[OrderRecord(
+                order_key="oap-elsewhere", customer_reference="elsewhere", body_digest="d",
+                status="ordered", amount=Decimal(600), currency="EUR",
+                submitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                addresses=["elsewhere.order.aoi"],
+            )],
+        ))
+        world.reset_stats()
+        [(status, message)] = run(plan, store, client)
+    assert status == "skipped"
+    assert "budget" in message
+    assert world.requests_made().get("quotations", 0) == 0
