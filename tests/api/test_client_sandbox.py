@@ -201,6 +201,8 @@ def test_order_succeeds(sandbox: Any, connect: Callable[..., OneAtlasClient]) ->
     assert [o["salesOrderId"] for o in control(sandbox, "ledger")] == [answer.sales_order_id]
 
 
+@pytest.mark.campaign  # ~20 s of CPU (10,000+ features served and parsed); test_client.py
+# covers the window splitting with a fake in the default suite
 def test_more_than_10000_results_are_all_returned(connect: Callable[..., OneAtlasClient]) -> None:
     query = SearchQuery(constellations=("PHR", "SPOT"), bbox=(0, 43, 2, 44.5),
                         acquired_from=datetime(2021, 1, 1), acquired_to=datetime(2023, 1, 1))

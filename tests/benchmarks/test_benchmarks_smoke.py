@@ -1,5 +1,6 @@
 """Smoke-run every benchmark script with --quick: result files and request counts, never
-timings (machines are shared and noisy)."""
+timings (machines are shared and noisy). About a minute of CPU on two cores, so they run with
+the heavy campaigns (`pytest -m campaign`, which CI runs too), not in the default suite."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.campaign
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
