@@ -212,29 +212,8 @@ def read_regular(path: Path, limit: int) -> bytes:
     Never blocks on a FIFO nor reads a device forever: raises :class:`NotRegularFileError`
     or :class:`FileTooLargeError` (both ``OSError``, like ``FileNotFoundError``).
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO, socket or device"
-            raise NotRegularFileError(errno.EINVAL, f"not a regular file ({kind})", str(path))
-        if info.st_size > limit:
-            raise FileTooLargeError(
-                errno.EFBIG, f"too large ({info.st_size:,} bytes; the limit is {limit:,})",
-                str(path),
-            )
-        chunks: list[bytes] = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1024 * 1024))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
+    with open_regular(path, limit) as stream:
+        data = stream.read(limit + 1)
     if len(data) > limit:
         raise FileTooLargeError(
             errno.EFBIG, f"too large (over {limit:,} bytes, still growing)", str(path)
