@@ -71,6 +71,13 @@ class Result:
         return self.out + self.err
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the child as it would from a terminal: a suite started from a background
+    job (a CI script, nohup) passes SIGINT down ignored, and Python then installs no
+    KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Project:
     """A directory with the shipped specs, a state file and a sandbox to talk to."""
@@ -148,6 +155,7 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_interruptible,
         )
 
     def subprocess(self, *args: str, timeout: float = 60, **extra_env: str) -> Result:
