@@ -16,6 +16,7 @@ person.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,8 +121,11 @@ class SmallDiskProject(Project):
 
 
 def disk_full_trial(tmp_path: Path, disk: Path, free_kib: int, tally: Tally) -> None:
-    for leftover in disk.iterdir():
-        leftover.unlink()
+    for leftover in disk.iterdir():  # the last trial's state files and spec cache
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         base = make_project(tmp_path, sandbox.base_url)
         project = SmallDiskProject(root=base.root, base_url=base.base_url, state_dir=disk)
