@@ -91,19 +91,26 @@ def _write_temp(directory: Path, name: str, data: bytes, mode: int, fsync: bool)
     """A complete, fsynced, verified temp file next to ``name``; removed on failure."""
     fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     temp = Path(temp_name)
+    _fill(fd, temp, data, fsync, mode)
+    return temp
+
+
+def _fill(fd: int, path: Path, data: bytes, fsync: bool, mode: int | None = None) -> None:
+    """Write ``data`` into the new file ``fd`` (at ``path``) completely, fsynced if asked, read
+    back; the descriptor is closed, and the file removed if any of it failed."""
     try:
         try:
             write_all(fd, data)
-            os.fchmod(fd, mode)
+            if mode is not None:
+                os.fchmod(fd, mode)
             if fsync:
                 _fsync(fd)
             _verify(fd, 0, data)
         finally:
             os.close(fd)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
-    return temp
 
 
 def write_atomic(
@@ -170,17 +177,7 @@ def _create_in_place(path: Path, data: bytes, fsync: bool) -> bool:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, DEFAULT_MODE)
     except FileExistsError:
         return False
-    try:
-        try:
-            write_all(fd, data)
-            if fsync:
-                _fsync(fd)
-            _verify(fd, 0, data)
-        finally:
-            os.close(fd)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    _fill(fd, path, data, fsync)
     return True
 
 
