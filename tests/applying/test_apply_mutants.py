@@ -130,3 +130,37 @@ def test_a_429_to_the_re_price_stops_the_run_before_any_order(
     assert "Stopped: OneAtlas rate-limited this API key (429)" in out
     assert airbus.wire.posts(*ORDERING) == 0
     assert airbus.world.ledger() == []
+
+
+def test_a_charge_differing_from_the_re_price_is_reported_against_both_prices(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Planned at EUR 250.00, re-priced at 225.00, charged 237.50: the user sees all three and
+    # the signed difference with the reviewed price (the promise is about what was reviewed).
+    assert airbus.world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == 0
+    airbus.wire.rewrite(PRICES, lambda answer: {**answer, "totalAmount": 225.0})
+    airbus.wire.rewrite(ORDERING, lambda answer: {**answer, "totalAmount": 237.5})
+    capsys.readouterr()
+    assert airbus.world.cli("apply", "plan.json", "--reprice", "always") == ExitCode.OK
+    said = "charged EUR 237.50, the plan said EUR 250.00, re-priced 225.00 (-12.50)"
+    assert said in capsys.readouterr().out
+    [record] = airbus.world.state()["resources"].values()
+    assert record["orders"][-1]["message"] == said
+
+
+def test_an_order_records_its_answer_time_and_production_a_quotation_neither(
+    airbus: Airbus,
+) -> None:
+    # A quotation is not in production and nothing was charged for it yet: its record says
+    # neither (`state list` would show "quoted, ordered"); an order says both.
+    airbus.wire.rewrite("/api/v1/quotations", lambda answer: {**answer, "totalAmount": 2500.0})
+    specs = ("specs/toulouse-pleiades.yaml", "specs/xinjiang-pleiades-neo.yaml")
+    assert airbus.world.cli("apply", *specs, "--auto-approve") == ExitCode.OK
+    last = {a: r["orders"][-1] for a, r in airbus.world.state()["resources"].items()}
+    quoted = last.pop(XINJIANG)
+    assert (quoted["status"], quoted["production_status"]) == ("quoted", None)
+    assert not (quoted["message"] or "").startswith("charged")
+    assert last and all(o["status"] == "ordered" for o in last.values())
+    for order in last.values():
+        assert order["production_status"] == "ordered"
+        assert order["outcome_at"] is not None and order["outcome_at"] >= order["submitted_at"]
