@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.model import Plan
+from oneatlas_plan.planning.planfile import expand_parts
 from tests.applying.interposer import ORDERING, PRICES, TOO_MANY, Airbus, airbus
 from tests.applying.test_reprice import _ordering_calls, _plan
 from tests.conftest import World
@@ -164,3 +168,21 @@ def test_an_order_records_its_answer_time_and_production_a_quotation_neither(
     for order in last.values():
         assert order["production_status"] == "ordered"
         assert order["outcome_at"] is not None and order["outcome_at"] >= order["submitted_at"]
+
+
+def test_a_hand_sealed_order_without_a_price_is_re_priced_and_its_charge_recorded(
+    airbus: Airbus,
+) -> None:
+    # The planner blocks every unpriced order; a plan made by hand (checksum recomputed) may
+    # still hold one: apply prices it first, and a charge that differs is not a crash.
+    assert airbus.world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == 0
+    data = expand_parts(json.loads(Path("plan.json").read_text()))
+    data["orders"][0]["price"] = None
+    sealed = Plan.model_validate({**data, "checksum": ""}).sealed()
+    Path("plan.json").write_text(sealed.to_json())
+    airbus.wire.rewrite(ORDERING, lambda answer: {**answer, "totalAmount": 237.5})
+    priced = airbus.wire.posts(PRICES)
+    assert airbus.world.cli("apply", "plan.json") == ExitCode.OK
+    assert airbus.wire.posts(PRICES) == priced + 1
+    [record] = airbus.world.state()["resources"].values()
+    assert (record["orders"][-1]["status"], record["orders"][-1]["amount"]) == ("ordered", "237.50")
