@@ -186,3 +186,15 @@ def test_a_hand_sealed_order_without_a_price_is_re_priced_and_its_charge_recorde
     assert airbus.wire.posts(PRICES) == priced + 1
     [record] = airbus.world.state()["resources"].values()
     assert (record["orders"][-1]["status"], record["orders"][-1]["amount"]) == ("ordered", "237.50")
+
+
+def test_the_state_records_the_scenes_bought_as_the_plan_showed_them(world: World) -> None:
+    assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == 0
+    plan = expand_parts(json.loads(Path("plan.json").read_text()))
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    fields = ("id", "archive_identifier", "platform", "acquisition_date")
+    for resource in plan["resources"]:
+        planned = [{k: scene[k] for k in fields} for scene in resource["scenes"]]
+        assert all(scene["platform"] and scene["acquisition_date"] for scene in planned)
+        recorded = world.state()["resources"][resource["address"]]["orders"][-1]["scenes"]
+        assert [{k: scene[k] for k in fields} for scene in recorded] == planned

@@ -268,6 +268,10 @@ def test_replace_forces_a_rebuy(owned: World) -> None:
     assert (found["action"], found["reason"]) == ("reorder", "replacement forced with --replace")
     assert owned.cli("apply", "plan.json") == ExitCode.OK
     assert ordered_count(owned) == 2
+    # The first purchase stays in the resource's history (its spend counts in every budget).
+    history = owned.state()["resources"]["toulouse.city-centre.polygon-1"]["orders"]
+    assert [o["status"] for o in history] == ["ordered", "ordered"]
+    assert len({o["sales_order_id"] for o in history}) == 2
     assert owned.cli("plan", str(TOULOUSE), "--replace", "toulouse.nope") == ExitCode.ERROR
 
 
