@@ -198,3 +198,22 @@ def test_the_state_records_the_scenes_bought_as_the_plan_showed_them(world: Worl
         assert all(scene["platform"] and scene["acquisition_date"] for scene in planned)
         recorded = world.state()["resources"][resource["address"]]["orders"][-1]["scenes"]
         assert [{k: scene[k] for k in fields} for scene in recorded] == planned
+
+
+def test_a_lost_answer_leaves_a_record_that_finds_the_order_without_the_spec(world: World) -> None:
+    # Reconcile finds an order whose answer was lost from its record alone (the spec may be
+    # gone by then): the contract and workspace to search, the addresses it covers, its price.
+    assert world.cli("plan", "specs/toulouse-pleiades.yaml", "--out", "plan.json") == 0
+    [order] = expand_parts(json.loads(Path("plan.json").read_text()))["orders"]
+    world.faults(drop_next_orders=1)
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    [resource] = world.state()["resources"].values()
+    record = resource["orders"][-1]
+    assert record["status"] == "unknown"
+    assert record["contract_id"] == order["contract_id"] and record["contract_id"]
+    assert record["delivery_workspace"] == order["body"]["delivery"]["workspace"]
+    assert record["addresses"] == order["addresses"] == [resource["address"]]
+    assert (record["amount"], record["currency"]) == (
+        order["price"]["amount"],
+        order["price"]["currency"],
+    )
