@@ -17,6 +17,10 @@
   reports it). An acceptance in flight (sent, not read back) counts as spend; while Airbus
   still shows the quotation ``SENT``, it stays in flight for :data:`ACCEPT_GRACE` after it
   was sent (never sent again meanwhile), then it is settled as not accepted: left quoted.
+* A retired order (its resource left the state) of unknown outcome is looked up and settled
+  the same way, in its retired entry: found, it is what Airbus has (an order stays counted as
+  spend); provably absent, it is ``not_ordered`` and stops counting (nothing is planned again
+  for it: its resource is gone).
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ from oneatlas_plan.state.model import (
     OrderRecord,
     OrderStatus,
     ResourceRecord,
+    RetiredOrder,
     State,
+    order_identity,
     utc_iso,
 )
 
@@ -65,6 +71,7 @@ ACCEPT_GRACE = timedelta(minutes=10)
 DELIVERY_HINT = "archive products are usually delivered within hours to a few days"
 
 Now = Callable[[], datetime]
+Change = Callable[[OrderRecord], None]
 
 
 @dataclass
@@ -85,11 +92,21 @@ def needs_reconcile(order: OrderRecord) -> bool:
     return order.status == "quoted" and (order.accept_sent_at is not None or auto_acceptable(order))
 
 
-def unsettled(state: State) -> list[ResourceRecord]:
-    """Records whose current order reconcile may settle (none: reconcile costs no request)."""
+def unsettled(state: State) -> list[ResourceRecord | RetiredOrder]:
+    """What reconcile may settle: records, then retired orders (none: it costs no request)."""
+    return [*unsettled_records(state), *retired_unsettled(state)]
+
+
+def unsettled_records(state: State) -> list[ResourceRecord]:
+    """Records whose current order reconcile may settle."""
     return [
         r for r in state.resources.values() if r.current is not None and needs_reconcile(r.current)
     ]
+
+
+def retired_unsettled(state: State) -> list[RetiredOrder]:
+    """Retired orders of unknown outcome that no live record holds, each once."""
+    return [e for e in state.retired_orders() if e.order.status in UNSETTLED]
 
 
 @dataclass(frozen=True)
@@ -257,6 +274,45 @@ def deliveries(feature: Feature) -> list[Delivery]:
     ]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where the outcome of one Airbus order is recorded: the live records of its addresses,
+    or the retired entries holding it (its resources left the state)."""
+
+    labels: list[str]  # how the result names them
+    write: Callable[[Change], None]  # applies a change to each of them still unsettled
+    retired: bool = False
+
+    @property
+    def then(self) -> str:
+        """What settling it as not ordered does."""
+        return "no longer counted as spend" if self.retired else "planned again"
+
+
+def _live(store: StateStore, key: str, addresses: list[str]) -> _Target:
+    return _Target(addresses, lambda change: _change(store, addresses, key, UNSETTLED, change))
+
+
+def _retired(store: StateStore, entry: RetiredOrder) -> _Target:
+    """Every retired entry of the order (one per address of a shared order that left)."""
+    identity = order_identity(entry.order)
+    held = {
+        index: f"{found.address} (retired order {index})"
+        for index, found in enumerate(store.view().retired)
+        if order_identity(found.order) == identity and found.order.status in UNSETTLED
+    }
+
+    def write(change: Change) -> None:
+        for index in held:
+            current = store.view().retired[index]
+            if current.order.status in UNSETTLED:
+                order = current.order.model_copy(deep=True)
+                change(order)
+                store.record_retired(index, current.model_copy(update={"order": order}))
+
+    return _Target(list(held.values()), write, retired=True)
+
+
 class _Reconciler:
     def __init__(
         self,
@@ -277,35 +333,42 @@ class _Reconciler:
 
     def run(self) -> ReconcileResult:
         done: set[str] = set()
-        for record in unsettled(self.store.state()):
+        for record in unsettled_records(self.store.state()):
             order = record.current
             if order is None or order.order_key in done:
                 continue
             done.add(order.order_key)
-            addresses = order.addresses or [record.address]
             contract_id = order.contract_id or self.contracts.get(record.address)
             if order.status in UNSETTLED:
-                self._unknown(order, addresses, contract_id)
+                target = _live(self.store, order.order_key, order.addresses or [record.address])
+                self._unknown(order, target, contract_id)
             else:
                 self._quotation(record.address, order)
+        for entry in retired_unsettled(self.store.state()):
+            if entry.order.order_key not in done:
+                done.add(entry.order.order_key)
+                contract_id = entry.order.contract_id or self.contracts.get(entry.address)
+                self._unknown(entry.order, _retired(self.store, entry), contract_id)
         return self.result
 
     # --- unknown outcomes -----------------------------------------------------------------
 
-    def _unknown(self, order: OrderRecord, addresses: list[str], contract_id: str | None) -> None:
+    def _unknown(self, order: OrderRecord, target: _Target, contract_id: str | None) -> None:
         lookup = find_order(self.client, order, self.workspaces, contract_id)
         if lookup.finding is not None:
-            self._found(order, addresses, lookup.finding)
+            self._found(target, lookup.finding)
             return
         authoritative = lookup.search_answered and self._authoritative(order, contract_id)
-        self._not_found(order, addresses, contract_id, authoritative)
+        self._not_found(order, target, contract_id, authoritative)
 
-    def _found(self, order: OrderRecord, addresses: list[str], finding: Finding) -> None:
+    def _found(self, target: _Target, finding: Finding) -> None:
         now = self.now()
         status = _status(finding)
         message = "reconciled with Airbus by customerReference"
         if status == "accepted":
             message += " (its quotation was already accepted: recorded as spend)"
+        elif status == "quoted" and target.retired:
+            message += " (a quotation, not accepted: not counted as spend)"
 
         def change(current: OrderRecord) -> None:
             current.status = status
@@ -320,11 +383,11 @@ class _Reconciler:
                 current.deliveries = list(finding.deliveries)
                 current.production_status = "delivered"
 
-        _change(self.store, addresses, order.order_key, UNSETTLED, change)
-        for address in addresses:
-            self.result.resolved[address] = finding.sales_order_id or finding.quotation_id or "?"
-        if status == "quoted":
-            self._quotation(addresses[0], _current(self.store, addresses[0]))
+        target.write(change)
+        for label in target.labels:
+            self.result.resolved[label] = finding.sales_order_id or finding.quotation_id or "?"
+        if status == "quoted" and not target.retired:
+            self._quotation(target.labels[0], _current(self.store, target.labels[0]))
 
     def _authoritative(self, order: OrderRecord, contract_id: str | None) -> bool:
         """Whether the order search proves absence for this contract: a known order of the
@@ -346,7 +409,7 @@ class _Reconciler:
     def _not_found(
         self,
         order: OrderRecord,
-        addresses: list[str],
+        target: _Target,
         contract_id: str | None,
         authoritative: bool,
     ) -> None:
@@ -354,8 +417,7 @@ class _Reconciler:
         if not authoritative:
             workspace = next(self.workspaces.candidates(order, contract_id), None) or "?"
             self._unresolved(
-                order,
-                addresses,
+                target,
                 "Airbus's order search cannot prove this order absent for contract "
                 f"{contract_id or '?'}: it is looked for in delivery workspace {workspace} at "
                 f"every plan/apply ({DELIVERY_HINT}); if it never arrives, settle it with "
@@ -366,26 +428,25 @@ class _Reconciler:
         first = _parse(checks[0])
         submitted = _parse(order.submitted_at) if order.submitted_at else first
         if now - first >= NOT_FOUND_GRACE and now - submitted >= NOT_FOUND_GRACE:
-            self._settle_not_ordered(order, addresses, checks, now)
+            self._settle_not_ordered(order, target, checks, now)
             return
 
         settles_at = utc_iso(max(first, submitted) + NOT_FOUND_GRACE)
         self._unresolved(
-            order,
-            addresses,
+            target,
             f"Airbus's order search found no order {order.order_key} (checked {checks[0]}); "
             f"if it still finds none at a plan/apply from {settles_at} on, it is settled as "
-            "not ordered and planned again",
+            f"not ordered and {target.then}",
             checks[0],
         )
 
     def _settle_not_ordered(
-        self, order: OrderRecord, addresses: list[str], checks: list[str], now: datetime
+        self, order: OrderRecord, target: _Target, checks: list[str], now: datetime
     ) -> None:
         message = (
             "settled automatically as not ordered: Airbus's order search found no order with "
             f"customerReference {order.customer_reference!r} at {checks[0]} and {checks[-1]}; "
-            "planned again"
+            f"{target.then}"
         )
 
         def change(current: OrderRecord) -> None:
@@ -394,14 +455,12 @@ class _Reconciler:
             current.message = message
             current.not_found_checks = checks
 
-        _change(self.store, addresses, order.order_key, UNSETTLED, change)
-        self.result.not_ordered.extend(addresses)
-        for address in addresses:
-            self.result.hints[address] = message
+        target.write(change)
+        self.result.not_ordered.extend(target.labels)
+        for label in target.labels:
+            self.result.hints[label] = message
 
-    def _unresolved(
-        self, order: OrderRecord, addresses: list[str], hint: str, first_check: str | None = None
-    ) -> None:
+    def _unresolved(self, target: _Target, hint: str, first_check: str | None = None) -> None:
         """Still blocked; the record says how and when it will be settled (the plan shows it).
         Only the first "not found" is kept, so a check that learns nothing new writes nothing."""
 
@@ -409,10 +468,10 @@ class _Reconciler:
             current.not_found_checks = [first_check] if first_check else []
             current.message = hint
 
-        _change(self.store, addresses, order.order_key, UNSETTLED, change)
-        self.result.unresolved.extend(addresses)
-        for address in addresses:
-            self.result.hints[address] = hint
+        target.write(change)
+        self.result.unresolved.extend(target.labels)
+        for label in target.labels:
+            self.result.hints[label] = hint
 
     # --- quotations -----------------------------------------------------------------------
 

@@ -73,7 +73,8 @@ class StateStore(Protocol):
         ...
 
     def record_retired(self, index: int, entry: RetiredOrder) -> None:
-        """Replace ``State.retired[index]`` durably (a person settled it); serial +1."""
+        """Replace ``State.retired[index]`` durably (settled by a person or by reconcile);
+        serial +1."""
         ...
 
     def replace(self, state: State) -> None:

@@ -1,0 +1,127 @@
+"""Retired orders of unknown outcome are reconciled too (their resource left the state):
+found at Airbus, the spend is confirmed; provably absent, it stops counting. Against the
+sandbox over HTTP, on both state backends; nothing is ever sent again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from oneatlas_plan.applying import session
+from oneatlas_plan.applying.reconcile import NOT_FOUND_GRACE
+from oneatlas_plan.cli import run
+from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.planning.budget import committed
+from oneatlas_plan.state.backends import open_backend
+from oneatlas_plan.state.model import RetiredOrder, State
+from tests.applying.interposer import ORDERING, Airbus, airbus
+from tests.conftest import World
+
+__all__ = ["airbus"]
+
+TOULOUSE = "specs/toulouse-pleiades.yaml"
+TOULOUSE_ADDRESS = "toulouse.city-centre.polygon-1"
+XINJIANG = "specs/xinjiang-pleiades-neo.yaml"
+XINJIANG_ADDRESS = "xinjiang-pneo.hejing-west.hejing-west"
+BAD_GATEWAY = {"message": "Bad gateway", "internalCode": 502}
+
+
+@pytest.fixture(params=["file", "postgresql"])
+def location(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the CLI keeps the state: the default file in the project directory, or
+    (ONEATLAS_STATE) a fresh schema of a real PostgreSQL server."""
+    # after the project fixture, which clears ONEATLAS_STATE and enters the project directory
+    request.getfixturevalue("world" if "world" in request.fixturenames else "airbus")
+    if request.param == "file":
+        return "oneatlas-state.json"
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("ONEATLAS_STATE", url)
+    return url
+
+
+def _state(location: str) -> State:
+    backend = open_backend(location)
+    try:
+        with backend.store() as store:
+            return store.load()
+    finally:
+        backend.close()
+
+
+def _retired(location: str) -> RetiredOrder:
+    [entry] = _state(location).retired
+    return entry
+
+
+def _lost_then_removed(world: World, spec: str, address: str, location: str) -> None:
+    """Apply ``spec`` with the order's answer lost, then `state rm` its resource."""
+    assert world.cli("apply", spec, "--auto-approve") == ExitCode.ERROR
+    assert _state(location).resources[address].status == "unknown"
+    assert run(["state", "rm", address]) == ExitCode.OK
+    assert _retired(location).order.status == "unknown"
+
+
+def test_a_retired_order_whose_answer_was_lost_is_found_and_stays_spent(
+    world: World, location: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.faults(drop_next_orders=1, delivery_delay_s=3600)  # created, its answer lost
+    _lost_then_removed(world, TOULOUSE, TOULOUSE_ADDRESS, location)
+    [sold] = world.ledger()
+    capsys.readouterr()
+
+    assert world.cli("plan", TOULOUSE, "--allow-overlap") in (ExitCode.OK, ExitCode.CHANGES)
+
+    err = capsys.readouterr().err
+    label = f"{TOULOUSE_ADDRESS} (retired order 0)"
+    assert f"reconciled {label}: Airbus has order {sold['salesOrderId']}" in err
+    order = _retired(location).order
+    assert (order.status, order.sales_order_id) == ("ordered", sold["salesOrderId"])
+    assert order.message == "reconciled with Airbus by customerReference"
+    assert _state(location).spent() == {"EUR": Decimal("250.00")}
+    assert len(world.ledger()) == 1, "reconcile never sends an order again"
+    # settled: a person can no longer take the spend back by hand
+    assert run(["state", "resolve", TOULOUSE_ADDRESS, "--not-ordered"]) == ExitCode.ERROR
+    assert "what was bought stays counted" in capsys.readouterr().err
+
+
+def test_a_retired_order_airbus_never_had_stops_counting_after_the_grace_period(
+    airbus: Airbus,
+    location: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = airbus.world
+    airbus.wire.answer(ORDERING, 502, BAD_GATEWAY)  # lost, and it never reached Airbus
+    _lost_then_removed(world, XINJIANG, XINJIANG_ADDRESS, location)
+    assert len(committed(_state(location))) == 1, "an unknown outcome counts as spend"
+    label = f"{XINJIANG_ADDRESS} (retired order 0)"
+    capsys.readouterr()
+
+    t0 = datetime.now(UTC)
+    assert world.cli("plan", XINJIANG) in (ExitCode.OK, ExitCode.CHANGES)
+    err = capsys.readouterr().err
+    assert f"{label}: the outcome of its order is still unknown" in err
+    assert "it is settled as not ordered and no longer counted as spend" in err
+    [first_check] = _retired(location).order.not_found_checks
+    assert _retired(location).order.status == "unknown"
+    serial = _state(location).serial
+    assert world.cli("plan", XINJIANG) in (ExitCode.OK, ExitCode.CHANGES)
+    assert _state(location).serial == serial, "a check within the grace writes nothing"
+
+    later = t0 + NOT_FOUND_GRACE + timedelta(minutes=1)
+    monkeypatch.setattr(session, "_now", lambda: later)
+    capsys.readouterr()
+    assert world.cli("plan", XINJIANG) in (ExitCode.OK, ExitCode.CHANGES)
+
+    err = capsys.readouterr().err
+    assert f"{label}: settled automatically as not ordered" in err
+    assert err.count("; no longer counted as spend") == 1
+    assert "still unknown" not in err
+    order = _retired(location).order
+    assert order.status == "not_ordered"
+    assert order.not_found_checks[0] == first_check
+    assert committed(_state(location)) == []
+    assert airbus.wire.posts(*ORDERING) == 1, "nothing is sent again"
+    assert world.ledger() == []
