@@ -254,8 +254,8 @@ def select(
             overlap_choice=choice,
         )
 
-    if not ranked:
-        return result([], 0.0, _nothing_eligible(len(touching), removed))
+    if not ranked:  # every eligible scene only touches the AOI (no ground in common)
+        return result([], 0.0, _nothing_eligible(len(touching), removed, len(eligible)))
     if policy.max_scenes <= 1:
         best = max(coverages[c.id] for c in ranked)
         return result(
@@ -324,8 +324,13 @@ def _greedy_cover(
     return chosen, max(0.0, min(1.0, covered_fraction))
 
 
-def _nothing_eligible(found: int, removed: dict[str, int]) -> str:
+def _nothing_eligible(found: int, removed: dict[str, int], edge_only: int) -> str:
     if found == 0:
         return "no scene in the archive intersects the AOI within the search window"
-    reasons = ", ".join(f"{name}: {count}" for name, count in sorted(removed.items()))
-    return f"{found} scene(s) intersect the AOI but none qualifies (removed by {reasons})"
+    reasons = []
+    if removed:
+        counts = ", ".join(f"{name}: {count}" for name, count in sorted(removed.items()))
+        reasons.append(f"removed by {counts}")
+    if edge_only:
+        reasons.append(f"touching only its boundary (no ground in common): {edge_only}")
+    return f"{found} scene(s) intersect the AOI but none qualifies ({'; '.join(reasons)})"

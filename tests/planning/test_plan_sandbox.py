@@ -141,3 +141,16 @@ orders:
     search: {{acquired: {{from: 2022-06-01, to: 2022-09-30}}, cloud_cover: {{max: 20}}}}
 {ORDER_TAIL}
 """
+
+
+def test_no_coverage_floor_with_several_scenes_allowed_buys_one_scene(world: World) -> None:
+    """`coverage: {min: 0, max_scenes: 3}`: no floor, so the best-ranked scene is bought."""
+    spec = Path("specs/toulouse-pleiades.yaml")
+    text = spec.read_text()
+    spec.write_text(text.replace("{min: 0.95, max_scenes: 1}", "{min: 0, max_scenes: 3}"))
+    assert world.cli("plan", str(spec), "--out", "plan.json") == ExitCode.OK
+    (resource,) = plan_json()["resources"]
+    assert resource["action"] == "create"
+    assert len(resource["scenes"]) == 1
+    (order,) = plan_json()["orders"]
+    assert order["addresses"] == [resource["address"]]

@@ -137,3 +137,31 @@ def test_exclude_skips_scenes_already_used() -> None:
     candidates = [scene("a", WHOLE, cloud=1), scene("b", WHOLE, cloud=2)]
     result = select(AOI, candidates, Criteria(), Policy(), exclude=frozenset({"a"}))
     assert [c.id for c, _ in result.scenes] == ["b"]
+
+
+@pytest.mark.parametrize("max_scenes", [1, 2, 5])
+def test_no_coverage_floor_buys_the_best_ranked_scene_whatever_max_scenes(
+    max_scenes: int,
+) -> None:
+    """`coverage.min: 0` sets no floor (docs/SPEC.md): one scene reaches it, never zero."""
+    candidates = [scene("west", WEST_HALF, cloud=1), scene("east", EAST_HALF, cloud=0)]
+    result = select(AOI, candidates, Criteria(), Policy(min_coverage=0.0, max_scenes=max_scenes))
+    assert result.satisfied
+    assert [c.id for c, _ in result.scenes] == ["east"]
+    assert result.coverage == pytest.approx(0.5, abs=1e-6)
+
+
+def test_scenes_that_only_touch_the_aoi_are_not_a_cover_and_the_plan_says_so() -> None:
+    touching = scene("edge", polygon(1.46, 43.5, 1.6, 43.7))  # shares the AOI's east edge
+    result = select(AOI, [touching], Criteria(), Policy(min_coverage=0.0, max_scenes=3))
+    assert result.scenes == ()
+    assert result.unsatisfied == (
+        "1 scene(s) intersect the AOI but none qualifies "
+        "(touching only its boundary (no ground in common): 1)"
+    )
+    cloudy = scene("cloudy", WHOLE, cloud=50)
+    result = select(AOI, [touching, cloudy], Criteria(cloud_cover_max=10), Policy())
+    assert result.unsatisfied == (
+        "2 scene(s) intersect the AOI but none qualifies "
+        "(removed by cloud_cover: 1; touching only its boundary (no ground in common): 1)"
+    )
