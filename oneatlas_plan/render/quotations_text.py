@@ -10,9 +10,12 @@ from oneatlas_plan.render.refresh_text import table
 COLUMNS = ("QUOTATION", "ADDRESS", "STATUS", "AMOUNT", "VALID UNTIL", "SUBMITTED")
 
 
+NO_AMOUNT = "no amount"  # Airbus's answer to the quotation request carried none
+
+
 def _amount(quotation: Quotation) -> str:
     if quotation.amount is None:
-        return "-"
+        return NO_AMOUNT
     return f"{quotation.currency or '?'} {quotation.amount:,.2f}"
 
 
@@ -75,6 +78,13 @@ def render_decision(quotation: Quotation) -> str:
 def render_acceptance_question(quotation: Quotation) -> str:
     where = ", ".join(quotation.addresses)
     valid = f", valid until {quotation.valid_until}" if quotation.valid_until else ""
+    if quotation.amount is None:
+        return (
+            f"Quotation {quotation.quotation_id} for {where}{valid}: Airbus's answer gave no "
+            "amount, so this tool cannot show what it costs. Read the amount on the quotation "
+            "in OneAtlas before accepting: accepting starts production and Airbus bills it "
+            "(no refund)."
+        )
     return (
         f"Quotation {quotation.quotation_id} for {where}: {_amount(quotation)}{valid}. "
         "Accepting it starts production and Airbus bills this amount (no refund)."

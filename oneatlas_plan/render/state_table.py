@@ -113,6 +113,15 @@ def _quoted(state: State) -> tuple[int, dict[str, Decimal]]:
     return len(orders), totals
 
 
+def _quoted_amounts(state: State, totals: dict[str, Decimal]) -> str:
+    """``EUR 979.72``, and how many quotations Airbus answered without an amount."""
+    unpriced = sum(1 for o in state.distinct_orders() if o.status == "quoted" and o.amount is None)
+    if not unpriced:
+        return format_totals(totals)
+    without = f"{unpriced} without an amount (Airbus's answer gave none)"
+    return f"{format_totals(totals)} and {without}" if totals else without
+
+
 def _arrived(state: State) -> dict[str, int]:
     orders = state.distinct_orders()
     return {
@@ -194,7 +203,7 @@ def render_state_table(state: State) -> str:
     quoted, quoted_totals = _quoted(state)
     if quoted:
         lines.append(
-            f"Quoted, awaiting acceptance: {format_totals(quoted_totals)} ({quoted} "
+            f"Quoted, awaiting acceptance: {_quoted_amounts(state, quoted_totals)} ({quoted} "
             f"quotation{'s' if quoted != 1 else ''}; `oneatlas-plan quotations list`)."
         )
     arrived = _arrived(state)

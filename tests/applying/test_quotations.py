@@ -8,7 +8,10 @@ import pytest
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
+from tests.applying.interposer import Airbus, airbus
 from tests.conftest import World
+
+__all__ = ["airbus"]
 
 SPEC = Path("specs/xinjiang-pleiades-neo.yaml")
 ADDRESS = "xinjiang-pneo.hejing-west.hejing-west"
@@ -186,3 +189,34 @@ def test_a_lost_quotation_answer_is_reconciled_without_a_second_quotation(
     assert order["status"] == "accepted"
     assert order["sales_order_id"] == world.orders_for("xinjiang")[0]["salesOrderId"]
     assert len(world.orders_for("xinjiang")) == 1
+
+
+def test_a_quotation_answered_without_an_amount_is_left_for_a_person_saying_so(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = airbus.world
+    airbus.wire.rewrite(
+        "/api/v1/quotations", lambda answer: {k: v for k, v in answer.items() if k != "totalAmount"}
+    )
+    assert world.cli("apply", str(SPEC), "--auto-approve") == ExitCode.OK
+    order = _order(world)
+    assert (order["status"], order["amount"]) == ("quoted", None)
+    assert _quotation_status(world) == "SENT", "never accepted without an amount"
+    quotation_id = str(order["quotation_id"])
+    capsys.readouterr()
+
+    assert run(["quotations", "list"]) == ExitCode.OK
+    assert f"{quotation_id}  {ADDRESS}  quoted  no amount" in capsys.readouterr().out
+    assert run(["state", "list"]) == ExitCode.OK
+    assert (
+        "Quoted, awaiting acceptance: 1 without an amount (Airbus's answer gave none) "
+        "(1 quotation;"
+    ) in capsys.readouterr().out
+    assert world.cli("quotations", "accept", ADDRESS) == ExitCode.ERROR  # no TTY, no --yes
+    err = capsys.readouterr().err
+    assert (
+        f"Quotation {quotation_id} for {ADDRESS}: Airbus's answer gave no amount, so this tool "
+        "cannot show what it costs. Read the amount on the quotation in OneAtlas before "
+        "accepting: accepting starts production and Airbus bills it (no refund)."
+    ) in err
+    assert _quotation_status(world) == "SENT"
