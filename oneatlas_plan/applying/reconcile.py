@@ -597,18 +597,20 @@ def _status(finding: Finding) -> OrderStatus:
 def _control_order(
     state: State, order: OrderRecord, contract_id: str | None, contracts: dict[str, str]
 ) -> OrderRecord | None:
-    """An order of the same contract that Airbus is known to hold (newest first)."""
+    """An order of the same contract that Airbus is known to hold, live or retired (newest
+    first)."""
+    held = [(r.address, other) for r in state.resources.values() for other in r.orders]
+    held += [(entry.address, entry.order) for entry in state.retired]
     candidates = []
-    for record in state.resources.values():
-        for other in record.orders:
-            cid = other.contract_id or contracts.get(record.address)
-            if (
-                other.order_key != order.order_key
-                and cid == contract_id
-                and other.status in PLACED
-                and (other.sales_order_id or other.quotation_id)
-            ):
-                candidates.append(other)
+    for address, other in held:
+        cid = other.contract_id or contracts.get(address)
+        if (
+            other.order_key != order.order_key
+            and cid == contract_id
+            and other.status in PLACED
+            and (other.sales_order_id or other.quotation_id)
+        ):
+            candidates.append(other)
     candidates.sort(key=lambda o: o.submitted_at or "", reverse=True)
     return candidates[0] if candidates else None
 

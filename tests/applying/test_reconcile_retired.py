@@ -23,6 +23,8 @@ __all__ = ["airbus"]
 
 TOULOUSE = "specs/toulouse-pleiades.yaml"
 TOULOUSE_ADDRESS = "toulouse.city-centre.polygon-1"
+TANZANIA = "specs/tanzania-spot.yaml"
+TANZANIA_ADDRESS = "tanzania-spot.malagarasi.malagarasi-west"
 XINJIANG = "specs/xinjiang-pleiades-neo.yaml"
 XINJIANG_ADDRESS = "xinjiang-pneo.hejing-west.hejing-west"
 BAD_GATEWAY = {"message": "Bad gateway", "internalCode": 502}
@@ -125,3 +127,34 @@ def test_a_retired_order_airbus_never_had_stops_counting_after_the_grace_period(
     assert committed(_state(location)) == []
     assert airbus.wire.posts(*ORDERING) == 1, "nothing is sent again"
     assert world.ledger() == []
+
+
+def test_a_retired_order_of_the_contract_proves_the_order_search_for_a_legacy_one(
+    airbus: Airbus,
+    location: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both specs of a legacy contract left the state: the retired order Airbus holds is
+    the positive control that makes the order search's "not found" count (docs/reconcile.md)."""
+    world = airbus.world
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
+    assert run(["state", "rm", TOULOUSE_ADDRESS]) == ExitCode.OK
+    airbus.wire.answer(ORDERING, 502, BAD_GATEWAY)  # lost, and it never reached Airbus
+    assert world.cli("apply", TANZANIA, "--auto-approve") == ExitCode.ERROR
+    assert run(["state", "rm", TANZANIA_ADDRESS]) == ExitCode.OK
+    assert not _state(location).resources
+
+    t0 = datetime.now(UTC)
+    assert world.cli("plan", TANZANIA) in (ExitCode.OK, ExitCode.CHANGES)
+    unknown = next(e for e in _state(location).retired if e.address == TANZANIA_ADDRESS)
+    assert len(unknown.order.not_found_checks) == 1, "the search proved, the first check kept"
+    monkeypatch.setattr(session, "_now", lambda: t0 + NOT_FOUND_GRACE + timedelta(minutes=1))
+    capsys.readouterr()
+    assert world.cli("plan", TANZANIA) in (ExitCode.OK, ExitCode.CHANGES)
+    assert f"{TANZANIA_ADDRESS} (retired order 1): settled automatically as not ordered" in (
+        capsys.readouterr().err
+    )
+    statuses = {e.address: e.order.status for e in _state(location).retired}
+    assert statuses == {TOULOUSE_ADDRESS: "ordered", TANZANIA_ADDRESS: "not_ordered"}
+    assert len(world.ledger()) == 1
