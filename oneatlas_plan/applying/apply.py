@@ -323,15 +323,22 @@ def _maybe_accept(
 ) -> None:
     """Accept a fresh quotation when the spec's threshold allows it; otherwise say why not."""
     threshold = order.accept_quotations_up_to
-    quoted = f"{outcome.currency} {outcome.amount:,.2f}" if outcome.amount is not None else "?"
     accept_hint = f"accept it with `oneatlas-plan quotations accept {outcome.order_id}`"
+    if outcome.amount is None:
+        outcome.message = (
+            "quoted, but Airbus's answer gave no amount: left quoted, never accepted "
+            f"automatically; read the amount on the quotation in OneAtlas, then {accept_hint}"
+        )
+        return
+    quoted = f"{outcome.currency} {outcome.amount:,.2f}"
     if threshold is None:
         outcome.message = f"quoted {quoted}; nothing is bought until it is accepted: {accept_hint}"
         return
     limit = f"{threshold:,.2f}"
     if not within_threshold(outcome.amount, outcome.currency, threshold):
+        beyond = "above" if outcome.currency == "EUR" else "not in the currency of"
         outcome.message = (
-            f"quoted {quoted}, above the spec's accept_quotations_up_to EUR {limit}: left "
+            f"quoted {quoted}, {beyond} the spec's accept_quotations_up_to EUR {limit}: left "
             f"quoted; {accept_hint}"
         )
         return

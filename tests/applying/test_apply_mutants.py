@@ -84,7 +84,9 @@ def test_a_quotation_answered_without_an_amount_is_left_for_a_person(
     neo = "specs/xinjiang-pleiades-neo.yaml"
     assert airbus.world.cli("apply", neo, "--auto-approve") == ExitCode.OK
     out = capsys.readouterr().out
-    assert "quoted ?, above the spec's accept_quotations_up_to EUR 2,000.00: left quoted" in out
+    assert "quoted, but Airbus's answer gave no amount: left quoted, never accepted" in out
+    assert "read the amount on the quotation in OneAtlas, then accept it with" in out
+    assert "quoted ?" not in out and "above" not in out
     [entry] = airbus.world.orders_for("xinjiang")
     assert entry["quotationStatus"] == "SENT"
     assert airbus.world.state()["resources"][XINJIANG]["orders"][-1]["status"] == "quoted"
@@ -217,3 +219,18 @@ def test_a_lost_answer_leaves_a_record_that_finds_the_order_without_the_spec(wor
         order["price"]["amount"],
         order["price"]["currency"],
     )
+
+
+def test_a_quotation_in_another_currency_is_left_for_a_person_saying_why(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    airbus.wire.rewrite("/api/v1/quotations", lambda answer: {**answer, "currency": "USD"})
+    capsys.readouterr()
+    neo = "specs/xinjiang-pleiades-neo.yaml"
+    assert airbus.world.cli("apply", neo, "--auto-approve") == ExitCode.OK
+    out = capsys.readouterr().out
+    assert (
+        "quoted USD 979.72, not in the currency of the spec's accept_quotations_up_to "
+        "EUR 2,000.00: left quoted" in out
+    )
+    assert airbus.world.state()["resources"][XINJIANG]["orders"][-1]["status"] == "quoted"
