@@ -17,6 +17,7 @@ from .auth import TokenIssuer
 from .config import SandboxConfig
 from .errors import ApiFailure, api_error
 from .faults import DropConnection, FaultInjector, drop_socket
+from .holds import HANDLED, RECEIVED, Holds
 from .limits import ORDERING, SEARCH, Limiter
 from .orders import OrderService
 from .search import Archive
@@ -52,6 +53,9 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
     ("ctl_stats", "/sandbox/v1/stats", ("GET",), "control", "none"),
     ("ctl_faults", "/sandbox/v1/faults", ("GET", "POST"), "control", "none"),
     ("ctl_reset", "/sandbox/v1/reset-stats", ("POST",), "control", "none"),
+    ("ctl_hold", "/sandbox/v1/hold", ("POST",), "control", "none"),
+    ("ctl_held", "/sandbox/v1/held", ("GET",), "control", "none"),
+    ("ctl_release", "/sandbox/v1/release", ("POST",), "control", "none"),
 )
 _META = {name: (group, auth) for name, _, _, group, auth in ROUTES}
 
@@ -82,6 +86,7 @@ class SandboxApp:
         self.limiter = Limiter(config, clock=self.now)
         self.faults = FaultInjector(config.faults, config.fault_seed)
         self.orders = OrderService(self.store, self.archive, clock=self.now)
+        self.holds = Holds(name for name, (group, _) in _META.items() if group != "control")
         self.url_map = Map(
             [
                 Rule(path, endpoint=name, methods=list(methods))
@@ -90,6 +95,7 @@ class SandboxApp:
         )
 
     def close(self) -> None:
+        self.holds.close()
         self.store.close()
 
     def __call__(
@@ -157,14 +163,20 @@ class SandboxApp:
     def _handle(
         self, endpoint: str, group: str, request: Request, args: dict[str, Any]
     ) -> Response:
+        if not self.holds.hold(endpoint, RECEIVED, lambda: _held_detail(request)):
+            return _failure(api_error(503, "The sandbox is shutting down"))
         injected = self.faults.maybe_error(ordering=auth_is_order(endpoint))
         if injected is not None:
             self.limiter.stats.injected_errors += 1
             return _failure(injected)
         try:
-            return getattr(handlers, endpoint)(self, request, **args)
+            response = getattr(handlers, endpoint)(self, request, **args)
         except ApiFailure as failure:
-            return _failure(failure)
+            response = _failure(failure)
+        self.holds.hold(
+            endpoint, HANDLED, lambda: {**_held_detail(request), "status": response.status_code}
+        )
+        return response
 
     def base_url(self, request: Request) -> str:
         return request.host_url
@@ -178,6 +190,19 @@ class SandboxApp:
 
 def auth_is_order(endpoint: str) -> bool:
     return _META[endpoint][1] == "order"
+
+
+def _held_detail(request: Request) -> dict[str, Any]:
+    """How ``GET /sandbox/v1/held`` shows a held request; reading its whole body first."""
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except (ValueError, HTTPException):  # not JSON, or the client went away mid-body
+        body = None
+    reference = body.get("customerReference") if isinstance(body, dict) else None
+    detail: dict[str, Any] = {"method": request.method, "path": request.path}
+    if isinstance(reference, str):
+        detail["customerReference"] = reference
+    return detail
 
 
 def _failure(failure: ApiFailure) -> Response:

@@ -48,6 +48,7 @@ class RunningSandbox:
         return self.config.api_key
 
     def stop(self) -> None:
+        self.app.holds.close()  # a request still held would keep its thread (and client) waiting
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

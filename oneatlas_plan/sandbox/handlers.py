@@ -15,6 +15,7 @@ from .errors import api_error, order_error
 from .faults import CLOSE_AFTER_RESPONSE, DropConnection
 from .features import derived_uuid
 from .geo import GeometryError, parse_geometry
+from .holds import HANDLED
 from .images import png
 from .options import available_options
 from .store import ledger
@@ -398,3 +399,43 @@ def ctl_reset(app: SandboxApp, request: Request) -> Response:
     app.limiter.reset_stats()
     app.limiter.reset_bans()
     return _json({"reset": True})
+
+
+def ctl_hold(app: SandboxApp, request: Request) -> Response:
+    body = _body(request, order_style=False)
+    if not isinstance(body, dict) or set(body) - {"endpoints", "count", "stage"}:
+        return _json(api_error(400, "Body must be {endpoints, count, stage}").body, 400)
+    endpoints = body.get("endpoints")
+    if isinstance(endpoints, str):
+        endpoints = [endpoints]
+    count = body.get("count", 1)
+    stage = body.get("stage", HANDLED)
+    if (
+        not isinstance(endpoints, list)
+        or not all(isinstance(e, str) for e in endpoints)
+        or not isinstance(count, int)
+        or isinstance(count, bool)
+        or not isinstance(stage, str)
+    ):
+        return _json(api_error(400, "Body must be {endpoints, count, stage}").body, 400)
+    try:
+        app.holds.arm(endpoints, count, stage)
+    except ValueError as exc:
+        return _json(api_error(400, f"Invalid hold: {exc}").body, 400)
+    return _json(app.holds.snapshot())
+
+
+def ctl_held(app: SandboxApp, request: Request) -> Response:
+    return _json(app.holds.snapshot())
+
+
+def ctl_release(app: SandboxApp, request: Request) -> Response:
+    body = _body(request, order_style=False) or {}
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or set(body) - {"ids"} or (
+        ids is not None
+        and (not isinstance(ids, list) or not all(type(i) is int for i in ids))
+    ):
+        return _json(api_error(400, "Body must be {} or {ids: [held request ids]}").body, 400)
+    released = app.holds.release(ids)
+    return _json({"released": released, **app.holds.snapshot()})

@@ -18,6 +18,8 @@ from click.testing import CliRunner
 
 from oneatlas_plan.sandbox.cli import sandbox as sandbox_group
 from oneatlas_plan.sandbox.embedded import start_embedded
+from oneatlas_plan.sandbox.store import read_ledger
+from tests.holds import hold, release, wait_until_held
 
 from .conftest import LEGACY_WS, Client, legacy_body, toulouse_scene
 
@@ -51,25 +53,31 @@ def test_ordering_rate_limit_bans_then_recovers(tmp_path: Path) -> None:
 
 
 def test_parallel_ordering_requests_are_refused(tmp_path: Path) -> None:
-    with start_embedded(tmp_path, time_scale=20.0, ban_seconds=2.0, order_delay_ms=3000) as sb:
+    with start_embedded(tmp_path, time_scale=20.0, ban_seconds=2.0) as sb:
         client = Client(sb)
         body = legacy_body(toulouse_scene(client))
+        hold(sb.base_url, "orders", stage="received")  # the first order stays in flight
         results: list[int] = []
         first = threading.Thread(
             target=lambda: results.append(client.post("/api/v1/orders", body).status_code)
         )
         first.start()
-        deadline = time.monotonic() + 30  # until the first order is in the sandbox's hands
-        while not client.control("stats")["ordering_requests"] and time.monotonic() < deadline:
-            time.sleep(0.01)
-        second = requests.post(
-            client.url("/api/v1/orders"), json=body, headers=client.session.headers
-        )
-        first.join()
+        try:
+            (in_flight,) = wait_until_held(sb.base_url)
+            assert in_flight["endpoint"] == "orders" and in_flight["stage"] == "received"
+            second = requests.post(
+                client.url("/api/v1/orders"), json=body, headers=client.session.headers
+            )
+            assert client.control("ledger") == []  # the first is not acted on yet
+        finally:
+            release(sb.base_url)
+            first.join(timeout=60)
         assert results == [201] and second.status_code == 429
+        assert second.json()["hint"] == "concurrency"
         stats = client.control("stats")
         assert stats["max_concurrent_ordering"] == 2
         assert [e["status"] for e in stats["ordering_requests"]] == [201, 429]
+        assert len(client.control("ledger")) == 1
 
 
 def test_paced_client_stats_prove_limits_honoured(client: Client) -> None:
@@ -179,13 +187,132 @@ def test_commit_then_drop(tmp_path: Path) -> None:
         assert client.control("stats")["dropped_connections"] == 2
 
 
-def test_order_delay_lets_a_client_die_after_commit(tmp_path: Path) -> None:
-    with start_embedded(tmp_path, time_scale=200.0, order_delay_ms=600) as sb:
+def test_held_answer_lets_a_client_die_after_commit(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
         client = Client(sb)
         body = legacy_body(toulouse_scene(client), reference_text="slow-1")
-        with pytest.raises(requests.Timeout):
-            client.ordering("POST", "/api/v1/orders", body, timeout=0.2)
+        hold(sb.base_url, "orders")  # committed, then the answer waits for the release
+        with pytest.raises(requests.ReadTimeout):
+            client.ordering("POST", "/api/v1/orders", body, timeout=(30, 0.2))
+        (in_flight,) = wait_until_held(sb.base_url)
+        assert (in_flight["customerReference"], in_flight["status"]) == ("slow-1", 201)
         assert [o["customerReference"] for o in client.control("ledger")] == ["slow-1"]
+        assert release(sb.base_url) == [in_flight["id"]]
+
+
+def test_order_delay_answers_after_commit(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0, order_delay_ms=300) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client), reference_text="slow-2")
+        started = time.perf_counter()
+        assert client.ordering("POST", "/api/v1/orders", body).status_code == 201
+        assert time.perf_counter() - started >= 0.3
+        assert [o["customerReference"] for o in client.control("ledger")] == ["slow-2"]
+
+
+def _post_in_thread(client: Client, body: dict[str, Any], times: int = 1) -> tuple[
+    threading.Thread, list[int]
+]:
+    codes: list[int] = []
+
+    def post() -> None:
+        for _ in range(times):
+            codes.append(client.ordering("POST", "/api/v1/orders", body).status_code)
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread, codes
+
+
+def test_hold_at_received_acts_only_once_released(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client), reference_text="held-1")
+        hold(sb.base_url, "orders", "quotations", stage="received")
+        assert client.control("held")["armed"] == [
+            {"endpoints": ["orders", "quotations"], "stage": "received", "remaining": 1}
+        ]
+        thread, codes = _post_in_thread(client, body)
+        try:
+            (entry,) = wait_until_held(sb.base_url)
+            assert {k: v for k, v in entry.items() if k not in ("id", "heldAt")} == {
+                "endpoint": "orders",
+                "stage": "received",
+                "method": "POST",
+                "path": "/api/v1/orders",
+                "customerReference": "held-1",
+            }
+            assert client.control("held")["armed"] == []  # the one hold is taken
+            assert client.control("ledger") == []  # received, not acted on
+            assert codes == []
+        finally:
+            released = release(sb.base_url, [entry["id"]])
+            thread.join(timeout=60)
+        assert released == [entry["id"]] and codes == [201]
+        assert [o["customerReference"] for o in client.control("ledger")] == ["held-1"]
+        assert client.control("held") == {"armed": [], "held": []}
+
+
+def test_hold_counts_requests_and_releases_them_one_by_one(tmp_path: Path) -> None:
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client), reference_text="held-2")
+        hold(sb.base_url, "orders", count=2)  # stage "handled" by default
+        thread, codes = _post_in_thread(client, body, times=3)
+        try:
+            (first,) = wait_until_held(sb.base_url)
+            assert (first["stage"], first["status"]) == ("handled", 201)
+            assert len(client.control("ledger")) == 1 and codes == []  # committed, unanswered
+            assert client.control("held")["armed"][0]["remaining"] == 1
+            assert release(sb.base_url, [first["id"]]) == [first["id"]]
+            (second,) = wait_until_held(sb.base_url)
+            assert second["id"] != first["id"] and len(client.control("ledger")) == 2
+            assert codes == [201]
+            assert release(sb.base_url, [first["id"]]) == []  # already gone
+        finally:
+            release(sb.base_url)
+            thread.join(timeout=60)
+        assert codes == [201, 201, 201]  # the third was not held: the hold counted two
+        assert client.control("held") == {"armed": [], "held": []}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"endpoints": ["nope"]},
+        {"endpoints": ["ctl_faults"]},
+        {"endpoints": []},
+        {"endpoints": ["orders"], "stage": "later"},
+        {"endpoints": ["orders"], "count": 0},
+        {"endpoints": ["orders"], "count": "2"},
+        {"endpoints": ["orders"], "for": 3},
+        ["orders"],
+    ],
+)
+def test_hold_validates(client: Client, body: Any) -> None:
+    response = requests.post(client.url("/sandbox/v1/hold"), json=body)
+    assert response.status_code == 400, response.text
+    assert client.control("held")["armed"] == []
+
+
+def test_release_validates(client: Client) -> None:
+    for body in ({"ids": "1"}, {"ids": [True]}, {"all": True}):
+        assert requests.post(client.url("/sandbox/v1/release"), json=body).status_code == 400
+
+
+def test_stopping_the_sandbox_releases_held_requests(tmp_path: Path) -> None:
+    sb = start_embedded(tmp_path, time_scale=200.0)
+    try:
+        client = Client(sb)
+        body = legacy_body(toulouse_scene(client))
+        hold(sb.base_url, "orders", stage="received")
+        thread, codes = _post_in_thread(client, body)
+        wait_until_held(sb.base_url)
+    finally:
+        sb.stop()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and codes == [503]  # answered, nothing acted on
+    assert read_ledger(tmp_path) == []
 
 
 def test_faults_endpoint_validates(client: Client) -> None:
