@@ -11,6 +11,7 @@ from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.planfile import expand_parts
 from tests.conftest import World
+from tests.holds import ORDER_ENDPOINTS, hold, release, wait_until_held
 
 SPEC_COUNT = 3  # orders in the shipped specs/
 
@@ -114,24 +115,37 @@ def test_ctrl_c_lets_the_in_flight_order_finish_and_be_recorded(world: World) ->
     import signal
     import subprocess
     import sys
-    import time
 
     assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
-    world.faults(order_delay_ms=1500)
+    hold(world.base_url, *ORDER_ENDPOINTS)  # order 1 committed, its answer held back
     process = subprocess.Popen(
         [sys.executable, "-m", "oneatlas_plan", "apply", "plan.json", "--endpoint", world.base_url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
+        # Ctrl-C as from a terminal, even when the suite runs as a background job (SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 60
-    while not world.ledger() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert world.ledger(), "the first order never reached the sandbox"
-    process.send_signal(signal.SIGINT)  # while Airbus holds the answer of order 1
-    out, err = process.communicate(timeout=60)
+
+    def still_running() -> None:
+        if process.poll() is not None:
+            raise AssertionError(f"apply ended before its first order: {process.communicate()}")
+
+    try:
+        (in_flight,) = wait_until_held(world.base_url, check=still_running)
+        (committed,) = world.ledger()
+        assert in_flight["customerReference"] == committed["customerReference"]
+        # The signal is pending in the child before its answer is even released.
+        process.send_signal(signal.SIGINT)
+    finally:
+        release(world.base_url)
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
     assert process.returncode == ExitCode.INTERRUPTED, err
+    assert "Traceback" not in err
     assert "interrupted: the remaining orders were not submitted" in out
     assert "1 submitted, 2 not submitted" in out
     (first,) = world.ledger()
