@@ -3,8 +3,9 @@
 After every trial: each resource is ordered at most once at Airbus (the sandbox ledger),
 every ledger order is in the state (ordered, or unknown then reconciled), and the state
 file parses at every step. Precise points use the test-only hook
-``oneatlas_plan/_testhooks.py``; "in flight" uses the sandbox's order delay (kill once the
-ledger shows the order, before the answer) and "commit then drop".
+``oneatlas_plan/_testhooks.py``; "in flight" holds the order's answer in the sandbox (kill
+once the order is committed and held, before the answer: ``tests/holds.py``) and "commit then
+drop".
 
 CI runs the fixed points plus ``ONEATLAS_CRASH_TRIALS`` (default 2) kills at random times;
 the campaign (``-m campaign``) runs ``ONEATLAS_KILL_CAMPAIGN_TRIALS`` (default 100) random
@@ -27,6 +28,7 @@ import pytest
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
 from oneatlas_plan._testhooks import MARKER, RELEASE_ENV
 from oneatlas_plan.errors import ExitCode
+from tests.holds import ORDER_ENDPOINTS, hold, release, wait_until_held
 from tests.pg_server import PostgresServer
 from tests.reliability.campaign import Tally, loads, recover
 from tests.reliability.conftest import (
@@ -51,7 +53,8 @@ class Trial:
     name: str
     pause: str | None = None  # a _testhooks point, "POINT:N"
     faults: dict[str, Any] = field(default_factory=dict)
-    kill_when_ledger_has: int | None = None  # kill once Airbus committed this many orders
+    # kill while Airbus holds the answer of the N-th order (committed, unanswered)
+    kill_while_held: int | None = None
     kill_after: float | None = None  # seconds after start
 
 
@@ -61,16 +64,8 @@ FIXED = [
     Trial("after-third-pending (neo quotation)", pause="after-pending:3"),
     Trial("after-first-outcome", pause="after-outcome:1"),
     Trial("after-second-outcome", pause="after-outcome:2"),
-    Trial(
-        "in flight: committed, answer delayed",
-        faults={"order_delay_ms": 800},
-        kill_when_ledger_has=1,
-    ),
-    Trial(
-        "in flight: second order committed, answer delayed",
-        faults={"order_delay_ms": 800},
-        kill_when_ledger_has=2,
-    ),
+    Trial("in flight: committed, answer held", kill_while_held=1),
+    Trial("in flight: second order committed, answer held", kill_while_held=2),
     Trial(
         "commit then drop, killed after recording unknown",
         pause="after-outcome:1",
@@ -93,25 +88,30 @@ def random_trials(count: int) -> list[Trial]:
 
 
 def wait_until_sandbox_idle(project: Project) -> None:
-    """A killed client's request may still be running at Airbus (the order delay) and hold
-    the one ordering slot; as a user would, wait for it before running again (otherwise the
-    next request is refused with 429 and the key banned)."""
+    """A killed client's request may still be running at Airbus (an order delay, or a held
+    answer just released) and hold the one ordering slot; as a user would, wait for it before
+    running again (otherwise the next request is refused with 429 and the key banned)."""
     deadline = time.monotonic() + 15
     while any(r.get("completed") is None for r in project.stats()["ordering_requests"]):
         assert time.monotonic() < deadline, project.stats()
         time.sleep(0.05)
 
 
-def wait_for_ledger(
-    project: Project, proc: subprocess.Popen[str], watcher: StderrWatcher, count: int
+def wait_while_held(
+    project: Project, proc: subprocess.Popen[str], watcher: StderrWatcher, nth: int
 ) -> None:
-    deadline = time.monotonic() + 30
-    while len(project.ledger()) < count:
+    """Return once the ``nth`` order (or quotation) is committed and its answer held; the
+    earlier ones are let go as they arrive. Arm ``hold(…, count=nth)`` before spawning."""
+
+    def running() -> None:
         if proc.poll() is not None:
-            kill(proc)
             raise AssertionError(f"apply ended early: {watcher.text}\n{project.stats()}")
-        assert time.monotonic() < deadline, "the order never reached the sandbox"
-        time.sleep(0.02)
+
+    for arrived in range(1, nth + 1):
+        (entry,) = wait_until_held(project.base_url, check=running)
+        if arrived < nth:
+            release(project.base_url, [entry["id"]])
+    assert len(project.ledger()) == nth, project.ledger()
 
 
 def run_trial(tmp_path: Path, trial: Trial, state_location: str | None = None) -> None:
@@ -121,6 +121,8 @@ def run_trial(tmp_path: Path, trial: Trial, state_location: str | None = None) -
         assert planned.code == 0, planned.text
         if trial.faults:
             project.faults(**trial.faults)
+        if trial.kill_while_held is not None:
+            hold(project.base_url, *ORDER_ENDPOINTS, count=trial.kill_while_held)
         extra = {PAUSE_ENV: trial.pause} if trial.pause else {}
         proc = project.spawn("apply", str(project.plan_path), **extra)
         watcher = StderrWatcher(proc)
@@ -128,17 +130,19 @@ def run_trial(tmp_path: Path, trial: Trial, state_location: str | None = None) -
             if trial.pause:
                 point = trial.pause.split(":")[0]
                 assert watcher.wait_for(f"{MARKER} {point}", timeout=30), watcher.text
-            elif trial.kill_when_ledger_has is not None:
-                wait_for_ledger(project, proc, watcher, trial.kill_when_ledger_has)
+            elif trial.kill_while_held is not None:
+                wait_while_held(project, proc, watcher, trial.kill_while_held)
             elif trial.kill_after is not None:
-                time.sleep(trial.kill_after)
+                time.sleep(trial.kill_after)  # a random moment is the point of this trial
         finally:
             kill(proc)
+            release(project.base_url)  # the killed client's answer, if any, goes nowhere
         wait_until_sandbox_idle(project)
         # Right after the crash: the state parses, and whatever Airbus committed is at
         # least recorded as pending (write-ahead).
         check_ledger_in_state(project, settled=False)
-        if trial.kill_when_ledger_has is not None:
+        if trial.kill_while_held is not None:
+            assert len(project.ledger()) == trial.kill_while_held
             statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
             assert sum(s in UNSETTLED for s in statuses.values()) == 1, statuses
         project.faults(order_delay_ms=0, drop_next_orders=0, drop_probability=0)
@@ -158,7 +162,7 @@ DATABASE_TRIALS = [t for t in FIXED if not t.name.startswith("state write")]
 DEFAULT_DATABASE_TRIALS = {
     "after-first-pending",
     "after-second-outcome",
-    "in flight: committed, answer delayed",
+    "in flight: committed, answer held",
 }
 
 
@@ -186,12 +190,13 @@ def test_in_flight_kill_is_reconciled_not_reordered(tmp_path: Path) -> None:
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         project = make_project(tmp_path, sandbox.base_url)
         assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
-        project.faults(order_delay_ms=800)
+        hold(project.base_url, *ORDER_ENDPOINTS)
         proc = project.spawn("apply", str(project.plan_path))
         try:
-            wait_for_ledger(project, proc, StderrWatcher(proc), 1)
+            wait_while_held(project, proc, StderrWatcher(proc), 1)
         finally:
             kill(proc)
+            release(project.base_url)
         wait_until_sandbox_idle(project)
         committed = project.ledger()[0]
         pending = [
@@ -200,7 +205,6 @@ def test_in_flight_kill_is_reconciled_not_reordered(tmp_path: Path) -> None:
         assert [r["orders"][-1]["customer_reference"] for r in pending] == [
             committed["customerReference"]
         ]
-        project.faults(order_delay_ms=0)
         replan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert "took over a stale lock" in replan.err or "reconciled" in replan.err, replan.err
         assert "reconciled" in replan.err, replan.err
@@ -253,15 +257,17 @@ def test_connection_dropped_after_the_order_is_reconciled_not_reordered(
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         project = make_project(tmp_path, sandbox.base_url, pg_url)
         assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
-        project.faults(order_delay_ms=800)
+        hold(project.base_url, *ORDER_ENDPOINTS)
         proc = project.spawn("apply", str(project.plan_path))
         watcher = StderrWatcher(proc)
         try:
-            wait_for_ledger(project, proc, watcher, 1)
+            wait_while_held(project, proc, watcher, 1)
             session = _apply_session(project, postgres_server)
             postgres_server.sql(f"SELECT pg_terminate_backend({session})")
+            release(project.base_url)  # the answer arrives after the connection is gone
             assert proc.wait(timeout=60) == ExitCode.ERROR, watcher.text
         finally:
+            release(project.base_url)
             kill(proc)
         assert "lost the connection to the state database" in watcher.text, watcher.text
         wait_until_sandbox_idle(project)
@@ -272,7 +278,6 @@ def test_connection_dropped_after_the_order_is_reconciled_not_reordered(
         assert [r["orders"][-1]["customer_reference"] for r in pending] == [
             committed["customerReference"]
         ]
-        project.faults(order_delay_ms=0)
         replan = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert "reconciled" in replan.err, replan.err
         assert converge(project) == [], "nothing needed a manual resolve"
