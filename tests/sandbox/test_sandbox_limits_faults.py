@@ -66,7 +66,7 @@ def test_parallel_ordering_requests_are_refused(tmp_path: Path) -> None:
             (in_flight,) = wait_until_held(sb.base_url)
             assert in_flight["endpoint"] == "orders" and in_flight["stage"] == "received"
             second = requests.post(
-                client.url("/api/v1/orders"), json=body, headers=client.session.headers
+                client.url("/api/v1/orders"), json=body, headers=client.session.headers, timeout=30
             )
             assert client.control("ledger") == []  # the first is not acted on yet
         finally:
