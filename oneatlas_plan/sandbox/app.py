@@ -121,7 +121,10 @@ class SandboxApp:
             return _failure(api_error(exc.code or 400, exc.description or "Bad request"))
         group, auth_style = _META[str(endpoint)]
         if group == "control":
-            return getattr(handlers, str(endpoint))(self, request, **args)
+            try:
+                return getattr(handlers, str(endpoint))(self, request, **args)
+            except ApiFailure as failure:  # e.g. a body that is not JSON
+                return _failure(failure)
         return self._guarded(str(endpoint), group, auth_style, request, dict(args))
 
     def _guarded(

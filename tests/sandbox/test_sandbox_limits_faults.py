@@ -300,6 +300,12 @@ def test_release_validates(client: Client) -> None:
         assert requests.post(client.url("/sandbox/v1/release"), json=body).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["hold", "release", "faults"])
+def test_control_bodies_that_are_not_json_get_a_400(client: Client, path: str) -> None:
+    response = requests.post(client.url(f"/sandbox/v1/{path}"), data=b"{nope")
+    assert response.status_code == 400 and "Malformed JSON" in response.json()["message"]
+
+
 def test_stopping_the_sandbox_releases_held_requests(tmp_path: Path) -> None:
     sb = start_embedded(tmp_path, time_scale=200.0)
     try:
