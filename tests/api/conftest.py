@@ -64,11 +64,34 @@ class FakeOneAtlas:
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
     delay: float = 0.0
+    # The first ``together`` searches wait for each other (a handshake: they can only all
+    # pass if the client has them in flight at once; otherwise the wait times out, and
+    # ``apart`` says so, whatever the client's retries do next).
+    together: int = 0
+    arrivals: int = 0
+    apart: bool = False
+    _barrier: threading.Barrier | None = field(default=None, repr=False)
     catalogue: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, method: str, path: str, *replies: Any) -> None:
         self.scripts[(method, path)] = list(replies)
+
+    def _meet(self, kind: str) -> None:
+        if kind != "search" or not self.together:
+            return
+        with self.lock:
+            self.arrivals += 1
+            if self.arrivals > self.together:
+                return
+            if self._barrier is None:
+                self._barrier = threading.Barrier(self.together)
+            barrier = self._barrier
+        try:
+            barrier.wait(timeout=20)
+        except threading.BrokenBarrierError:
+            self.apart = True
+            raise
 
     def received(self, path: str) -> list[Seen]:
         return [s for s in self.seen if s.path == path]
@@ -85,6 +108,7 @@ class FakeOneAtlas:
             self.in_flight[kind] = self.in_flight.get(kind, 0) + 1
             self.max_in_flight[kind] = max(self.max_in_flight.get(kind, 0), self.in_flight[kind])
         try:
+            self._meet(kind)
             if self.delay and request.path not in (TOKEN_PATH, "/sandbox/v1/config"):
                 time.sleep(self.delay)
             reply = self._reply(request)

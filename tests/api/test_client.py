@@ -361,9 +361,10 @@ def test_search_beyond_the_10000_window_splits_and_deduplicates(fake: FakeOneAtl
 def test_search_many_runs_concurrently_within_the_limit(fake: FakeOneAtlas,
                                                         make_client: Any) -> None:
     fake.catalogue = make_catalogue(10)
-    fake.delay = 0.05
-    client = make_client()
+    fake.together = 2  # the first two searches only return once both are in flight
+    client = make_client(timeout=(2.0, 30.0))  # no client retry before the handshake ends
     results = client.search_many([SearchQuery(items_per_page=5)] * 12)
+    assert not fake.apart
     assert [len(r) for r in results] == [10] * 12
     assert 2 <= fake.max_in_flight["search"] <= 4
 
