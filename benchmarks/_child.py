@@ -3,8 +3,10 @@
 ``python _child.py ours BASE_URL SPEC_DIR`` plans SPEC_DIR against the sandbox at BASE_URL;
 ``python _child.py naive BASE_URL AOIS_JSON ORDERING_RPS`` runs the naive client. Prints one
 JSON line: wall time, time from the first to the last price, client-side request counts, the
-CPU time of the run (user + system, every thread: local overhead, robust to a loaded machine)
-and the process's peak RSS (VmHWM).
+round trip of every price call (``price_rtts``: timed around ``requests.Session.send``, from
+handing the prepared request over to having read the whole answer, server time included: the
+mechanism of ``bench_apply``), the CPU time of the run (user + system, every thread: local
+overhead, robust to a loaded machine) and the process's peak RSS (VmHWM).
 """
 
 from __future__ import annotations
@@ -17,6 +19,28 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
+
+PRICE_PATH = "/api/v1/prices"
+
+
+def timed_requests(started: float) -> list[tuple[str, float, float]]:
+    """(path, start since ``started``, round trip) of every request sent from now on, as
+    ``bench_apply`` times its apply process: around ``requests.Session.send``, the answer read
+    whole (the client never streams)."""
+    import requests
+
+    calls: list[tuple[str, float, float]] = []
+    send = requests.Session.send
+
+    def timed(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        begun = time.perf_counter()
+        try:
+            return send(self, request, **kwargs)
+        finally:
+            calls.append((request.path_url, begun - started, time.perf_counter() - begun))
+
+    requests.Session.send = timed  # type: ignore[method-assign]
+    return calls
 
 
 def peak_rss_mb() -> float:
@@ -44,6 +68,7 @@ def ours(base_url: str, spec_dir: Path) -> dict[str, Any]:
             marks[f"{stage}_end"] = now
 
     started = time.perf_counter()
+    calls = timed_requests(started)
     plan = plan_specs([spec_dir], State.new(), lambda: client, endpoint="sandbox",
                       on_event=on_event)
     wall = time.perf_counter() - started
@@ -53,6 +78,9 @@ def ours(base_url: str, spec_dir: Path) -> dict[str, Any]:
         "pricing": marks.get("price_end", started) - marks.get("price_start", started),
         "marks": {name: round(moment - started, 3) for name, moment in sorted(marks.items())},
         "client": client.stats.as_dict(),
+        "price_rtts": [rtt for path, _, rtt in calls if path.startswith(PRICE_PATH)],
+        "first_price_call_s": next((round(at, 3) for path, at, _ in calls
+                                    if path.startswith(PRICE_PATH)), None),
         "resources": len(plan.resources),
         "orders": len(plan.orders),
         "priced": sum(1 for o in plan.orders if o.price is not None),

@@ -3,8 +3,13 @@
 Two worlds of N AOIs (Pléiades archive, best scene per AOI in summer 2023, cloud ≤ 10 %):
 ``grid`` (9 km² tiles near Toulouse) and ``spread`` (random 5–8-vertex polygons of 6–32 km² in
 clusters over 8 land regions, fixed seed: ``_common.spread``). For each: wall time of load +
-plan, requests per endpoint, 429s, ``ours / bound`` with
-``bound = price calls × (ordering interval + round trip)``, the share of the time spent outside
+plan, requests per endpoint, 429s, ``ours / bound`` with the issue's
+``bound = price calls × (ordering interval + round trip)`` computed with the *measured* round
+trips, as ``bench_apply`` does: ``Σ (interval + RTTᵢ)`` over the price calls, each round trip
+timed by the planning process around ``requests.Session.send`` (from handing the request over
+to having read the whole answer, server time included). The former figure with the sandbox's
+nominal 4 ms latency instead (``bound_nominal_s``, ``ours_over_bound_nominal``) is kept for
+comparison, beside the median measured round trip. Then the share of the time spent outside
 pricing, the peak RSS of the planning process, and ``naive / ours`` with 1:1 orders and with
 5 AOI/item pairs per order. Ours and the naive client each run in their own process (the
 sandbox serves from this one), so their peak RSS is their own.
@@ -16,6 +21,7 @@ a measurement of anything).
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,8 +50,19 @@ def measure_ours(running: c.RunningSandbox, spec_dir: Path) -> dict[str, Any]:
 
 
 def bound(stats: dict[str, Any], limits: dict[str, float]) -> float:
+    """``Σ (interval + measured round trip)`` over the run's price calls."""
+    rtts = stats["price_rtts"]
+    return len(rtts) / limits["ordering_rps"] + sum(rtts)
+
+
+def nominal_bound(stats: dict[str, Any], limits: dict[str, float]) -> float:
+    """``price calls × (interval + the sandbox's nominal latency)``: the former bound."""
     prices = stats["client"]["requests"].get("prices", 0)
     return prices * (1 / limits["ordering_rps"] + limits["latency_s"])
+
+
+def _ms(values: list[float]) -> float | None:
+    return statistics.median(values) * 1000 if values else None
 
 
 def run_size(world: str, n: int, work: Path, *, with_naive: bool = True) -> dict[str, Any]:
@@ -69,16 +86,22 @@ def run_size(world: str, n: int, work: Path, *, with_naive: bool = True) -> dict
             naive = child("naive", running.base_url, str(aois_file), str(limits["ordering_rps"]))
             naive_server = c.server_stats(running)
     floor = bound(ours, limits)
+    nominal = nominal_bound(ours, limits)
     return {
         "world": world,
         "n_aois": n,
         "wall_s": ours["wall"],
         "bound_s": floor,
         "ours_over_bound": ours["wall"] / floor,
+        "price_calls_timed": len(ours["price_rtts"]),
+        "price_rtt_median_ms": _ms(ours["price_rtts"]),
+        "bound_nominal_s": nominal,
+        "ours_over_bound_nominal": ours["wall"] / nominal,
         "outside_pricing_share": (ours["wall"] - ours["pricing"]) / ours["wall"],
         "peak_rss_mb": ours["peak_rss_mb"],
         "cpu_s": ours["cpu_s"],
         "first_price_s": ours["marks"].get("price_start"),
+        "first_price_call_s": ours["first_price_call_s"],
         "stages_s": ours["marks"],
         "requests": ours["client"]["requests"],
         "server_requests": ours["server"]["requests"],
@@ -89,10 +112,13 @@ def run_size(world: str, n: int, work: Path, *, with_naive: bool = True) -> dict
         "priced": ours["priced"],
         "wall_5pairs_s": ours5["wall"],
         "ours_over_bound_5pairs": ours5["wall"] / bound(ours5, limits),
+        "price_rtt_median_5pairs_ms": _ms(ours5["price_rtts"]),
+        "ours_over_bound_nominal_5pairs": ours5["wall"] / nominal_bound(ours5, limits),
         "outside_pricing_share_5pairs": (ours5["wall"] - ours5["pricing"]) / ours5["wall"],
         "peak_rss_5pairs_mb": ours5["peak_rss_mb"],
         "cpu_5pairs_s": ours5["cpu_s"],
         "first_price_5pairs_s": ours5["marks"].get("price_start"),
+        "first_price_call_5pairs_s": ours5["first_price_call_s"],
         "orders_5pairs": ours5["orders"],
         "requests_5pairs": ours5["client"]["requests"],
         "naive_wall_s": naive.get("wall"),
@@ -131,10 +157,10 @@ def goals_for(row: dict[str, Any]) -> list[dict[str, Any]]:
                row["naive_over_ours_5pairs"] >= 4),
     ] if row["naive_wall_s"] is not None else []
     return [
-        c.goal(f"ours / bound ({tag})", row["ours_over_bound"], "<= 1.1",
-               row["ours_over_bound"] <= 1.1),
-        c.goal(f"ours / bound, 5 pairs/order ({tag})", row["ours_over_bound_5pairs"], "<= 1.1",
-               row["ours_over_bound_5pairs"] <= 1.1),
+        c.goal(f"ours / Σ (interval + measured RTT) ({tag})", row["ours_over_bound"],
+               "<= 1.1", row["ours_over_bound"] <= 1.1),
+        c.goal(f"ours / Σ (interval + measured RTT), 5 pairs/order ({tag})",
+               row["ours_over_bound_5pairs"], "<= 1.1", row["ours_over_bound_5pairs"] <= 1.1),
         c.goal(f"time outside pricing ({tag})", row["outside_pricing_share"], "<= 5 %",
                row["outside_pricing_share"] <= 0.05),
         c.goal(f"peak RSS MB ({tag})", row["peak_rss_mb"], "<= 300", row["peak_rss_mb"] <= 300),

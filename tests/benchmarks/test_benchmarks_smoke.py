@@ -46,6 +46,10 @@ def test_plan_counts_requests_and_compares_with_the_naive_client(tmp_path: Path)
     assert row["max_concurrent_ordering"] == 1
     assert {"ours_over_bound", "outside_pricing_share", "naive_over_ours_1to1",
             "naive_over_ours_5pairs", "bound_s", "peak_rss_mb"} <= set(row)
+    # the bound counts the measured round trip of every price call, each above the interval
+    assert row["price_calls_timed"] == row["requests"]["prices"]
+    assert row["price_rtt_median_ms"] > 0
+    assert row["bound_s"] > row["price_calls_timed"] / 20
     spread = rows[1]
     assert (spread["world"], spread["n_aois"]) == ("spread", 10)
     assert spread["http_429"] == 0 and spread["max_concurrent_ordering"] == 1
