@@ -2,13 +2,18 @@
 
 Look-ups are cached for the run: contracts once, product types once per contract, production
 options once per (contract, product type, UTM zone) since only the projection default
-depends on where the AOI is.
+depends on where the AOI is. The catalog may be used from several threads (the planner warms
+it in one while checking in another): each look-up is made once, by whichever thread needs it
+first, and the others wait for that answer (or its error).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oneatlas_plan.api.models import Contract, ProductionOption, ProductType
 from oneatlas_plan.errors import NotFoundError
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
 
 BACKEND_BY_CONSTELLATION = {"PHR": "legacy", "SPOT": "legacy", "PNEO": "neo"}
+T = TypeVar("T")
 
 
 def utm_zone(geometry: dict[str, Any]) -> tuple[int, bool]:
@@ -31,31 +37,44 @@ def utm_zone(geometry: dict[str, Any]) -> tuple[int, bool]:
 class ContractCatalog:
     def __init__(self, client: OneAtlasClient) -> None:
         self._client = client
-        self._contracts: dict[str, Contract] | None = None
-        self._product_types: dict[str, dict[str, ProductType]] = {}
-        self._options: dict[tuple[str, str, tuple[int, bool]], list[ProductionOption]] = {}
+        self._lock = threading.Lock()
+        self._looked_up: dict[Hashable, Future[Any]] = {}
+
+    def _once(self, key: Hashable, fetch: Callable[[], T]) -> T:
+        """``fetch()``'s answer, fetched once for ``key`` whatever the thread asking."""
+        with self._lock:
+            future = self._looked_up.get(key)
+            mine = future is None
+            if future is None:
+                future = self._looked_up[key] = Future()
+        if mine:
+            try:
+                future.set_result(fetch())
+            except BaseException as error:  # noqa: BLE001 - every thread waiting gets it
+                future.set_exception(error)
+        result: T = future.result()
+        return result
+
+    def _contracts(self) -> dict[str, Contract]:
+        return self._once("contracts", lambda: {c.contract_id: c for c in self._client.contracts()})
 
     def contract(self, contract_id: str) -> Contract | None:
-        if self._contracts is None:
-            self._contracts = {c.contract_id: c for c in self._client.contracts()}
-        return self._contracts.get(contract_id)
+        return self._contracts().get(contract_id)
 
     def product_types(self, contract_id: str) -> dict[str, ProductType]:
-        if contract_id not in self._product_types:
+        def fetch() -> dict[str, ProductType]:
             try:
                 types = self._client.product_types(contract_id)
             except NotFoundError:
                 types = []
-            self._product_types[contract_id] = {t.product_type_id: t for t in types}
-        return self._product_types[contract_id]
+            return {t.product_type_id: t for t in types}
+
+        return self._once(("product types", contract_id), fetch)
 
     def options(self, template: OrderTemplate, aoi: dict[str, Any]) -> list[ProductionOption]:
         key = (template.contract_id, template.product_type_id, utm_zone(aoi))
-        if key not in self._options:
-            self._options[key] = self._client.product_options(
-                template.contract_id, template.product_type_id, aoi
-            )
-        return self._options[key]
+        return self._once(("options", key), lambda: self._client.product_options(
+            template.contract_id, template.product_type_id, aoi))
 
     def warm(self, template: OrderTemplate, aoi: dict[str, Any]) -> None:
         """Fetch (and cache) what :meth:`check` needs for ``template`` over ``aoi``."""
@@ -85,7 +104,7 @@ class ContractCatalog:
     def _check_contract(self, template: OrderTemplate) -> str | None:
         contract = self.contract(template.contract_id)
         if contract is None:
-            known = ", ".join(sorted(self._contracts or {})) or "none"
+            known = ", ".join(sorted(self._contracts())) or "none"
             return f"contract {template.contract_id} is not on this account (available: {known})"
         expected = BACKEND_BY_CONSTELLATION.get(template.constellation)
         if expected and contract.backend_source and contract.backend_source != expected:

@@ -228,21 +228,26 @@ def _resolve(
         as pricer,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="oneatlas-contract") as pool,
     ):
-        # The contract look-ups go to the ordering host too: made while the searches run.
-        warming = pool.submit(_warm_catalog, catalog, outcomes, emit)
-        for selected in _select_scenes(client, outcomes, emit):
+        # The contract look-ups go to the ordering host too: made while the searches run, in
+        # the order the resources need them; a check waits for its own look-up only (or makes
+        # it), so the first orders are priced while the other look-ups are still to come.
+        halt = threading.Event()  # on an error here, no more look-ups than the one in flight
+        warming = pool.submit(_warm_catalog, catalog, outcomes, emit, halt)
+        try:
+            for selected in _select_scenes(client, outcomes, emit):
+                for outcome in selected:
+                    if outcome.decision.action != "no-op":
+                        _check_contract(catalog, outcome)
+                    for released in frontier.ready(outcome.desired.address):
+                        pricer.put(passed(released))
+                    drafts = stream.release(frontier.horizon)
+                    orders += drafts
+                    pricer.put(drafts)
+                    if pricer.queued:
+                        _testhooks.pause("plan-queued")
             warming.result()
-            for outcome in selected:
-                if outcome.decision.action != "no-op":
-                    _check_contract(catalog, outcome)
-                for released in frontier.ready(outcome.desired.address):
-                    pricer.put(passed(released))
-                drafts = stream.release(frontier.horizon)
-                orders += drafts
-                pricer.put(drafts)
-                if pricer.queued:
-                    _testhooks.pause("plan-queued")
-        warming.result()
+        finally:
+            halt.set()
         drafts = stream.release(None)
         orders += drafts
         pricer.put(drafts)
@@ -430,16 +435,21 @@ def _check_overlaps(
         owned += overlap.planned(resource.address, product, resource.aoi_geometry, scenes)
 
 
-def _warm_catalog(catalog: ContractCatalog, outcomes: Sequence[_Outcome], emit: Event) -> None:
-    """Fetch what :func:`_check_contract` will need, once per (contract, product, UTM zone)."""
+def _warm_catalog(
+    catalog: ContractCatalog, outcomes: Sequence[_Outcome], emit: Event, halt: threading.Event
+) -> None:
+    """Fetch what :func:`_check_contract` will need, once per (contract, product, UTM zone),
+    in address order, until ``halt`` is set."""
     needs: dict[tuple[str, str, tuple[int, bool]], DesiredResource] = {}
-    for outcome in outcomes:
+    for outcome in sorted(outcomes, key=lambda o: o.desired.address):
         resource = outcome.desired
         template = resource.template
         key = (template.contract_id, template.product_type_id, utm_zone(resource.aoi_geometry))
         needs.setdefault(key, resource)
     emit("contracts", 0, len(needs))
     for done, resource in enumerate(needs.values(), start=1):
+        if halt.is_set():
+            return
         catalog.warm(resource.template, resource.aoi_geometry)
         emit("contracts", done, len(needs))
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer
 from oneatlas_plan.planning.planfile import expand_parts
 from oneatlas_plan.planning.selection import Candidate
 from tests.applying.interposer import PRICES, TOO_MANY, Airbus, airbus
-from tests.conftest import World
+from tests.conftest import API_KEY, World
 
 __all__ = ["airbus"]
 
@@ -259,3 +260,43 @@ def test_a_429_while_pricing_stops_the_plan_and_is_never_retried(
     assert "429" in err and "Traceback" not in err
     assert airbus.wire.posts(PRICES) == 1  # neither retried nor followed by the next order
     assert not Path("plan.json").exists()
+
+
+def test_the_first_order_is_priced_before_the_look_ups_of_other_zones_end(world: World) -> None:
+    """The options of a later UTM zone are held until a price has been asked: a planner that
+    waited for every contract look-up before pricing would never ask (the hold times out)."""
+    from oneatlas_plan.api.auth import ApiKey
+    from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.profiles import resolve_endpoint
+    from oneatlas_plan.planning.contract import utm_zone
+    from oneatlas_plan.planning.run import plan_specs
+    from oneatlas_plan.state.model import State
+
+    here, there = _polygon(1.0, 43.2, 0.03), _polygon(-98.0, 38.5, 0.03)  # UTM 31N, 14N
+    specs = world.project / "zones"
+    specs.mkdir()
+    document = {"version": 1, "name": "zones",
+                "orders": [_order("one", [{"name": "a", "geometry": here},
+                                          {"name": "b", "geometry": there}], 1)]}
+    (specs / "zones.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    client = OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY))
+    priced, held_out = threading.Event(), []
+    ask_options, ask_price = client.product_options, client.price
+
+    def product_options(contract: str, product: str, aoi: dict[str, Any],
+                        **kwargs: Any) -> Any:
+        if utm_zone(aoi) == utm_zone(there) and not priced.wait(timeout=20):
+            held_out.append("no price was asked while the other zone's look-up was held")
+        return ask_options(contract, product, aoi, **kwargs)
+
+    def price(body: Any) -> Any:
+        priced.set()
+        return ask_price(body)
+
+    client.product_options = product_options  # type: ignore[method-assign]
+    client.price = price  # type: ignore[method-assign]
+    with client:
+        plan = plan_specs([specs], State.new(), lambda: client, endpoint="sandbox")
+    assert held_out == []
+    assert [o.action for o in plan.orders] == ["create", "create"]
+    assert client.stats.as_dict()["requests"]["product_options"] == 2  # once per zone
