@@ -153,14 +153,34 @@ def customer_reference(
     return f"{key}{REFERENCE_SEPARATOR}{rendered}" if rendered else key
 
 
+def share_class(resource: ResolvedResource) -> tuple[Any, ...]:
+    """Resources of one class may share an Airbus order (:func:`fits` then counts the pairs):
+    the same spec order and option names, and the same ``dem``/``projection`` where the
+    contract names them with one plain key for the whole order."""
+    names = resource.option_names
+    return (
+        resource.template,
+        names,
+        None if names.dem_per_aoi else resource.dem,
+        None if names.projection_per_aoi else resource.projection,
+    )
+
+
 def group(resources: Sequence[ResolvedResource]) -> list[list[ResolvedResource]]:
-    """Chunk resources of the same spec order, in address order, up to pairs_per_order."""
+    """Chunk resources that may share an order, up to pairs_per_order, in address order
+    within their :func:`share_class` (one chunk open per class: AOIs of two UTM zones
+    alternating in address order still fill two orders, not one each); the chunks in the
+    order of their first address."""
     chunks: list[list[ResolvedResource]] = []
+    open_chunks: dict[tuple[Any, ...], list[ResolvedResource]] = {}
     for resource in sorted(resources, key=lambda r: r.address):
-        if chunks and fits(chunks[-1], resource):
-            chunks[-1].append(resource)
+        kind = share_class(resource)
+        chunk = open_chunks.get(kind)
+        if chunk is not None and fits(chunk, resource):
+            chunk.append(resource)
         else:
-            chunks.append([resource])
+            open_chunks[kind] = [resource]
+            chunks.append(open_chunks[kind])
     return chunks
 
 
@@ -177,12 +197,7 @@ def fits(chunk: Sequence[ResolvedResource], resource: ResolvedResource) -> bool:
 def _may_share(first: ResolvedResource, other: ResolvedResource) -> bool:
     """Whether two AOIs can be in one order: a plain ``dem``/``projection`` key holds one
     value for every AOI of the order."""
-    names = first.option_names
-    return (
-        names == other.option_names
-        and (names.dem_per_aoi or first.dem == other.dem)
-        and (names.projection_per_aoi or first.projection == other.projection)
-    )
+    return share_class(first)[1:] == share_class(other)[1:]
 
 
 def build_orders(resources: Sequence[ResolvedResource]) -> list[OrderDraft]:

@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from oneatlas_plan.planning.orders import (
     OrderDraft,
@@ -25,6 +25,7 @@ from oneatlas_plan.planning.orders import (
     draft_order,
     fits,
     pair_limit,
+    share_class,
     split_cover,
 )
 
@@ -57,11 +58,13 @@ class AddressFrontier(Generic[T]):
 class OrderStream:
     """:func:`~oneatlas_plan.planning.orders.build_orders` fed one resource at a time.
 
-    ``group`` walks the parts of every cover in address order, closing an order when the next
-    part does not fit. Resources arrive in address order, but a part's address
-    (``a[part1]``) may sort after another resource's (``a2``), so parts wait in a heap until
-    no part sorting before them can still come: every part of a resource not yet added sorts
-    at or after that resource's address (the ``horizon``).
+    ``group`` walks the parts of every cover in address order, each joining the open order of
+    its class (:func:`~oneatlas_plan.planning.orders.share_class`) or closing it when it does
+    not fit. Resources arrive in address order, but a part's address (``a[part1]``) may sort
+    after another resource's (``a2``), so parts wait in a heap until no part sorting before
+    them can still come: every part of a resource not yet added sorts at or after that
+    resource's address (the ``horizon``). Orders come out as they close, not in
+    ``build_orders``' order (by first address): :func:`in_build_order` sorts them back.
     """
 
     def __init__(self, *, closes_when_full: bool = False) -> None:
@@ -69,7 +72,7 @@ class OrderStream:
         self._closes_when_full = closes_when_full
         self._waiting: list[tuple[str, int, ResolvedResource]] = []
         self._count = 0
-        self._chunk: list[ResolvedResource] = []
+        self._open: dict[tuple[Any, ...], list[ResolvedResource]] = {}
 
     def add(self, resource: ResolvedResource) -> None:
         for part in split_cover(resource):
@@ -81,19 +84,26 @@ class OrderStream:
         drafts = []
         while self._waiting and (horizon is None or self._waiting[0][0] < horizon):
             part = heapq.heappop(self._waiting)[2]
-            if self._chunk and fits(self._chunk, part):
-                self._chunk.append(part)
+            kind = share_class(part)
+            chunk = self._open.get(kind)
+            if chunk is not None and fits(chunk, part):
+                chunk.append(part)
             else:
-                if self._chunk:
-                    drafts.append(draft_order(self._chunk))
-                self._chunk = [part]
-            if self._closes_when_full and _full(self._chunk):
-                drafts.append(draft_order(self._chunk))
-                self._chunk = []
-        if horizon is None and self._chunk:
-            drafts.append(draft_order(self._chunk))
-            self._chunk = []
+                if chunk is not None:
+                    drafts.append(draft_order(chunk))
+                chunk = self._open[kind] = [part]
+            if self._closes_when_full and _full(chunk):
+                drafts.append(draft_order(chunk))
+                del self._open[kind]
+        if horizon is None:
+            drafts += [draft_order(chunk) for chunk in self._open.values()]
+            self._open.clear()
         return drafts
+
+
+def in_build_order(drafts: Iterable[OrderDraft]) -> list[OrderDraft]:
+    """Drafts of one :class:`OrderStream` in the order ``build_orders`` gives them."""
+    return sorted(drafts, key=lambda draft: draft.resources[0].address)
 
 
 def _full(chunk: Sequence[ResolvedResource]) -> bool:

@@ -56,7 +56,7 @@ from oneatlas_plan.planning.orders import (
     cover_address,
     pair_limit,
 )
-from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer
+from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer, in_build_order
 from oneatlas_plan.planning.search import SearchNeed, merge_searches, stream_searches
 from oneatlas_plan.planning.selection import (
     Candidate,
@@ -251,6 +251,7 @@ def _resolve(
         drafts = stream.release(None)
         orders += drafts
         pricer.put(drafts)
+    orders = in_build_order(orders)  # budgets are spent in this order
     ready = [o.desired.address for o in outcomes if o.desired.address in alone]
     orders += [draft for address in ready for draft in alone[address]]
     emit("price", len(orders), len(orders))

@@ -4,7 +4,13 @@ from pathlib import Path
 from typing import Any
 
 from oneatlas_plan.planning.from_spec import desired_set
-from oneatlas_plan.planning.orders import ResolvedResource, build_orders, group, order_key
+from oneatlas_plan.planning.orders import (
+    OptionNames,
+    ResolvedResource,
+    build_orders,
+    group,
+    order_key,
+)
 from oneatlas_plan.planning.selection import Candidate
 from oneatlas_plan.spec.loader import load_specs
 from tests.reference import reference_json
@@ -111,6 +117,32 @@ def test_group_respects_pairs_per_order() -> None:
     (first, _) = build_orders(many)
     assert [a["id"] for a in first.body["aoi"]] == [1, 2]
     assert [i["aoiId"] for i in first.body["items"]] == [1, 2]
+
+
+def test_plain_option_keys_group_aois_of_one_projection_even_when_others_come_between() -> None:
+    """AOIs of two UTM zones alternating in address order: with one ``projection`` key per
+    order each zone fills its own orders; with ``projection_<aoi id>`` they all share."""
+    resources = resolved("specs/toulouse-pleiades.yaml")
+    template = type(resources[0].template)(
+        **{**resources[0].template.__dict__, "pairs_per_order": 2})
+    plain = OptionNames(dem_per_aoi=False, projection_per_aoi=False)
+    zones = ["EPSG:32631", "EPSG:32630"]
+    alternating = [
+        ResolvedResource(**{**resources[0].__dict__, "address": f"t.o.a{i}",
+                            "template": template, "option_names": plain,
+                            "projection": zones[i % 2]})
+        for i in range(5)
+    ]
+    chunks = group(alternating)
+    assert [[r.address for r in chunk] for chunk in chunks] == [
+        ["t.o.a0", "t.o.a2"], ["t.o.a1", "t.o.a3"], ["t.o.a4"]]
+    first = build_orders(alternating)[0]
+    options = {o["key"]: o["value"] for o in first.body["optionsPerProductType"][0]["options"]}
+    assert options["projection"] == "EPSG:32631" and "projection_2" not in options
+    per_aoi = [ResolvedResource(**{**r.__dict__, "option_names": OptionNames()})
+               for r in alternating]
+    assert [[r.address for r in chunk] for chunk in group(per_aoi)] == [
+        ["t.o.a0", "t.o.a1"], ["t.o.a2", "t.o.a3"], ["t.o.a4"]]
 
 
 def test_the_key_comes_first_so_a_shortened_reference_keeps_it() -> None:

@@ -26,7 +26,7 @@ from oneatlas_plan.planning.orders import (
     ResolvedResource,
     build_orders,
 )
-from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer
+from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer, in_build_order
 from oneatlas_plan.planning.planfile import expand_parts
 from oneatlas_plan.planning.selection import Candidate
 from tests.applying.interposer import PRICES, TOO_MANY, Airbus, airbus
@@ -96,7 +96,7 @@ def test_orders_formed_as_resources_come_are_those_formed_over_all(seed: int) ->
             stream.add(released)
         drafts += stream.release(frontier.horizon)
     assert frontier.horizon is None
-    drafts += stream.release(None)
+    drafts = in_build_order([*drafts, *stream.release(None)])
     expected = build_orders(resources)
     assert [d.key for d in drafts] == [d.key for d in expected]
     assert [d.body for d in drafts] == [d.body for d in expected]
