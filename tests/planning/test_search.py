@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from oneatlas_plan.planning.search import (
     footprint_km,
     merge_searches,
     overfetch,
+    worth_one_search,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -70,3 +72,47 @@ def test_merging_is_deterministic() -> None:
                                                     (("PNEO",), 14.0), ((), 60.0)])
 def test_footprint_reach(constellations: tuple[str, ...], km: float) -> None:
     assert footprint_km(SearchQuery(constellations=constellations)) == km
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_shortcut_decides_as_the_exact_overfetch(seed: int) -> None:
+    """Groups of boxes from one tight cluster to several far apart: the decision made from the
+    boxes' areas alone, when they settle it, is the one the union gives."""
+    rng = random.Random(seed)
+    centres = [(rng.uniform(-170, 170), rng.uniform(-60, 60)) for _ in range(rng.randint(1, 4))]
+    spread = rng.choice([0.01, 0.05, 0.2, 1.0])
+    boxes = []
+    for _ in range(rng.randint(2, 40)):
+        lon, lat = rng.choice(centres)
+        west, south = lon + rng.gauss(0, spread), lat + rng.gauss(0, spread)
+        size = rng.uniform(0.01, 0.1)
+        boxes.append((west, south, west + size, south + size))
+    for reach in (14.0, 20.0, 60.0):
+        assert worth_one_search(boxes, reach) == (overfetch(boxes, reach) <= MAX_OVERFETCH)
+
+
+def test_merged_searches_are_those_of_the_exact_overfetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oneatlas_plan.planning import search
+
+    needs = _needs(_common.world_aois("spread", 300))
+    fast = merge_searches(needs)
+    monkeypatch.setattr(search, "worth_one_search",
+                        lambda boxes, reach: overfetch(boxes, reach) <= MAX_OVERFETCH)
+    assert fast == merge_searches(needs)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_union_area_of_boxes_is_that_of_their_polygon_union(seed: int) -> None:
+    import numpy as np
+    import shapely
+
+    from oneatlas_plan.planning.search import _union_area
+
+    rng = random.Random(seed)
+    boxes = []
+    for _ in range(rng.randint(1, 150)):
+        x, y = rng.uniform(-50, 50), rng.uniform(-50, 50)
+        boxes.append((x, y, x + rng.uniform(0, 40), y + rng.uniform(0, 40)))
+    grown = np.array(boxes).T
+    assert _union_area(grown) == pytest.approx(shapely.union_all(shapely.box(*grown)).area,
+                                               rel=1e-12)
