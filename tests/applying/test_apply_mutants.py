@@ -215,6 +215,7 @@ def test_a_lost_answer_leaves_a_record_that_finds_the_order_without_the_spec(wor
     assert record["contract_id"] == order["contract_id"] and record["contract_id"]
     assert record["delivery_workspace"] == order["body"]["delivery"]["workspace"]
     assert record["addresses"] == order["addresses"] == [resource["address"]]
+    assert resource["spec_file"] == order["spec_file"] == "specs/toulouse-pleiades.yaml"
     assert (record["amount"], record["currency"]) == (
         order["price"]["amount"],
         order["price"]["currency"],
@@ -234,3 +235,35 @@ def test_a_quotation_in_another_currency_is_left_for_a_person_saying_why(
         "EUR 2,000.00: left quoted" in out
     )
     assert airbus.world.state()["resources"][XINJIANG]["orders"][-1]["status"] == "quoted"
+
+
+def test_a_re_price_above_the_per_airbus_order_budget_orders_nothing(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Planned at exactly the per-Airbus-order budget; re-priced 1 EUR higher at apply time,
+    # price changes accepted: the budget still refuses it, nothing is sent.
+    spec = airbus.world.project / "specs" / "toulouse-pleiades.yaml"
+    budget = "budget:\n  per_airbus_order: 250 EUR\n"
+    spec.write_text(spec.read_text().replace("orders:\n", budget + "orders:\n", 1))
+    assert airbus.world.cli("plan", str(spec), "--out", "plan.json") == ExitCode.OK
+    airbus.wire.rewrite(PRICES, lambda answer: {**answer, "totalAmount": 251.0})
+    capsys.readouterr()
+    applied = airbus.world.cli(
+        "apply", "plan.json", "--reprice", "always", "--accept-price-changes"
+    )
+    assert applied == ExitCode.ERROR
+    assert "per-Airbus-order budget EUR 250.00" in capsys.readouterr().out
+    assert airbus.wire.posts(*ORDERING) == 0 and airbus.world.ledger() == []
+
+
+def test_an_order_without_a_delivery_workspace_records_none(world: World) -> None:
+    spec = world.project / "specs" / "toulouse-pleiades.yaml"
+    text = spec.read_text()
+    delivery = text[text.index("      delivery:\n") : text.index("    budget:")]
+    spec.write_text(text.replace(delivery, ""))
+    assert world.cli("plan", str(spec), "--out", "plan.json") == 0
+    [order] = expand_parts(json.loads(Path("plan.json").read_text()))["orders"]
+    assert "workspace" not in order["body"]["delivery"]
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    [resource] = world.state()["resources"].values()
+    assert resource["orders"][-1]["delivery_workspace"] is None
