@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from oneatlas_plan.applying import apply as apply_module
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.model import Plan
 from oneatlas_plan.planning.planfile import expand_parts
@@ -267,3 +272,56 @@ def test_an_order_without_a_delivery_workspace_records_none(world: World) -> Non
     assert world.cli("apply", "plan.json") == ExitCode.OK
     [resource] = world.state()["resources"].values()
     assert resource["orders"][-1]["delivery_workspace"] is None
+
+
+LATE_ON_30_NOVEMBER = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # 1 December in Kiribati
+
+
+class _FrozenClock(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:
+        if tz is not None:
+            return LATE_ON_30_NOVEMBER.astimezone(tz)
+        return LATE_ON_30_NOVEMBER.astimezone().replace(tzinfo=None)  # naive local, as datetime
+
+
+@pytest.fixture
+def kiribati(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time zone is UTC+14 (Line Islands), where it is already tomorrow."""
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_budget_windows_are_calendar_utc_whatever_the_local_time_zone(
+    airbus: Airbus, kiribati: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two orders within a monthly total at the planned prices; each re-priced 1 EUR higher.
+    # At 23:30 UTC on 30 November the first order spends in November (UTC, docs/SPEC.md), so
+    # the second breaks November's budget, although it is already 1 December locally.
+    specs = airbus.world.project / "specs"
+    (specs / "xinjiang-pleiades-neo.yaml").unlink()
+    assert airbus.world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    orders = json.loads(Path("plan.json").read_text())["orders"]
+    limit = sum(Decimal(o["price"]["amount"]) for o in orders)
+    spec = specs / "tanzania-spot.yaml"
+    budget = f"budget: {{total: {{amount: {limit}, currency: EUR, per: month}}}}\n"
+    spec.write_text(spec.read_text().replace("orders:\n", budget + "orders:\n", 1))
+    assert airbus.world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    airbus.wire.rewrite(
+        PRICES, lambda answer: {**answer, "totalAmount": float(answer["totalAmount"]) + 1}
+    )
+    monkeypatch.setattr(apply_module, "datetime", _FrozenClock)
+    applied = airbus.world.cli(
+        "apply", "plan.json", "--reprice", "always", "--accept-price-changes"
+    )
+    assert applied == ExitCode.ERROR
+    assert len(airbus.world.ledger()) == 1
+    submitted = [
+        r["orders"][-1]["submitted_at"]
+        for r in airbus.world.state()["resources"].values()
+        if r["orders"][-1]["status"] == "ordered"
+    ]
+    assert submitted == ["2026-11-30T23:30:00Z"]
