@@ -325,3 +325,18 @@ def test_budget_windows_are_calendar_utc_whatever_the_local_time_zone(
         if r["orders"][-1]["status"] == "ordered"
     ]
     assert submitted == ["2026-11-30T23:30:00Z"]
+
+
+def test_a_plan_older_than_the_state_of_the_same_lineage_is_refused_as_stale(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.cli("apply", "specs/toulouse-pleiades.yaml", "--auto-approve") == ExitCode.OK
+    tanzania = "specs/tanzania-spot.yaml"
+    assert world.cli("plan", tanzania, "specs/toulouse-pleiades.yaml", "--out", "old.json") == 0
+    assert world.cli("plan", tanzania, "specs/toulouse-pleiades.yaml", "--out", "new.json") == 0
+    assert world.cli("apply", "new.json") == ExitCode.OK  # the state moves on, same lineage
+    ordered = len(world.ledger())
+    capsys.readouterr()
+    assert world.cli("apply", "old.json") == ExitCode.ERROR
+    assert "plan is stale: the state changed since it was made" in capsys.readouterr().err
+    assert len(world.ledger()) == ordered
