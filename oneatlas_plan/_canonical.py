@@ -53,14 +53,40 @@ def _holds_object(value: dict[str, Any] | list[Any]) -> bool:
     return False
 
 
-_ONE_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_default)
+def _one_shot(item_separator: str, key_separator: str) -> Callable[[Any], str]:
+    """``JSONEncoder(sort_keys=True, ensure_ascii=False, ...).encode`` without its cost per
+    call: ``encode`` makes a new C encoder each time, most of the time spent on the small
+    values plans are made of; this one is made once. (No check for circular references:
+    the values encoded here come from JSON or from models.)"""
+    python = json.JSONEncoder(
+        sort_keys=True,
+        ensure_ascii=False,
+        default=_default,
+        separators=(item_separator, key_separator),
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return python.encode
+    encoder = make(
+        None, _default, json.encoder.encode_basestring, None, key_separator, item_separator,
+        True, False, True,
+    )  # fmt: skip
+
+    def encode(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_one_line = _one_shot(", ", ": ")
 _KEYS: dict[str, str] = {}  # object keys repeat in every resource: encoded once
 
 
-def _key(key: str) -> str:
+def key_text(key: str) -> str:
+    """An object key as JSON (the same in every layout)."""
     encoded = _KEYS.get(key)
     if encoded is None:
-        encoded = _KEYS[key] = _ONE_LINE.encode(key)
+        encoded = _KEYS[key] = _one_line(key)
     return encoded
 
 
@@ -77,21 +103,21 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if kind is int or (kind is float and math.isfinite(value)):
         return repr(value)
-    return _ONE_LINE.encode(value)
+    return _one_line(value)
 
 
 def _dense(value: Any, indent: str, out: list[str]) -> None:
     """``value`` (a dict or a list) in the dense layout, appended to ``out``."""
     children = value.values() if type(value) is dict else value
     if dict not in map(type, children):
-        line = _ONE_LINE.encode(value)
+        line = _one_line(value)
         # No "{" but the first: no object inside; else look (a string may hold a "{").
         if "{" not in line[1:] or not _holds_object(value):
             out.append(line)
             return
     inner = indent + "  "
     last = len(value) - 1
-    pairs = ((_key(k), value[k]) for k in sorted(value)) if type(value) is dict else (
+    pairs = ((key_text(k), value[k]) for k in sorted(value)) if type(value) is dict else (
         ("", v) for v in value)
     out.append("{\n" if type(value) is dict else "[\n")
     for i, (key, child) in enumerate(pairs):
@@ -118,13 +144,8 @@ def dumps_dense(value: Any) -> str:
     return "".join(out)
 
 
-_COMPACT = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-)
-
-
-def compact(value: Any) -> str:
-    return _COMPACT.encode(value)
+compact: Callable[[Any], str] = _one_shot(",", ":")
+"""The compact canonical form (what digests and checksums are computed on)."""
 
 
 def digest(value: Any) -> str:

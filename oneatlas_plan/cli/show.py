@@ -13,7 +13,7 @@ from oneatlas_plan import _files
 from oneatlas_plan._canonical import dumps
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
-from oneatlas_plan.planning.planfile import bulk, copy_plan, iter_plan, read_plan
+from oneatlas_plan.planning.planfile import View, bulk, copy_plan, iter_plan, read_plan
 from oneatlas_plan.render.plan_text import render_plan_text
 from oneatlas_plan.render.plans import render_plan
 from oneatlas_plan.render.style import use_colour
@@ -116,27 +116,17 @@ def show(
 
 
 def _plan_for_text(path: Path, candidates: int | None) -> Plan:
-    """The plan read as a stream, keeping of each order and resource only what the text
-    rendering shows (no body, geometry, footprint or digest): memory grows by a table row
-    per resource, not by the file."""
+    """The plan read as a stream, made of only what the text rendering shows (no body,
+    geometry, footprint or digest; alternatives only for ``--candidates``): memory grows
+    by a table row per resource, not by the file."""
     orders: list[OrderPlan] = []
     resources: list[ResourcePlan] = []
-    for item in iter_plan(path):
+    view = View(geometry=False, alternatives=bool(candidates))
+    for item in iter_plan(path, view=view):
         if isinstance(item, OrderPlan):
-            orders.append(item.model_copy(update={"body": {}}))
+            orders.append(item)
         elif isinstance(item, ResourcePlan):
-            shown = item.alternatives[: candidates or 0], item.near_misses[: candidates or 0]
-            resources.append(
-                item.model_copy(
-                    update={
-                        "aoi_geometry": None,
-                        "digests": {},
-                        "scenes": [s.model_copy(update={"footprint": {}}) for s in item.scenes],
-                        "alternatives": [a.model_copy(update={"footprint": {}}) for a in shown[0]],
-                        "near_misses": [a.model_copy(update={"footprint": {}}) for a in shown[1]],
-                    }
-                )
-            )
+            resources.append(item)
         else:
             return item.model_copy(update={"orders": orders, "resources": resources})
     raise AssertionError("iter_plan ends with the plan")

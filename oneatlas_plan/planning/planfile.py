@@ -196,6 +196,9 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)  # json.loads makes one a call
+
+
 class _Unknown(Exception):
     """A reference to nothing in the tables, or whose fields clash with the object's."""
 
@@ -251,7 +254,148 @@ def expand_parts(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class _Joined:
+    """The compact canonical text of an order or resource of the file *as joined*
+    (``compact(_expand_order(o))``, ``compact(_expand_resource(r, ...))``: what the checksum
+    covers) for less than joining and encoding it: each table entry is encoded once, and
+    the members an object owns are encoded in as few calls as the key order allows. Raises
+    _Unknown where the joins would."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self.common, self.catalogue = tables.common, tables.catalogue
+        self.scenes: dict[str, tuple[dict[str, Any], str] | None] = {}
+        self.mentions: dict[tuple[Any, ...], str] = {}
+
+    def order(self, order: Any) -> str:
+        return _canonical.compact(_expand_order(order, self.common))  # small parts: as is
+
+    def resource(self, resource: Any) -> str:
+        if type(resource) is not dict:
+            return _canonical.compact(resource)
+        encoded = {}
+        if "digests" in resource:
+            encoded["digests"] = _canonical.compact(
+                _join(resource["digests"], self.common, PART_REF))
+        for key in ("scenes", "alternatives", "near_misses"):
+            scenes = resource.get(key)
+            if type(scenes) is list:
+                encoded[key] = "[" + ",".join(self._scene(s) for s in scenes) + "]"
+        return _members(resource, encoded)
+
+    def _scene(self, fields: Any) -> str:
+        """A scene that may be ``{"$scene": ID, ...}``: ``catalogue[ID]`` and ``"id": ID``
+        joined. The catalogue's scalar facts are joined as a dict and encoded with the
+        scene's own fields in one call; its footprint's text (encoded once per scene) is
+        then put in its place, before ``,"id":`` (a ``,"`` is never inside an encoded
+        string, and no member but the footprint is a container)."""
+        if type(fields) is not dict or SCENE_REF not in fields:
+            return _canonical.compact(fields)
+        # Neighbouring AOIs mention the same scene alike: its text is kept by what the
+        # reference holds, each value's type and repr (1, 1.0, True and -0.0, 0.0 differ).
+        seen = tuple((k, v) if type(v) is str else (k, type(v), repr(v)) for k, v in fields.items())
+        text = self.mentions.get(seen)
+        if text is None:
+            text = self.mentions[seen] = self._scene_text(fields)
+        return text
+
+    def _scene_text(self, fields: dict[str, Any]) -> str:
+        key = fields[SCENE_REF]
+        own = {k: v for k, v in fields.items() if k != SCENE_REF}
+        own["id"] = key
+        facts = self.catalogue.get(key) if isinstance(key, str) else None
+        if not isinstance(facts, dict) or not own.keys().isdisjoint(facts):
+            raise _Unknown(f"{SCENE_REF} {key!r}")
+        assert isinstance(key, str)
+        if key not in self.scenes:
+            self.scenes[key] = _without_footprint(facts)
+        split = self.scenes[key]
+        if split is None or not all(type(v) in _SCALARS for v in own.values()):
+            return _members({**own, **facts}, {})
+        scalars, footprint = split
+        text = _canonical.compact({**own, **scalars})
+        at = text.index(',"id":')
+        return f"{text[:at]},{footprint}{text[at:]}"
+
+
+def _without_footprint(facts: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """A catalogue entry's scalar facts, and its footprint's member text; None when it is
+    not of that shape (then joined the plain way)."""
+    scalars = {k: v for k, v in facts.items() if k != "footprint"}
+    if "footprint" not in facts or not all(type(v) in _SCALARS for v in scalars.values()):
+        return None
+    if not all(k < "id" for k in ("coverage", "footprint")) or "id" in facts:
+        return None
+    return scalars, f"{_canonical.key_text('footprint')}:{_canonical.compact(facts['footprint'])}"
+
+
+def _members(fields: dict[str, Any], encoded: dict[str, str]) -> str:
+    """``compact(fields)`` where ``encoded`` gives the text of some values: each run of
+    other members (in key order) is encoded in one call, its braces dropped."""
+    texts: list[str] = []
+    run: dict[str, Any] = {}
+    for key in sorted(fields):
+        if key in encoded:
+            if run:
+                texts.append(_canonical.compact(run)[1:-1])
+                run = {}
+            texts.append(f"{_canonical.key_text(key)}:{encoded[key]}")
+        else:
+            run[key] = fields[key]
+    if run:
+        texts.append(_canonical.compact(run)[1:-1])
+    return "{" + ",".join(texts) + "}"
+
+
 Element = OrderPlan | ResourcePlan
+
+
+@dataclass(frozen=True)
+class View:
+    """What a reader makes models of (the checksum always covers the whole file).
+    ``geometry=False``: no AOI geometry, footprint (``{}``), digests, nor order body ``aoi``
+    and ``items``; ``alternatives=False``: no alternatives nor near misses. Made for `show`
+    and `diff`, which display neither; `apply` reads the whole plan (:data:`WHOLE`)."""
+
+    geometry: bool = True
+    alternatives: bool = True
+
+    def order(self, order: Any) -> Any:
+        body = order.get("body") if isinstance(order, dict) else None
+        if self.geometry or not isinstance(body, dict):
+            return order
+        return {**order, "body": {k: v for k, v in body.items() if k not in ("aoi", "items")}}
+
+    def resource(self, resource: Any) -> Any:
+        if (self.geometry and self.alternatives) or not isinstance(resource, dict):
+            return resource
+        resource = dict(resource)
+        for key in ("alternatives", "near_misses"):
+            if not self.alternatives and isinstance(resource.get(key), list):
+                resource[key] = []
+        if not self.geometry:
+            for key, empty in (("aoi_geometry", None), ("digests", {})):
+                if key in resource:
+                    resource[key] = empty
+        return resource
+
+    def scenes(self, resource: Any) -> Any:
+        """A joined resource's scenes without their footprints."""
+        if self.geometry or not isinstance(resource, dict):
+            return resource
+        for key in ("scenes", "alternatives", "near_misses"):
+            scenes = resource.get(key)
+            if isinstance(scenes, list):
+                resource[key] = [
+                    {**s, "footprint": {}} if isinstance(s, dict) and "footprint" in s else s
+                    for s in scenes
+                ]
+        return resource
+
+
+WHOLE = View()
 
 
 @dataclass
@@ -263,6 +407,8 @@ class _Reader:
     header: dict[str, Any] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     tables: _Tables | None = None  # None: a version 2 plan (no shared tables)
+    encoder: _Joined | None = None
+    view: View = WHOLE
     hasher: Any = field(default_factory=hashlib.sha256)
     hashed_any: bool = False
     first_in_array: bool = True
@@ -289,7 +435,7 @@ class _Reader:
                     f"too many JSON objects and arrays (the limit is "
                     f"{_canonical.MAX_JSON_CONTAINERS:,})"
                 )
-            return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+            return _DECODER.decode(text)
         except json.JSONDecodeError as error:
             at = f"{self.path}:{(line or 1) + error.lineno - 1}:{error.colno}"
             raise InputError(f"{at}: not a plan file: invalid JSON ({error.msg})") from None
@@ -367,13 +513,24 @@ class _Reader:
                 )
         return tables
 
-    def expand(self, key: str, element: Any, index: int, line: int | None) -> Any:
+    def joined(self, key: str, element: Any, index: int, line: int | None) -> tuple[str, Any]:
+        """The element's compact canonical text as joined (what the checksum covers) and
+        the element joined (what the models are made of)."""
+        view = self.view
         if self.tables is None:
-            return element
+            if key == "orders":
+                return _canonical.compact(element), view.order(element)
+            return _canonical.compact(element), view.scenes(view.resource(element))
+        if self.encoder is None:
+            self.encoder = _Joined(self.tables)
+        common, catalogue = self.tables.common, self.tables.catalogue
         try:
             if key == "orders":
-                return _expand_order(element, self.tables.common)
-            return _expand_resource(element, self.tables.common, self.tables.catalogue)
+                text = self.encoder.order(element)
+                return text, _expand_order(view.order(element), common)
+            text = self.encoder.resource(element)
+            joined = _expand_resource(view.resource(element), common, catalogue)
+            return text, view.scenes(joined)
         except _Unknown as error:
             raise PlanError(
                 f"{self.where(line)}: {key}.{index}: unknown or conflicting {error}; run "
@@ -381,11 +538,11 @@ class _Reader:
             ) from None
 
     def element(self, key: str, index: int, element: Any, line: int | None) -> Element:
-        element = self.expand(key, element, index, line)
+        text, element = self.joined(key, element, index, line)
         if not self.first_in_array:
             self.hasher.update(b",")
         self.first_in_array = False
-        self.hasher.update(_canonical.compact(element).encode("utf-8"))
+        self.hasher.update(text.encode("utf-8"))
         if key == "orders":
             order = _validate(OrderPlan, element, f"orders.{index}", self.where(line))
             assert isinstance(order, OrderPlan)
@@ -635,17 +792,20 @@ def _open(path: Path) -> BinaryIO:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
 
 
-def iter_plan(path: Path, *, verify: bool = True) -> Iterator[Element | Plan]:
+def iter_plan(
+    path: Path, *, verify: bool = True, view: View = WHOLE
+) -> Iterator[Element | Plan]:
     """Read PATH once: each order, then each resource, validated, as it is read; last the
     rest of the plan (a Plan whose ``orders`` and ``resources`` are empty), once the whole
-    file was checked.
+    file was checked. ``view``: what of each element to make a model of (not what is
+    checked: the checksum is over the whole file).
 
     Raises InputError/PlanError for an unreadable, unsupported, inconsistent or (``verify``)
     hand-edited plan, possibly after some elements were yielded: callers show nothing before
     the Plan arrives. A file in the layout `plan --out` writes is read line by line (memory:
     one element); any other JSON layout is read whole (at most MAX_PLAN_BYTES).
     """
-    reader = _Reader(path)
+    reader = _Reader(path, view=view)
     try:
         with _open(path) as handle:
             if handle.readline(8) == b"{\n":

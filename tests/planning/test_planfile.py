@@ -4,6 +4,7 @@ format 2 still read, tampering refused with a located message."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,101 @@ def test_reads_cut_anywhere_give_the_same_plan(
         short.write_bytes(path.read_bytes()[:cut])
         with pytest.raises(ToolError, match=r"truncated|invalid JSON|trailing comma"):
             read_plan(short)
+
+
+def _joined_the_plain_way(data: dict[str, Any]) -> list[str]:
+    tables = planfile._Tables(data["common"], data["catalogue"])
+    texts = []
+    for key in ("orders", "resources"):
+        for element in data[key]:
+            try:
+                if key == "orders":
+                    joined = planfile._expand_order(element, tables.common)
+                else:
+                    joined = planfile._expand_resource(element, tables.common, tables.catalogue)
+                texts.append(_canonical.compact(joined))
+            except planfile._Unknown as error:
+                texts.append(f"unknown: {error}")
+    return texts
+
+
+def _joined_by_the_reader(data: dict[str, Any]) -> list[str]:
+    encoder = planfile._Joined(planfile._Tables(data["common"], data["catalogue"]))
+    texts = []
+    for key in ("orders", "resources"):
+        for element in data[key]:
+            try:
+                texts.append((encoder.order if key == "orders" else encoder.resource)(element))
+            except planfile._Unknown as error:
+                texts.append(f"unknown: {error}")
+    return texts
+
+
+def _odd_scenes(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Scene references and catalogue entries of every shape a hand edit could make."""
+    resource = data["resources"][0]
+    scene = resource["scenes"][0]
+    scene_id = scene["$scene"]
+    for own in (
+        {**scene, "coverage": 1},  # an int where the plan had 1.0: another text
+        {**scene, "coverage": True},
+        {**scene, "coverage": -0.0},
+        {**scene, "coverage": 0.0},
+        {**scene, "coverage": [1.0, {"id": 2}]},
+        {**scene, "id": "other"},  # replaced by the reference's id when joined
+        {**scene, "why": 'a ,"id": b'},
+        {**scene, "archive_identifier": {"z": 1, "id": 2}},
+        {**scene, "platform": "PHR1A"},  # a catalogue fact given twice: refused
+        {**scene, "$scene": 7},
+        {"$scene": scene_id},
+        "not a scene",
+    ):
+        yield {**data, "resources": [{**resource, "scenes": [scene, own, scene]}]}
+    facts = data["catalogue"][scene_id]
+    for odd in (
+        {**facts, "footprint": "flat"},
+        {k: v for k, v in facts.items() if k != "footprint"},
+        {**facts, "cloud_cover": [1, 2]},
+        {**facts, "zzz": {"id": 1}},
+    ):
+        yield {**data, "catalogue": {**data["catalogue"], scene_id: odd}}
+
+
+def test_the_checksum_text_is_the_joined_plan_s_whatever_the_file_holds(plan: Plan) -> None:
+    """The reader encodes each element as joined without joining it (tables' entries and
+    repeated scene mentions encoded once): the same text as joining and encoding, for
+    every shape a file may hold, or the same refusal."""
+    data = json.loads(encode_plan(many(plan, 3)))
+    assert _joined_by_the_reader(data) == _joined_the_plain_way(data)
+    cases = list(_odd_scenes(data))
+    for case in cases:
+        assert _joined_by_the_reader(case) == _joined_the_plain_way(case), case
+    texts = _joined_by_the_reader(cases[0])
+    assert '"coverage":1,' in texts[-1] and '"coverage":1.0,' in texts[-1]
+
+
+def test_show_and_diff_refuse_what_apply_refuses(
+    plan: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`show` and `diff` make models of less than the whole plan; they check all of it."""
+    text = encode_plan(many(plan, 3))
+    path, good = tmp_path / "plan.json", tmp_path / "good.json"
+    good.write_text(text, encoding="utf-8")
+    coordinates = '"aoi_geometry": {"coordinates": [[['
+    for edit in (
+        text.replace('"coverage": 1.0', '"coverage": 1', 1),  # the same number, other text
+        text.replace(coordinates, coordinates + "[1.0, 2.0], ", 1),  # not shown by either
+        text.replace('"platform": "', '"platform": "X', 1),  # in the catalogue
+        text.replace('"datastripIds": ["', '"datastripIds": ["X', 1),  # in a body's item
+    ):
+        assert edit != text
+        path.write_text(edit, encoding="utf-8")
+        for args in (
+            ["show", str(path)],
+            ["show", str(path), "--candidates"],
+            ["show", str(path), "--format", "json"],
+            ["diff", str(good), str(path)],
+            ["diff", str(path), str(good)],
+        ):
+            assert run(args) == ExitCode.ERROR, args
+            assert "checksum mismatch" in capsys.readouterr().err, args
