@@ -106,28 +106,28 @@ def _scalar(value: Any) -> str:
     return _one_line(value)
 
 
-def _dense(value: Any, indent: str, out: list[str]) -> None:
-    """``value`` (a dict or a list) in the dense layout, appended to ``out``."""
-    children = value.values() if type(value) is dict else value
-    if dict not in map(type, children):
+def _dense(value: Any, indent: str) -> str:
+    """``value`` (a dict or a list) in the dense layout."""
+    is_dict = type(value) is dict
+    if dict not in map(type, value.values() if is_dict else value):
         line = _one_line(value)
         # No "{" but the first: no object inside; else look (a string may hold a "{").
         if "{" not in line[1:] or not _holds_object(value):
-            out.append(line)
-            return
+            return line
     inner = indent + "  "
-    last = len(value) - 1
-    pairs = ((key_text(k), value[k]) for k in sorted(value)) if type(value) is dict else (
-        ("", v) for v in value)
-    out.append("{\n" if type(value) is dict else "[\n")
-    for i, (key, child) in enumerate(pairs):
-        out.append(f"{inner}{key}: " if key else inner)
-        if type(child) is dict or type(child) is list:
-            _dense(child, inner, out)
-        else:
-            out.append(_scalar(child))
-        out.append(",\n" if i < last else "\n")
-    out.append(indent + ("}" if type(value) is dict else "]"))
+    if is_dict:
+        members = [f"{inner}{key_text(k)}: {_member(value[k], inner)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(members) + f"\n{indent}}}"
+    return "[\n" + ",\n".join([inner + _member(v, inner) for v in value]) + f"\n{indent}]"
+
+
+def _member(value: Any, indent: str) -> str:
+    kind = type(value)
+    if kind is dict or kind is list:
+        return _dense(value, indent)
+    if kind is str:
+        return str(_encode_str(value))
+    return _scalar(value)
 
 
 def dumps_dense(value: Any) -> str:
@@ -135,13 +135,7 @@ def dumps_dense(value: Any) -> str:
     newline), except that an object or array holding no object, at any depth, is written on
     one line (``, `` and ``: `` separators): a GeoJSON geometry, a list of ids, a flat record
     each take one line instead of one line per number."""
-    out: list[str] = []
-    if type(value) is dict or type(value) is list:
-        _dense(value, "", out)
-    else:
-        out.append(_scalar(value))
-    out.append("\n")
-    return "".join(out)
+    return _member(value, "") + "\n"
 
 
 compact: Callable[[Any], str] = _one_shot(",", ":")

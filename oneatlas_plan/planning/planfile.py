@@ -105,6 +105,7 @@ class PlanFile(Plan):
 class _Tables:
     common: dict[str, Any] = field(default_factory=dict)
     catalogue: dict[str, Any] = field(default_factory=dict)
+    last: dict[frozenset[str], tuple[dict[str, Any], str]] = field(default_factory=dict)
 
     def split(self, fields: dict[str, Any], own: frozenset[str]) -> dict[str, Any]:
         if PART_REF in fields:
@@ -112,9 +113,14 @@ class _Tables:
         shared = {k: v for k, v in fields.items() if k not in own}
         if not shared:
             return fields
-        key = _canonical.digest(shared)[:PART_KEY_HEX]
-        if self.common.setdefault(key, shared) != shared:  # 64 bits: a collision is a bug
-            raise ValueError(f"two different common parts share the key {key}")
+        last = self.last.get(own)
+        if last is not None and last[0] == shared:  # the orders of a spec order are adjacent
+            key = last[1]
+        else:
+            key = _canonical.digest(shared)[:PART_KEY_HEX]
+            if self.common.setdefault(key, shared) != shared:  # 64 bits: a collision is a bug
+                raise ValueError(f"two different common parts share the key {key}")
+            self.last[own] = (shared, key)
         return {**{k: v for k, v in fields.items() if k in own}, PART_REF: key}
 
     def order(self, order: dict[str, Any]) -> dict[str, Any]:
