@@ -318,7 +318,7 @@ class _Joined:
         if key not in self.scenes:
             self.scenes[key] = _without_footprint(facts)
         split = self.scenes[key]
-        if split is None or not all(type(v) in _SCALARS for v in own.values()):
+        if split is None or not _spliceable(own):
             return _members({**own, **facts}, {})
         scalars, footprint = split
         text = _canonical.compact({**own, **scalars})
@@ -326,13 +326,21 @@ class _Joined:
         return f"{text[:at]},{footprint}{text[at:]}"
 
 
+def _spliceable(fields: dict[str, Any]) -> bool:
+    """Whether a footprint goes right before ``,"id":`` among these members: all scalars
+    (no ``,"`` but between members), none between ``footprint`` and ``id``, one before."""
+    return (
+        all(type(v) in _SCALARS for v in fields.values())
+        and not any("footprint" < k < "id" for k in fields)
+        and any(k < "footprint" for k in fields)
+    )
+
+
 def _without_footprint(facts: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
-    """A catalogue entry's scalar facts, and its footprint's member text; None when it is
-    not of that shape (then joined the plain way)."""
+    """A catalogue entry's other facts, and its footprint's member text; None when the
+    footprint cannot be put back in the text of those facts and a scene's own fields."""
     scalars = {k: v for k, v in facts.items() if k != "footprint"}
-    if "footprint" not in facts or not all(type(v) in _SCALARS for v in scalars.values()):
-        return None
-    if not all(k < "id" for k in ("coverage", "footprint")) or "id" in facts:
+    if "footprint" not in facts or "id" in facts or not _spliceable(scalars):
         return None
     return scalars, f"{_canonical.key_text('footprint')}:{_canonical.compact(facts['footprint'])}"
 

@@ -278,6 +278,10 @@ def _odd_scenes(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
         {k: v for k, v in facts.items() if k != "footprint"},
         {**facts, "cloud_cover": [1, 2]},
         {**facts, "zzz": {"id": 1}},
+        {**facts, "gsd": 0.5},  # sorts between footprint and id
+        {**facts, "a,\"id\":": 1},
+        {"footprint": facts["footprint"]},
+        {"footprint": facts["footprint"], "zz": 1},
     ):
         yield {**data, "catalogue": {**data["catalogue"], scene_id: odd}}
 
