@@ -12,14 +12,16 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from oneatlas_plan.applying.reprice import RepricePolicy
 from oneatlas_plan.cli.context import AppContext, configure_logging
 from oneatlas_plan.errors import StateError
-from oneatlas_plan.state.backends import StateBackend, is_database_url, open_backend
+
+if TYPE_CHECKING:  # imported on use: `validate` (json_format_option) needs neither
+    from oneatlas_plan.applying.reprice import RepricePolicy
+    from oneatlas_plan.state.backends import StateBackend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +53,8 @@ class Reprice(click.ParamType):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> RepricePolicy:
+        from oneatlas_plan.applying.reprice import RepricePolicy
+
         if isinstance(value, RepricePolicy):
             return value
         text = str(value).strip()
@@ -83,6 +87,8 @@ class StateLocation(click.ParamType):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> StateBackend:
+        from oneatlas_plan.state.backends import is_database_url, open_backend
+
         if not isinstance(value, str | Path):
             return value  # type: ignore[return-value]  # already a backend
         text = str(value)
