@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,13 @@ END_OF_DAY = time(23, 59, 59, 999000)
 SERVICE_OPTIONS = {"priority", "delivery_method"}
 
 
-def relative(path: Path) -> str:
+def relative(path: Path, cwd: Path | None = None) -> str:
+    """``path`` relative to ``cwd`` (default: the resolved current directory) when under it."""
+    resolved = path.resolve()
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return resolved.relative_to(cwd or Path.cwd().resolve()).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return resolved.as_posix()
 
 
 def limit(money: Money | Budget | None) -> Limit | None:
@@ -65,12 +69,14 @@ def limits(specs: SpecSet) -> Limits:
 
 
 def desired_set(specs: SpecSet) -> DesiredSet:
+    cwd = Path.cwd().resolve()
+    files = {id(spec): relative(spec.path, cwd) for spec in specs.files}
     resources: list[DesiredResource] = []
     for loaded in specs.orders():
-        resources.extend(expand_order(loaded))
+        resources.extend(expand_order(loaded, files[id(loaded.spec)]))
     return DesiredSet(
         resources=sorted(resources, key=lambda r: r.address),
-        spec_files={relative(spec.path): spec.digest for spec in specs.files},
+        spec_files={files[id(spec)]: spec.digest for spec in specs.files},
         limits=limits(specs),
     )
 
@@ -112,7 +118,7 @@ def policy(order: OrderSpec) -> Policy:
     )
 
 
-def template(loaded: LoadedOrder) -> OrderTemplate:
+def template(loaded: LoadedOrder, spec_file: str | None = None) -> OrderTemplate:
     order, meta = loaded.order, loaded.order.order
     options = order.product.options.as_strings()
     options.pop("projection", None)
@@ -123,7 +129,7 @@ def template(loaded: LoadedOrder) -> OrderTemplate:
     )
     return OrderTemplate(
         spec_name=loaded.spec.model.name,
-        spec_file=relative(loaded.spec.path),
+        spec_file=spec_file or relative(loaded.spec.path),
         order_name=order.name,
         contract_id=meta.contract,
         product_type_id=order.product.type,
@@ -152,7 +158,12 @@ def _delivery(delivery: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _text(value: Any) -> str:
+    if value is None or type(value) in (str, int):  # keys, projections, DEMs, indexes
+        return _scalar_text(value)
     return _canonical.compact(value)
+
+
+_scalar_text: Callable[[Any], str] = lru_cache(maxsize=4096, typed=True)(_canonical.compact)
 
 
 def _mapping(parts: dict[str, str]) -> str:
@@ -200,19 +211,40 @@ def config_digest(
 ) -> str:
     """Digest of everything that determines what would be ordered (not budgets or grouping)."""
     t = texts or order_texts(loaded.order)
-    material = {
-        "aoi": geometry or _text(aoi.geometry),
-        "search": t["search"],
-        "workspace": t["workspace"],
-        "constellations": t["constellations"],
-        "selection": t["selection"],
-        "product": t["product"],
-        "projection": _text(projection),
-        "dem": _text(dem),
-        "order": t["order"],
-        "index": _text(index),
-    }
-    return _sha256(_mapping(material))
+    rest = _config_rest(
+        t["search"], t["workspace"], t["constellations"], t["selection"], t["product"],
+        _text(projection), _text(dem), t["order"], _text(index),
+    )  # fmt: skip
+    # "aoi" is the first key in sorted order: the mapping is {"aoi":<geometry>,<rest>}
+    return _sha256(f'{{"aoi":{geometry or _text(aoi.geometry)},{rest[1:]}')
+
+
+@lru_cache(maxsize=1024)  # the resources of one order share it: encoded once per order
+def _config_rest(
+    search: str,
+    workspace: str,
+    constellations: str,
+    selection: str,
+    product: str,
+    projection: str,
+    dem: str,
+    metadata: str,
+    index: str,
+) -> str:
+    """The config digest's material but its AOI, as a compact canonical mapping."""
+    return _mapping(
+        {
+            "search": search,
+            "workspace": workspace,
+            "constellations": constellations,
+            "selection": selection,
+            "product": product,
+            "projection": projection,
+            "dem": dem,
+            "order": metadata,
+            "index": index,
+        }
+    )
 
 
 def field_digests(
@@ -228,34 +260,70 @@ def field_digests(
     ``geometry`` changes ask for another product, ``criteria`` changes are re-checked against
     the owned scenes, ``metadata`` changes only apply to future orders."""
     t = texts or order_texts(loaded.order)
-    where = {"projection": _text(projection), "dem": _text(dem)}
+    shared = _shared_field_digests(t, index, projection, dem)
+    return {
+        "product": shared["product"],
+        "image": shared["image"],
+        "scenes": shared["scenes"],
+        "geometry": _sha256(geometry or _text(aoi.geometry)),
+        "criteria": shared["criteria"],
+        "metadata": shared["metadata"],
+    }
+
+
+def _shared_field_digests(
+    t: dict[str, str], index: int, projection: str | None, dem: str | None
+) -> dict[str, str]:
+    """The field digests that do not depend on the AOI's geometry."""
+    return _class_digests(
+        t["product"], t["type"], t["image_options"], t["scenes_per_aoi"], t["search"],
+        t["workspace"], t["constellations"], t["selection_criteria"], t["order"],
+        _text(index), _text(projection), _text(dem),
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=1024)  # the resources of one order share them: hashed once per order
+def _class_digests(
+    product: str,
+    type_: str,
+    image_options: str,
+    scenes_per_aoi: str,
+    search: str,
+    workspace: str,
+    constellations: str,
+    selection_criteria: str,
+    metadata: str,
+    index: str,
+    projection: str,
+    dem: str,
+) -> dict[str, str]:
+    where = {"projection": projection, "dem": dem}
     classes = {
-        "product": _mapping({"product": t["product"], **where}),
+        "product": _mapping({"product": product, **where}),
         # the pixels: what a double purchase would buy again
-        "image": _mapping({"type": t["type"], "options": t["image_options"], **where}),
-        "scenes": _mapping({"scenes_per_aoi": t["scenes_per_aoi"], "index": _text(index)}),
-        "geometry": geometry or _text(aoi.geometry),
+        "image": _mapping({"type": type_, "options": image_options, **where}),
+        "scenes": _mapping({"scenes_per_aoi": scenes_per_aoi, "index": index}),
         "criteria": _mapping(
             {
-                "search": t["search"],
-                "workspace": t["workspace"],
-                "constellations": t["constellations"],
-                "selection": t["selection_criteria"],
+                "search": search,
+                "workspace": workspace,
+                "constellations": constellations,
+                "selection": selection_criteria,
             }
         ),
-        "metadata": t["order"],
+        "metadata": metadata,
     }
     return {name: _sha256(text) for name, text in classes.items()}
 
 
-def expand_order(loaded: LoadedOrder) -> list[DesiredResource]:
+def expand_order(loaded: LoadedOrder, spec_file: str | None = None) -> list[DesiredResource]:
     order = loaded.order
     spec_name = loaded.spec.model.name
-    order_template = template(loaded)
+    spec_file = spec_file or relative(loaded.spec.path)
+    order_template = template(loaded, spec_file)
     query, order_criteria, order_policy = search_query(order), criteria(order), policy(order)
     threshold = order.accept_quotations_up_to
     count = order.selection.scenes_per_aoi
-    spec_file = relative(loaded.spec.path)
     texts = order_texts(order)
     resources = []
     for aoi in loaded.aois:

@@ -85,8 +85,8 @@ def encode(value: Any) -> Any:
 
 
 def decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [decode(item) for item in value]
+    if isinstance(value, list):  # scalars (a geometry's coordinates) are taken as they are
+        return [decode(item) if isinstance(item, list | dict) else item for item in value]
     if isinstance(value, dict):
         kind = value.get(_TAG)
         if kind is None:

@@ -325,10 +325,11 @@ class _FileContext:
     def _resolve_aois(self, at: Loc, raw_aois: list[Any]) -> list[ResolvedAoi]:
         resolved: list[ResolvedAoi] = []
         names: dict[str, int] = {}
+        shown = display_path(self.path)
         for index, raw_aoi in enumerate(raw_aois):
             loc = (*at, "aois", index)
             line = self.locator.resolve(loc)[1][0]
-            source = f"{display_path(self.path)}:{line}"
+            source = f"{shown}:{line}"
             outcome = self.cache.resolve_aoi(
                 raw_aoi, self.path, self.root, source, aoi_resolver.resolve
             )

@@ -10,6 +10,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,13 @@ class Problem:
 
 def display_path(path: Path) -> str:
     """``path`` relative to the current directory when it is under it, else absolute."""
-    absolute = os.path.abspath(path)
-    cwd = os.getcwd()
+    return _display_path(os.fspath(path), os.getcwd())
+
+
+@lru_cache(maxsize=1024)  # called for every AOI and every finding rendered
+def _display_path(path: str, cwd: str) -> str:
+    absolute = os.path.join(cwd, path) if not os.path.isabs(path) else path
+    absolute = os.path.normpath(absolute)
     if absolute.startswith("//") or cwd.startswith("//"):  # POSIX's other root: let pathlib judge
         try:
             return str(Path(absolute).relative_to(cwd))
