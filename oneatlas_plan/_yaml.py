@@ -14,16 +14,25 @@ for a sequence item the position of the item.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:  # PyYAML is imported on first use: a spec read from the cache needs none
+    import yaml
 
-try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - libyaml not compiled in
-    _Loader = yaml.SafeLoader
-    _Dumper = yaml.SafeDumper
+
+@cache
+def _loader() -> type[yaml.SafeLoader]:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@cache
+def _dumper() -> type[yaml.SafeDumper]:
+    import yaml
+
+    return getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MAX_DEPTH = 64
 MAX_NODES = 200_000
@@ -56,7 +65,7 @@ def load_with_marks(text: str, filename: str = "<string>") -> tuple[Any, Marks]:
     if node is None:
         return None, {}
     _check_expanded_size(node)
-    loader = _Loader("")
+    loader = _loader()("")
     marks: Marks = {}
     try:
         data = _build(node, (), marks, loader, 0)
@@ -67,9 +76,11 @@ def load_with_marks(text: str, filename: str = "<string>") -> tuple[Any, Marks]:
 
 def dump(data: Any) -> str:
     """Deterministic block-style YAML (sorted keys, unicode kept)."""
+    import yaml
+
     text: str = yaml.dump(
         data,
-        Dumper=_Dumper,
+        Dumper=_dumper(),
         sort_keys=True,
         allow_unicode=True,
         default_flow_style=False,
@@ -94,7 +105,7 @@ def _yaml_error(error: yaml.YAMLError) -> YamlError:
 
 
 def _events(text: str, filename: str) -> Iterator[Any]:
-    loader = _Loader(text)
+    loader = _loader()(text)
     try:
         while loader.check_event():
             yield loader.get_event()
@@ -104,6 +115,8 @@ def _events(text: str, filename: str) -> Iterator[Any]:
 
 def _check_events(text: str, filename: str) -> None:
     """One pass over the event stream (iterative in libyaml): depth and size bounds."""
+    import yaml
+
     depth = 0
     count = 0
     documents = 0
@@ -133,7 +146,9 @@ def _check_events(text: str, filename: str) -> None:
 
 
 def _compose(text: str, filename: str) -> yaml.Node | None:
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader()(text)
     try:
         node: yaml.Node | None = loader.get_single_node()
     except yaml.YAMLError as error:
@@ -145,6 +160,8 @@ def _compose(text: str, filename: str) -> yaml.Node | None:
 
 def _check_expanded_size(root: yaml.Node) -> None:
     """Refuse documents whose aliases would expand beyond MAX_NODES (memoised, cycle-safe)."""
+    import yaml
+
     sizes: dict[int, int] = {}
     active: set[int] = set()
 
@@ -174,6 +191,8 @@ def _check_expanded_size(root: yaml.Node) -> None:
 
 
 def _build(node: yaml.Node, path: Path, marks: Marks, loader: Any, depth: int) -> Any:
+    import yaml
+
     if depth > MAX_DEPTH:
         line, column = _position(node.start_mark)
         raise YamlError(f"nesting deeper than {MAX_DEPTH} levels (through aliases)", line, column)
@@ -198,6 +217,8 @@ def _check_tag(node: yaml.Node, expected: str) -> None:
 def _build_mapping(
     node: yaml.MappingNode, path: Path, marks: Marks, loader: Any, depth: int
 ) -> dict[str, Any]:
+    import yaml
+
     _check_tag(node, _MAP_TAG)
     explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
     try:
@@ -223,6 +244,8 @@ def _build_mapping(
 
 
 def _key(node: yaml.Node) -> str:
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode) or node.tag == _MERGE_TAG:
         line, column = _position(node.start_mark)
         raise YamlError("mapping keys must be plain scalars", line, column)
@@ -230,6 +253,8 @@ def _key(node: yaml.Node) -> str:
 
 
 def _scalar(node: yaml.Node, loader: Any) -> Any:
+    import yaml
+
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as error:

@@ -102,9 +102,12 @@ def decode(value: Any) -> Any:
     return value
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _compact(value: Any) -> str:
     """Keys stay in their order: the order of a spec's mappings is kept through the cache."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(value)
 
 
 def _sha256(data: bytes) -> str:

@@ -1,5 +1,5 @@
-"""A no-op re-plan (issue 18 item 6): no request, no geometry library, the spec cache beside
-the state kept honest by edits."""
+"""A no-op re-plan (issue 18 item 6): no request, no geometry library, no YAML parser (every
+spec comes from the cache), the spec cache beside the state kept honest by edits."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from oneatlas_plan.errors import ExitCode
 from tests.conftest import World
 
 TOULOUSE = Path("specs/toulouse-pleiades.yaml")
-HEAVY = ("shapely", "pyproj", "numpy")
+HEAVY = ("shapely", "pyproj", "numpy", "yaml")
 PROBE = (
     "import sys, json\n"
     "from oneatlas_plan.cli import run\n"

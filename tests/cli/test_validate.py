@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,27 @@ def test_python_dash_m_validate_specs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "3 spec files valid (0 warnings, 1 note)"
+
+
+def test_validate_loads_neither_the_state_nor_the_http_client() -> None:
+    """Checking specs is offline: the state model, its lock and the OneAtlas client are the
+    other commands' start-up cost (shapely and pyproj are needed: AOIs are checked)."""
+    probe = (
+        "import sys, json\n"
+        "from oneatlas_plan.cli import run\n"
+        "code = run(sys.argv[1:])\n"
+        "names = ('oneatlas_plan.state.model', 'oneatlas_plan.state.lock', 'requests',\n"
+        "         'oneatlas_plan.applying.reprice', 'shapely', 'pyproj')\n"
+        "print(json.dumps([m for m in names if m in sys.modules]), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "validate", "specs/toulouse-pleiades.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stderr.splitlines()[-1]) == ["shapely", "pyproj"]
