@@ -284,8 +284,9 @@ class SpecCache:
         return self.directory / f"{name}.json"
 
     def entry(self, spec_path: Path) -> Entry:
+        """The entry of the spec at ``spec_path`` (resolved: symbolic links followed)."""
         try:
-            resolved = str(spec_path.resolve())
+            resolved = str(spec_path)
             header_line, _, body = _files.read_regular(
                 self._file(resolved), MAX_ENTRY_BYTES
             ).partition(b"\n")
@@ -297,11 +298,12 @@ class SpecCache:
             return Entry()
 
     def save(self, spec_path: Path, entry: Entry) -> None:
-        """Store ``entry`` (atomically; best effort: a cache that cannot be written is skipped)."""
+        """Store ``entry`` (atomically; best effort: a cache that cannot be written is skipped).
+        ``spec_path`` is resolved, as for :meth:`entry`."""
         if not entry.changed and entry.used.keys() == entry.aois.keys():
             return
         try:
-            resolved = str(spec_path.resolve())
+            resolved = str(spec_path)
             body = _compact(entry.to_json()).encode("utf-8")
             header = {**self._header(resolved), "sha256": _sha256(body)}
             data = _compact(header).encode("utf-8") + b"\n" + body

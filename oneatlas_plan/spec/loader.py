@@ -51,9 +51,16 @@ class LoadedSpec:
     digest: str  # sha256 hex of the file bytes
     model: SpecFile
     aois: dict[str, list[ResolvedAoi]]  # order name → its AOIs, in spec order
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    findings: list[Problem] = field(default_factory=list)  # its warnings and notes
     name_position: tuple[int, int] = field(default=(1, 1), repr=False)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [p.render() for p in self.findings if p.severity is Severity.WARNING]
+
+    @property
+    def notes(self) -> list[str]:  # rendered when asked: a plan shows none of them
+        return [p.render() for p in self.findings if p.severity is Severity.NOTE]
 
     def orders(self) -> Iterator[LoadedOrder]:
         for order in self.model.orders:
@@ -126,18 +133,18 @@ def load(
     paths: Sequence[Path], *, today: date | None = None, cache_dir: Path | None = None
 ) -> LoadResult:
     today = today or date.today()
-    found, problems = discover(paths)
+    found, problems = _discover(paths)
     cache = SpecCache(cache_dir) if cache_dir is not None else None
     loaded: list[LoadedSpec] = []
-    for path, root in found:
-        spec, file_problems = _load_file(path, root, today, cache)
+    for path, root, resolved in found:
+        spec, file_problems = _load_file(path, root, today, cache, resolved)
         problems.extend(file_problems)
         if spec is not None:
             loaded.append(spec)
     problems.extend(_unique_spec_names(loaded))
     with_errors = {p.file for p in problems if p.severity is Severity.ERROR}
     valid = [spec for spec in loaded if spec.path not in with_errors]
-    return LoadResult(SpecSet(valid), problems, [path for path, _ in found])
+    return LoadResult(SpecSet(valid), problems, [path for path, _, _ in found])
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -147,7 +154,13 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, Path]], list[Probl
     """(spec file, spec root) pairs: directories are searched recursively for *.yaml/*.yml
     (skipping hidden files and directories); the root is the directory given, or the file's
     own directory."""
-    found: list[tuple[Path, Path]] = []
+    found, problems = _discover(paths)
+    return [(file, root) for file, root, _ in found], problems
+
+
+def _discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, Path, Path]], list[Problem]]:
+    """``discover``'s pairs with each file's resolved path (its identity)."""
+    found: list[tuple[Path, Path, Path]] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
     for path in paths:
@@ -165,7 +178,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, Path]], list[Probl
             key = file.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append((file, root))
+                found.append((file, root, key))
     return found, problems
 
 
@@ -204,9 +217,9 @@ def _read_text(path: Path) -> tuple[bytes, str]:
 
 
 def _load_file(
-    path: Path, root: Path, today: date, cache: SpecCache | None = None
+    path: Path, root: Path, today: date, cache: SpecCache | None, resolved: Path
 ) -> tuple[LoadedSpec | None, list[Problem]]:
-    entry = cache.entry(path) if cache is not None else Entry()
+    entry = cache.entry(resolved) if cache is not None else Entry()
     try:
         data, text = _read_text(path)
         digest = hashlib.sha256(data).hexdigest()
@@ -228,15 +241,14 @@ def _load_file(
     if model is None or context.has_errors:
         return None, context.problems
     if cache is not None:
-        cache.save(path, entry)
+        cache.save(resolved, entry)
     spec = LoadedSpec(
         path=path,
         root=root,
         digest=digest,
         model=model,
         aois=context.aois,
-        warnings=context.rendered(Severity.WARNING),
-        notes=context.rendered(Severity.NOTE),
+        findings=[p for p in context.problems if p.severity is not Severity.ERROR],
         name_position=marks.get(("name",), (1, 1)),
     )
     return spec, context.problems
@@ -256,9 +268,6 @@ class _FileContext:
     @property
     def has_errors(self) -> bool:
         return any(p.severity is Severity.ERROR for p in self.problems)
-
-    def rendered(self, severity: Severity) -> list[str]:
-        return [p.render() for p in self.problems if p.severity is severity]
 
     def add(self, loc: Loc, message: str, severity: Severity = Severity.ERROR) -> None:
         problem = self.locator.problem(loc, message, severity)
