@@ -45,7 +45,12 @@ def check_clear_stop(project: Project, result: Result) -> None:
 
 
 def injected_trial(
-    tmp_path: Path, kind: str, fail_at: int, tally: Tally, target: str = ""
+    tmp_path: Path,
+    kind: str,
+    fail_at: int,
+    tally: Tally,
+    target: str = "",
+    stops: list[str] | None = None,
 ) -> bool:
     """One trial; False once ``fail_at`` is beyond the last (``target``) write."""
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
@@ -62,6 +67,8 @@ def injected_trial(
         tally.faulted += 1
         if faults.full:  # (a one-off EIO may be absorbed by a later write)
             check_clear_stop(project, result)
+        if stops is not None:
+            stops.append(result.err)
         tally.unparsable += 0 if loads(project) else 1
         faults.free()
         recover(project, tally, result)
@@ -90,13 +97,14 @@ MONEY_WRITES = {
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("where", list(MONEY_WRITES))
-def test_a_short_write_where_money_is_at_stake_never_buys_twice(
-    tmp_path: Path, where: str
-) -> None:
+def test_a_short_write_where_money_is_at_stake_never_buys_twice(tmp_path: Path, where: str) -> None:
     target, fail_at = MONEY_WRITES[where]
     tally = Tally()
-    assert injected_trial(tmp_path, "short", fail_at, tally, target), "never reached"
+    stops: list[str] = []
+    assert injected_trial(tmp_path, "short", fail_at, tally, target, stops), "never reached"
     tally.check(f"short write at the {where}")
+    if where == "first pending record":  # the user is told the order was not sent
+        assert "its pending record could not be written durably, so it was NOT sent" in stops[0]
 
 
 @pytest.mark.campaign
@@ -175,11 +183,18 @@ def test_an_order_of_two_resources_is_written_ahead_all_or_none(tmp_path: Path) 
             (project.specs / other).unlink()
         spec = project.specs / "toulouse-pleiades.yaml"
         text = spec.read_text(encoding="utf-8")
-        text = text.replace(
-            "    search:\n", "      - {name: polygon-2, bbox: [1.42, 43.63, 1.46, 43.66]}\n"
-            "    search:\n", 1,
-        ).replace("      primary_market: NQUAL\n", "      primary_market: NQUAL\n"
-                  "      pairs_per_order: 2\n").replace("budget: 1000 EUR", "budget: 5000 EUR")
+        text = (
+            text.replace(
+                "    search:\n",
+                "      - {name: polygon-2, bbox: [1.42, 43.63, 1.46, 43.66]}\n    search:\n",
+                1,
+            )
+            .replace(
+                "      primary_market: NQUAL\n",
+                "      primary_market: NQUAL\n      pairs_per_order: 2\n",
+            )
+            .replace("budget: 1000 EUR", "budget: 5000 EUR")
+        )
         spec.write_text(text, encoding="utf-8")
         planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert planned.code == ExitCode.OK, planned.text
