@@ -89,7 +89,6 @@ class OrderOutcome:
     amount: Decimal | None = None
     currency: str | None = None
     rate_limited: RateLimitedError | None = None  # stop the run: the key is rate-limited
-    repriced: bool = False  # an ordering call was spent on a new price before the order
     price_stop: str | None = None  # Airbus charged beyond the tolerance: stop the run
 
 
@@ -235,7 +234,6 @@ def _apply_order(
         outcome.message = "order body does not match its digest"
         return outcome
     if order.price is None or settings.reprice.needed(priced_at, settings.now()):
-        outcome.repriced = True
         try:
             amount, currency, problem = _reprice(order, client, settings)
         except RateLimitedError as error:

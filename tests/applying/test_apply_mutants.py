@@ -139,6 +139,7 @@ def test_a_429_to_the_re_price_stops_the_run_before_any_order(
     assert airbus.world.cli("apply", "plan.json", "--reprice", "always") == ExitCode.ERROR
     out = capsys.readouterr().out
     assert "Stopped: OneAtlas rate-limited this API key (429)" in out
+    assert "not submitted\n    price rate limited (429): Too many requests" in out
     assert airbus.wire.posts(*ORDERING) == 0
     assert airbus.world.ledger() == []
 
