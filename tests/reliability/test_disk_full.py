@@ -216,3 +216,31 @@ def test_an_order_of_two_resources_is_written_ahead_all_or_none(tmp_path: Path) 
         statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
         assert sorted(statuses.values()) == ["ordered", "ordered"], statuses
         assert len(project.ledger()) == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_lost_answer_on_a_full_disk_names_the_order_and_is_reconciled(tmp_path: Path) -> None:
+    """Two faults at once: Airbus's answer is lost and the disk is full when its outcome
+    ("unknown") is recorded. The stop names the order sent; the next plan finds it."""
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        for other in ("tanzania-spot.yaml", "xinjiang-pleiades-neo.yaml"):
+            (project.specs / other).unlink()
+        planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert planned.code == ExitCode.OK, planned.text
+        (order,) = json.loads(project.plan_path.read_text())["orders"]
+        project.faults(drop_next_orders=1)
+        faults = WriteFaults("enospc", fail_at=2, target=r"\.journal$")
+        with faults.active():
+            result = project.cli("apply", str(project.plan_path))
+        assert faults.fired
+        reference = order["customer_reference"]
+        assert [o["customerReference"] for o in project.ledger()] == [reference]
+        assert result.code == ExitCode.ERROR, result.text
+        assert f"STOPPED: order {order['key']} was sent to Airbus" in result.err, result.err
+        assert reference in result.err and "Internal error" not in result.err, result.err
+        faults.free()
+        replanned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
+        assert replanned.code == ExitCode.OK and "reconciled" in replanned.err, replanned.text
+        statuses = [r["status"] for r in project.load_state()["resources"].values()]
+        assert statuses == ["ordered"] and len(project.ledger()) == 1
