@@ -44,6 +44,7 @@ from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from oneatlas_plan import _canonical, _testhooks
+from oneatlas_plan._bulk import bulk
 from oneatlas_plan._closing import Closing
 from oneatlas_plan._secrets import MASK, redact, register_secret
 from oneatlas_plan.errors import StateError, StateLockedError
@@ -516,7 +517,8 @@ class PostgresStore(Closing):
 
     def _validate(self, data: str) -> State:
         try:
-            return State.model_validate_json(data)
+            with bulk():
+                return State.model_validate_json(data)
         except ValidationError as error:
             older = _older_format(data)
             if older is not None:
@@ -528,7 +530,7 @@ class PostgresStore(Closing):
             ) from None
 
     def state(self) -> State:
-        with self._mutex:
+        with self._mutex, bulk():
             return self._loaded().model_copy(deep=True)
 
     def view(self) -> State:

@@ -45,6 +45,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from oneatlas_plan import _canonical, _files, _testhooks
+from oneatlas_plan._bulk import bulk
 from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.lock import lock_path_for
 from oneatlas_plan.state.migrations import migrate
@@ -129,7 +130,8 @@ class FileStateStore:
             # Kept when there is no file yet (a new lineage each read) or a journal to fold in
             # when the store is closed.
             if self._folded_serial is None or self._leftover_journal:
-                return state.model_copy(deep=True)
+                with bulk():
+                    return state.model_copy(deep=True)
             # Handed over, not copied (a whole-state copy costs more than reading the file):
             # the store's next use reads the file again.
             self._state = None
@@ -138,17 +140,18 @@ class FileStateStore:
     def _read_in(self) -> State:
         if self._journal_fd is not None:
             raise StateError(f"{self.path}: load() after changes; use state() instead")
-        state = self._read_file()
-        journal = self._read_journal(state) if self._folded_serial is not None else None
-        if journal is not None:
-            state = self._replay(state, journal)
+        with bulk():
+            state = self._read_file()
+            journal = self._read_journal(state) if self._folded_serial is not None else None
+            if journal is not None:
+                state = self._replay(state, journal)
         self._leftover_journal = journal is not None
         self._state = state
         return state
 
     def state(self) -> State:
         """A copy of the in-memory state (loading it first if needed)."""
-        with self._mutex:
+        with self._mutex, bulk():
             return self._loaded().model_copy(deep=True)
 
     def view(self) -> State:
@@ -459,7 +462,8 @@ class FileStateStore:
         """Replace S by ``state`` (temp + fsync + rename + dir fsync), then drop the journal."""
         if self._broken is not None:
             raise StateError(self._broken)
-        data = state.to_json().encode("utf-8")
+        with bulk():
+            data = state.to_json().encode("utf-8")
 
         def before_replace() -> None:
             _testhooks.pause("state-replace")
