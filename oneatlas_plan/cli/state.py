@@ -47,7 +47,7 @@ def _load_existing(backend: StateBackend) -> StateStore:
     store = backend.store()
     if not store.exists():
         raise StateError(f"state {backend.location} does not exist")
-    store.load()
+    store.view()  # read (and checked) now; load() would hand its copy away and read again
     return store
 
 
