@@ -77,7 +77,7 @@ def _pretty(value: Any, indent: str, out: list[str]) -> None:
         inner = indent + "  "
         out.append("{\n")
         for i, key in enumerate(sorted(value)):
-            out.append(f",\n{inner}{_key(key)}: " if i else f"{inner}{_key(key)}: ")
+            out.append(f",\n{inner}{key_text(key)}: " if i else f"{inner}{key_text(key)}: ")
             _pretty(value[key], inner, out)
         out.append(f"\n{indent}}}")
     elif kind is list or kind is tuple:
