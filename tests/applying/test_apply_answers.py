@@ -100,6 +100,9 @@ def test_a_429_stops_the_run_and_is_never_retried(
     assert airbus.world.ledger() == []
     # Nothing was created: recorded as rejected (re-ordered once the ban is over), others untouched.
     assert _statuses(airbus) == {first: "rejected"}
+    record = airbus.world.state()["resources"][first]["orders"][-1]
+    assert record["message"].startswith("order rate limited (429): Too many requests")
+    assert f"{first}: REJECTED\n    order rate limited (429): Too many requests" in out
 
 
 def test_an_early_stop_forgets_nothing(airbus: Airbus, capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,12 +41,16 @@ def test_accept_price_changes_lets_a_higher_charge_go_on(
     assert statuses == ["ordered"] * orders
 
 
-def test_every_outcome_is_recorded_with_its_time_and_reason(airbus: Airbus) -> None:
+def test_every_outcome_is_recorded_with_its_time_and_reason(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
     world = airbus.world
     assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
     airbus.wire.answer(ORDERING, 400, REJECTED)  # the first order: refused, nothing created
     world.faults(drop_next_orders=1)  # the second: created, but the answer is lost
+    capsys.readouterr()
     assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    out = capsys.readouterr().out
     last = {a: r["orders"][-1] for a, r in world.state()["resources"].items()}
     assert sorted(o["status"] for o in last.values()) == ["accepted", "rejected", "unknown"]
     for order in last.values():
@@ -55,6 +59,7 @@ def test_every_outcome_is_recorded_with_its_time_and_reason(airbus: Airbus) -> N
     reasons = {o["status"]: o["message"] for o in last.values()}
     assert "E2203" in reasons["rejected"]
     assert "outcome unknown" in reasons["unknown"]
+    assert "OUTCOME UNKNOWN (reconciled at the next plan/apply)\n    order outcome unknown: " in out
 
 
 def test_a_price_in_another_currency_is_not_taken_for_the_planned_one(
