@@ -277,7 +277,7 @@ def _apply_order(
         outcome.status, outcome.message = "rejected", str(error)
         return outcome
     charged = _decimal(response.total_amount)
-    difference = _charged_difference(order, amount, charged, response.currency, settings)
+    difference = _charged_difference(order, amount, charged, response.currency)
     with _unless_recorded_stop(order):
         status = _record_success(store, order, response, settings.now(), difference)
     outcome.status = status
@@ -365,7 +365,6 @@ def _charged_difference(
     expected: Decimal | None,
     charged: Decimal | None,
     currency: str | None,
-    settings: ApplySettings,
 ) -> str | None:
     """``charged EUR 260.00, the plan said EUR 250.00 (+10.00)``, or None when they agree."""
     if order.price is None or charged is None or expected is None or charged == expected:

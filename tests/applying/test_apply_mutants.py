@@ -60,6 +60,7 @@ def test_every_outcome_is_recorded_with_its_time_and_reason(
     assert "E2203" in reasons["rejected"]
     assert "outcome unknown" in reasons["unknown"]
     assert "OUTCOME UNKNOWN (reconciled at the next plan/apply)\n    order outcome unknown: " in out
+    assert "REJECTED\n    order rejected (400 E2203): Unable to access workspace" in out
 
 
 def test_a_price_in_another_currency_is_not_taken_for_the_planned_one(
