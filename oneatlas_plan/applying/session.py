@@ -142,7 +142,7 @@ def plan_with_state(
         workspace.client,
         endpoint=workspace.endpoint,
         targets=targets,
-        previous=previous_plan(out),
+        previous=lambda: previous_plan(out),
         on_event=on_event,
         replace=replace,
         allow_overlap=allow_overlap,

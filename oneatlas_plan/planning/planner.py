@@ -80,7 +80,9 @@ Event = Callable[[str, int, int], None]  # (stage, done, total)
 class PlanSettings:
     endpoint: str
     targets: tuple[str, ...] = ()
-    previous: Plan | None = None
+    # the plan last written at --out, for its young prices: read only once something must be
+    # priced (a no-op re-plan never needs it)
+    previous: Callable[[], Plan | None] | None = None
     price_ttl_seconds: float = 3600.0
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     replace: tuple[str, ...] = ()  # addresses (or prefixes) to re-buy whatever the state says
@@ -511,7 +513,8 @@ class _Pricing:
 
     def __init__(self, client: OneAtlasClient, settings: PlanSettings) -> None:
         self._client = client
-        self._reusable = _previous_prices(settings.previous)
+        self._previous = settings.previous
+        self._reusable: dict[str, tuple[PriceSummary, str]] | None = None
         self._ttl = settings.price_ttl_seconds
         self._now = settings.now()
         self.prices: dict[str, PriceSummary | str] = {}
@@ -520,6 +523,8 @@ class _Pricing:
 
     def price(self, draft: OrderDraft) -> None:
         digest = _canonical.digest(draft.body)
+        if self._reusable is None:
+            self._reusable = _previous_prices(self._previous() if self._previous else None)
         cached = self._reusable.get(digest)
         if cached is not None and _young(cached[1], self._now, self._ttl):
             self.prices[draft.key], self.priced_at[draft.key] = cached

@@ -35,7 +35,7 @@ def plan_specs(
     *,
     endpoint: str,
     targets: Sequence[str] = (),
-    previous: Plan | None = None,
+    previous: Callable[[], Plan | None] | None = None,
     on_event: Event | None = None,
     replace: Sequence[str] = (),
     allow_overlap: bool = False,
