@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from oneatlas_plan import _files
+from oneatlas_plan._bulk import bulk
 from oneatlas_plan.errors import ExitCode, InputError
-from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, View, bulk, iter_plan, read_plan
+from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, View, iter_plan, read_plan
 from oneatlas_plan.render.plan_diff import (
     PlanDiff,
     diff_plan_streams,

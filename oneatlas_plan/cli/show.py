@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from oneatlas_plan import _files
+from oneatlas_plan._bulk import bulk
 from oneatlas_plan._canonical import dumps
 from oneatlas_plan.errors import ConfigError, ExitCode, ToolError
 from oneatlas_plan.planning.model import OrderPlan, Plan, ResourcePlan
-from oneatlas_plan.planning.planfile import View, bulk, copy_plan, iter_plan, read_plan
+from oneatlas_plan.planning.planfile import View, copy_plan, iter_plan, read_plan
 from oneatlas_plan.render.plan_text import render_plan_text
 from oneatlas_plan.render.plans import render_plan
 from oneatlas_plan.render.style import use_colour

@@ -13,8 +13,6 @@ expanded, every container indented) are still read.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import re
@@ -26,6 +24,7 @@ from typing import Any, BinaryIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oneatlas_plan import _canonical, _files
+from oneatlas_plan._bulk import bulk
 from oneatlas_plan.errors import InputError, PlanError
 from oneatlas_plan.planning.model import (
     FORMAT_VERSION,
@@ -143,19 +142,6 @@ class _Tables:
         for key in ("scenes", "alternatives", "near_misses"):
             resource[key] = [self.scene(s) for s in resource[key]]
         return resource
-
-
-@contextlib.contextmanager
-def bulk() -> Iterator[None]:
-    """No cyclic garbage collection while tens of thousands of acyclic objects are made (a
-    plan's dump, or its models): each collection would walk them all, for nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def encode_plan(plan: Plan) -> str:
