@@ -31,7 +31,7 @@ def again_spec(budget_block: str) -> None:
 
 
 @pytest.fixture
-def forgotten(world: World) -> World:
+def forgotten(world: World, capsys: pytest.CaptureFixture[str]) -> World:
     """Toulouse bought (EUR 250), then its spec deleted and the forget applied."""
     assert world.cli("apply", str(TOULOUSE), "--auto-approve") == ExitCode.OK
     original = TOULOUSE.read_text()
@@ -41,11 +41,14 @@ def forgotten(world: World) -> World:
     assert resource(json.loads(Path("plan.json").read_text()), ADDRESS)["action"] == "forget"
     AGAIN.unlink()
     TOULOUSE.write_text(original)
+    capsys.readouterr()
     assert world.cli("apply", "plan.json") == ExitCode.OK
+    assert f"{ADDRESS}: forgotten (nothing was cancelled)" in capsys.readouterr().out
     state = world.state()
     assert ADDRESS not in state["resources"]
     [retired] = state["retired"]
     assert (retired["address"], retired["order"]["amount"]) == (ADDRESS, "250.00")
+    assert retired["reason"] == "no longer in the specs: forgotten by apply"
     return world
 
 
