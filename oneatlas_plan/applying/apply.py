@@ -188,8 +188,8 @@ def apply_plan(
 
 def _rate_limited_stop(error: RateLimitedError, remaining: int) -> str:
     when = f"{error.retry_at:%Y-%m-%d %H:%M:%S} UTC" if error.retry_at else "the ban is over"
-    later = f"; the {remaining} later order{'s' if remaining != 1 else ''} were not submitted" \
-        if remaining else ""
+    orders = "order was" if remaining == 1 else "orders were"
+    later = f"; the {remaining} later {orders} not submitted" if remaining else ""
     return (
         f"OneAtlas rate-limited this API key (429): stopped so as not to prolong a ban{later}. "
         f"Plan and apply again after {when}: what was ordered is in the state and is not "

@@ -40,6 +40,7 @@ class _Answer:
     status: int
     body: dict[str, Any]
     left: int
+    skip: int = 0  # requests to let through to the sandbox first
 
 
 @dataclass
@@ -60,12 +61,18 @@ class Interposer:
         self._bodies: dict[str, list[Any]] = {}
 
     def answer(
-        self, paths: str | Iterable[str], status: int, body: dict[str, Any], times: int = 1
+        self,
+        paths: str | Iterable[str],
+        status: int,
+        body: dict[str, Any],
+        times: int = 1,
+        after: int = 0,
     ) -> None:
-        """The next ``times`` POSTs to any of ``paths`` get this answer instead of the sandbox's."""
+        """The next ``times`` POSTs to any of ``paths`` (once ``after`` of them have reached the
+        sandbox) get this answer instead of the sandbox's."""
         wanted = frozenset([paths] if isinstance(paths, str) else paths)
         with self._lock:
-            self._answers.append(_Answer(wanted, status, body, times))
+            self._answers.append(_Answer(wanted, status, body, times, after))
 
     def rewrite(
         self, paths: str | Iterable[str], change: Rewrite, times: int | None = None
@@ -94,7 +101,9 @@ class Interposer:
             if method == "POST":
                 self._posts[path] += 1
                 answer = next((a for a in self._answers if path in a.paths and a.left > 0), None)
-                if answer is not None:
+                if answer is not None and answer.skip > 0:
+                    answer.skip -= 1
+                elif answer is not None:
                     answer.left -= 1
                     return answer, None
             rewrite = next(

@@ -105,6 +105,18 @@ def test_a_429_stops_the_run_and_is_never_retried(
     assert f"{first}: REJECTED\n    order rate limited (429): Too many requests" in out
 
 
+def test_a_429_on_a_later_order_counts_the_orders_left(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _plan(airbus)
+    airbus.wire.answer(ORDERING, 429, TOO_MANY, after=1)  # the first order goes through
+    capsys.readouterr()
+    assert airbus.world.cli("apply", "plan.json") == ExitCode.ERROR
+    out = capsys.readouterr().out
+    assert "the 1 later order was not submitted" in out
+    assert len(airbus.world.ledger()) == 1
+
+
 def test_an_early_stop_forgets_nothing(airbus: Airbus, capsys: pytest.CaptureFixture[str]) -> None:
     specs = airbus.world.project / "specs"
     toulouse = specs / "toulouse-pleiades.yaml"
