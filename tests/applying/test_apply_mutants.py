@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -293,13 +294,19 @@ class _FrozenClock(datetime):
 
 
 @pytest.fixture
-def kiribati(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def kiribati() -> Iterator[None]:
     """The machine's local time zone is UTC+14 (Line Islands), where it is already tomorrow."""
-    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Etc/GMT-14"
     time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 def test_budget_windows_are_calendar_utc_whatever_the_local_time_zone(

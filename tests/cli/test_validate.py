@@ -68,15 +68,15 @@ def test_bad_input_never_yields_a_traceback(
     assert "alias bomb" in err
 
 
-def test_python_dash_m_validate_specs() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "oneatlas_plan", "validate", "specs/"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=REPO,
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter in the repository, as a user's shell would start one."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=120, cwd=REPO
     )
+
+
+def test_python_dash_m_validate_specs() -> None:
+    result = _python("-m", "oneatlas_plan", "validate", "specs/")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "3 spec files valid (0 warnings, 1 note)"
 
@@ -93,13 +93,6 @@ def test_validate_loads_neither_the_state_nor_the_http_client() -> None:
         "print(json.dumps([m for m in names if m in sys.modules]), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe, "validate", "specs/toulouse-pleiades.yaml"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=REPO,
-    )
+    result = _python("-c", probe, "validate", "specs/toulouse-pleiades.yaml")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stderr.splitlines()[-1]) == ["shapely", "pyproj"]
