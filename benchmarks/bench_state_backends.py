@@ -4,7 +4,8 @@
   the sandbox's scaled limits, once on a fresh state file and once on a fresh PostgreSQL
   schema; goal: PostgreSQL within 1.05x of the file.
 * Per-order state cost: with M resources already in the state, the time to record one order
-  the way apply does (a pending record, then its outcome), for M = 10 .. 10,000; goal: flat.
+  the way apply does (the budget re-check against everything the state commits, with a total
+  budget; a pending record; then its outcome), for M = 10 .. 10,000; goal: flat.
   The store first reads the state once, as apply does under the lock (``store.view()`` in
   ``locked_store``); that read and the run's final checkpoint are once-per-run costs, shown
   in their own rows (``once per run: …``) and not divided among the orders. Wall and CPU time
@@ -20,6 +21,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +31,17 @@ import _common as c
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oneatlas_plan.applying.session import plan_with_state
+from oneatlas_plan.planning.budget import RunRecheck
+from oneatlas_plan.planning.model import BudgetCheck
 from oneatlas_plan.planning.planfile import write_plan
 from oneatlas_plan.state.backends import StateBackend, open_backend
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
 from tests.pg_server import PostgresServer, destroy, start_server
 
 SAMPLES = 40
+TODAY = date(2026, 11, 30)
+TOTAL_BUDGET = BudgetCheck(scope="total", name="all orders", currency="EUR", limit=10**9,
+                           spent_before=0, planned=0, left=10**9, ok=True)
 
 
 def apply_wall(n: int, work: Path, server: PostgresServer) -> list[dict[str, Any]]:
@@ -96,9 +104,14 @@ def per_order_cost(backend: StateBackend, size: int) -> dict[str, Any]:
         with backend.store() as store:
             read = _timed(store.view)  # apply's one read under the lock (locked_store)
 
+            addresses = [f"s.n.new{i:03d}" for i in range(SAMPLES)]
+            budgets = RunRecheck([TOTAL_BUDGET], store.view(), addresses)
+
             def orders() -> None:
-                for i in range(SAMPLES):
-                    address = f"s.n.new{i:03d}"
+                for i, address in enumerate(addresses):
+                    over = budgets.violation(f"new{i}", [address], Decimal(250), "EUR",
+                                             store.view(), TODAY)
+                    assert over is None
                     store.record(_record(address, f"new{i}", "pending"))
                     store.update(address, lambda r: _record(r.address, r.orders[-1].order_key))
 

@@ -45,7 +45,7 @@ from oneatlas_plan.errors import (
     RequestRejectedError,
     StateError,
 )
-from oneatlas_plan.planning.budget import recheck, within_threshold
+from oneatlas_plan.planning.budget import RunRecheck, within_threshold
 from oneatlas_plan.planning.model import (
     ORDERING_ACTIONS,
     OrderPlan,
@@ -151,7 +151,7 @@ def apply_plan(
     resources = {r.address: r for r in plan.resources}
     to_order = [o for o in plan.orders if o.action in ORDERING_ACTIONS]
     result.planned = len(to_order)
-    budgets = _BudgetTracker(plan, store, settings.now)
+    budgets = _BudgetTracker(plan, to_order, store, settings.now)
     for done, order in enumerate(to_order):
         emit("order", done, len(to_order))
         if settings.should_stop():
@@ -202,10 +202,18 @@ class _BudgetTracker:
     everything the state commits at that moment: the spend the plan saw, plus what this run
     (or another process since) already bought."""
 
-    def __init__(self, plan: Plan, store: StateStore, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        to_order: Sequence[OrderPlan],
+        store: StateStore,
+        now: Callable[[], datetime],
+    ) -> None:
         self._checks = plan.budgets
+        self._touched = [address for order in to_order for address in order.addresses]
         self._store = store
         self._now = now
+        self._recheck: RunRecheck | None = None
 
     def violation(self, order: OrderPlan, amount: Decimal, currency: str) -> str | None:
         threshold = order.accept_quotations_up_to
@@ -214,9 +222,11 @@ class _BudgetTracker:
         if not self._checks:
             return None  # no budget: no need to add up the state per order
         today = self._now().astimezone(UTC).date()
-        # read, not copied: a whole-state copy per order made apply quadratic in the state
-        return recheck(
-            self._checks, order.key, order.addresses, amount, currency, self._store.view(), today
+        state = self._store.view()  # read, not copied: a copy per order made apply quadratic
+        if self._recheck is None:  # the state as it is under the lock, before the first order
+            self._recheck = RunRecheck(self._checks, state, self._touched)
+        return self._recheck.violation(
+            order.key, order.addresses, amount, currency, state, today
         )
 
 

@@ -27,7 +27,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from oneatlas_plan.planning.model import BudgetCheck
-from oneatlas_plan.state.model import OrderRecord, State, may_be_spent
+from oneatlas_plan.state.model import (
+    OrderRecord,
+    ResourceRecord,
+    State,
+    may_be_spent,
+    order_identity,
+)
 
 TOTAL = "all orders"
 
@@ -100,27 +106,52 @@ def window_start(per: str | None, today: date) -> date | None:
 
 def committed(state: State) -> list[Spend]:
     """Every distinct order of the state, live or retired, whose amount is, or may be, spent."""
-    orders: list[tuple[OrderRecord, tuple[str, ...]]] = [
-        (order, tuple(order.addresses) or _holders(state, order.order_key))
-        for order in state.distinct_orders()
-    ]
-    orders += [
-        (entry.order, tuple(dict.fromkeys([entry.address, *entry.order.addresses])))
+    live = _live_spends(state, state.resources.values())
+    return [s for s in live.values() if s is not None] + _retired_spends(state)
+
+
+Identity = tuple[str, str | None]
+
+
+def _live_spends(state: State, records: Iterable[ResourceRecord]) -> dict[Identity, Spend | None]:
+    """The orders of ``records``, each identity once (as first seen), with its spend (None:
+    nothing is, or may be, spent)."""
+    found: dict[Identity, Spend | None] = {}
+    holders: dict[str, tuple[str, ...]] | None = None
+    for record in records:
+        for order in record.orders:
+            identity = order_identity(order)
+            if identity in found:
+                continue
+            addresses = tuple(order.addresses)
+            if not addresses:  # written before orders named their addresses (state v1)
+                holders = _holders(state) if holders is None else holders
+                addresses = holders[order.order_key]
+            found[identity] = _spend(order, addresses)
+    return found
+
+
+def _retired_spends(state: State) -> list[Spend]:
+    spends = (
+        _spend(entry.order, tuple(dict.fromkeys([entry.address, *entry.order.addresses])))
         for entry in state.retired_orders()
-    ]
-    return [
-        Spend(order.order_key, addresses, order.amount, order.currency, _day(order.submitted_at))
-        for order, addresses in orders
-        if may_be_spent(order) and order.amount is not None and order.currency
-    ]
-
-
-def _holders(state: State, key: str) -> tuple[str, ...]:
-    return tuple(
-        address
-        for address, record in state.resources.items()
-        if any(o.order_key == key for o in record.orders)
     )
+    return [s for s in spends if s is not None]
+
+
+def _spend(order: OrderRecord, addresses: tuple[str, ...]) -> Spend | None:
+    if not may_be_spent(order) or order.amount is None or not order.currency:
+        return None
+    return Spend(order.order_key, addresses, order.amount, order.currency, _day(order.submitted_at))
+
+
+def _holders(state: State) -> dict[str, tuple[str, ...]]:
+    """Order key -> the addresses of the live records holding an order with that key."""
+    holders: dict[str, dict[str, None]] = {}
+    for address, record in state.resources.items():
+        for order in record.orders:
+            holders.setdefault(order.order_key, {})[address] = None
+    return {key: tuple(addresses) for key, addresses in holders.items()}
 
 
 def _day(timestamp: str | None) -> date | None:
@@ -276,14 +307,67 @@ def recheck(
 ) -> str | None:
     """Whether ordering now at ``amount`` breaks a limit of the plan, counting everything the
     state records (including what this run already bought) and nothing else."""
-    order = PricedOrder(key, tuple(addresses), amount, currency)
-    prior = committed(state)
-    for scope in scopes_from_checks(checks):
-        if scope.covers(order):
-            reason = _over(scope, order, spent_before(scope, prior, today))
+    return RunRecheck(checks, state, touched=()).violation(
+        key, addresses, amount, currency, state, today
+    )
+
+
+class RunRecheck:
+    """``recheck`` for each order of one apply run, in time proportional to the run's own
+    records rather than to the whole state's.
+
+    Apply holds the state lock, so during the run only its own writes change the state, and
+    only the records of its orders' addresses (``touched``), by appending or updating their
+    newest order. The spend of every order not held by those records alone is added up once
+    per limit and window; the touched records are read again at each check."""
+
+    def __init__(self, checks: Sequence[BudgetCheck], state: State, touched: Iterable[str]):
+        self._scopes = scopes_from_checks(checks)
+        self._touched = tuple(dict.fromkeys(touched))
+        mine = set(self._touched)
+        others = (r for address, r in state.resources.items() if address not in mine)
+        held_elsewhere = _live_spends(state, others)
+        self._settled_ids = set(held_elsewhere)
+        self._settled = [s for s in held_elsewhere.values() if s is not None]
+        self._settled += _retired_spends(state)
+        self._settled_sums: dict[tuple[int, date | None], Decimal] = {}
+
+    def violation(
+        self,
+        key: str,
+        addresses: Sequence[str],
+        amount: Decimal,
+        currency: str,
+        state: State,
+        today: date,
+    ) -> str | None:
+        order = PricedOrder(key, tuple(addresses), amount, currency)
+        touched: list[Spend] | None = None
+        for index, scope in enumerate(self._scopes):
+            if not scope.covers(order):
+                continue
+            if touched is None:
+                touched = self._touched_spends(state)
+            spent = self._settled_sum(index, scope, today) + spent_before(scope, touched, today)
+            reason = _over(scope, order, spent)
             if reason is not None:
                 return reason
-    return None
+        return None
+
+    def _settled_sum(self, index: int, scope: _Scope, today: date) -> Decimal:
+        window = (index, window_start(scope.limit.per, today))
+        if window not in self._settled_sums:
+            self._settled_sums[window] = spent_before(scope, self._settled, today)
+        return self._settled_sums[window]
+
+    def _touched_spends(self, state: State) -> list[Spend]:
+        records = (state.resources.get(address) for address in self._touched)
+        live = _live_spends(state, (r for r in records if r is not None))
+        return [
+            spend
+            for identity, spend in live.items()
+            if spend is not None and identity not in self._settled_ids
+        ]
 
 
 # accept_quotations_up_to is written in EUR (docs/SPEC.md): a quote in another currency is

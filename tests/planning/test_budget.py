@@ -3,16 +3,21 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from oneatlas_plan.planning.budget import (
     Limit,
     Limits,
     PricedOrder,
+    RunRecheck,
     Spend,
     check_budgets,
     committed,
     recheck,
     window_start,
 )
+from oneatlas_plan.planning.model import BudgetCheck
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State
 
 TODAY = date(2026, 3, 2)
@@ -197,3 +202,124 @@ def test_committed_counts_retired_orders_and_a_rebuy_under_the_same_key() -> Non
         "new": "spec t budget EUR 980.00 would be exceeded (EUR 979.72 already committed + "
         "EUR 1.00)"
     }
+
+
+# RunRecheck: apply's per-order re-check, incremental over the run's own records, must say
+# exactly what the whole-state re-check says after every change an apply run makes.
+
+ADDRESSES = ["a.o.x", "a.o.y", "a.p.x", "b.o.x", "b.o.y"]
+STATUSES = ["pending", "ordered", "accepted", "unknown", "rejected", "not_ordered", "quoted"]
+DAYS = ["2026-02-27T23:00:00Z", "2026-03-01T00:00:00Z", "2026-03-02T09:00:00Z", None]
+SCOPES = [
+    BudgetCheck(scope=kind, name=name, currency=currency, limit=Decimal("1"), per=per,
+                spent_before=Decimal(0), planned=Decimal(0), left=Decimal(0), ok=True)
+    for kind, name, per, currency in [
+        ("spec", "a", None, "EUR"), ("spec", "b", "month", "EUR"), ("order", "a.o", None, "EUR"),
+        ("total", "all orders", None, "EUR"), ("total", "all orders", "month", "EUR"),
+        ("total", "all orders", None, "USD"),
+    ]
+]
+
+def _generated(key: str, status: str, amount: str, currency: str, day: str | None,
+               addresses: list[str], legacy: bool) -> OrderRecord:
+    return _placed(key, amount, day or "", status, currency=currency, submitted_at=day,
+                   addresses=[] if legacy else addresses)
+
+
+placed = st.builds(
+    _generated,
+    key=st.sampled_from(["k1", "k2", "k3"]),
+    status=st.sampled_from(STATUSES),
+    amount=st.sampled_from(["10", "25.5", "300"]),
+    currency=st.sampled_from(["EUR", "EUR", "USD"]),
+    day=st.sampled_from(DAYS),
+    addresses=st.lists(st.sampled_from(ADDRESSES), min_size=1, max_size=2, unique=True),
+    legacy=st.booleans(),
+)
+# An Airbus order, held live by some of its addresses (the same record in each: the
+# write-ahead writes them together) and maybe retired from another.
+held = st.tuples(
+    placed,
+    st.lists(st.sampled_from(ADDRESSES), max_size=2, unique=True),
+    st.none() | st.sampled_from(ADDRESSES),
+)
+
+
+def _state_of(holdings: dict[str, list[OrderRecord]], retired: list[tuple[str, OrderRecord]]
+              ) -> State:
+    return State.model_validate({
+        "lineage": "l",
+        "resources": {
+            address: {"address": address, "config_digest": "c",
+                      "orders": [o.model_dump() for o in orders]}
+            for address, orders in holdings.items() if orders
+        },
+        "retired": [
+            {"address": address, "retired_at": "2026-03-01T00:00:00Z", "reason": "r",
+             "order": order.model_dump()}
+            for address, order in retired
+        ],
+    })
+
+
+def _planned_alone(check: BudgetCheck, key: str, addresses: list[str], amount: Decimal,
+                   currency: str, state: State, today: date) -> str | None:
+    """What the planner says of this one order against the whole state's committed spend."""
+    limit = Limit(check.limit, check.currency, check.per)
+    limits = {
+        "spec": Limits(spec={check.name: limit}),
+        "order": Limits(order={check.name: limit}),
+        "total": Limits(total=limit),
+    }[check.scope]
+    result = check_budgets([PricedOrder(key, tuple(addresses), amount, currency)], limits,
+                           committed(state), today)
+    return result.blocked.get(key)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    orders=st.lists(held, max_size=6, unique_by=lambda h: (h[0].order_key, h[0].submitted_at)),
+    touched=st.lists(st.sampled_from(ADDRESSES), unique=True),
+    steps=st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from(STATUSES), st.sampled_from(["7", "300"])),
+        max_size=8,
+    ),
+)
+def test_the_run_recheck_says_what_the_whole_state_recheck_says(
+    orders: list[tuple[OrderRecord, list[str], str | None]],
+    touched: list[str],
+    steps: list[tuple[int, str, str]],
+) -> None:
+    """Shared identities, legacy orders without addresses, retired orders, windows and
+    currencies; then what an apply run does to its own records: append a pending order,
+    settle its newest order with another amount, reject it."""
+    holdings: dict[str, list[OrderRecord]] = {}
+    for order, holders, _ in orders:
+        for address in holders:
+            holdings.setdefault(address, []).append(order)
+    retired = [(address, order) for order, _, address in orders if address is not None]
+    state = _state_of(holdings, retired)
+    run = {check.scope + check.name + str(check.per) + check.currency: RunRecheck(
+        [check], state, touched) for check in SCOPES}
+    in_flight: OrderRecord | None = None
+    for n, (which, status, amount) in enumerate([(0, "", ""), *steps]):
+        if n and touched:
+            if in_flight is None:  # the write-ahead: one pending order for one or two addresses
+                mine = sorted({touched[which % len(touched)], touched[n % len(touched)]})
+                in_flight = _placed(f"run{n}", "100", "2026-03-02T10:00:00Z", "pending",
+                                    addresses=mine)
+                for address in mine:
+                    holdings.setdefault(address, []).append(in_flight)
+            else:  # its outcome, before the next order: updated in every record holding it
+                settled = in_flight.model_copy(update={"status": status, "amount": Decimal(amount)})
+                for address in in_flight.addresses:
+                    holdings[address][-1] = settled
+                in_flight = None
+            state = _state_of(holdings, retired)
+        for check in SCOPES:
+            for today in (TODAY, date(2026, 2, 28)):
+                for currency in ("EUR", "USD"):
+                    args = ("new", ["a.o.x", "b.o.y"], Decimal("1E9"), currency, state, today)
+                    whole = _planned_alone(check, *args)
+                    incremental = run[check.scope + check.name + str(check.per) + check.currency]
+                    assert incremental.violation(*args) == whole
