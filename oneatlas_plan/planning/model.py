@@ -83,7 +83,9 @@ class Overlap(_Model):
     area_km2: float = Field(description="AOI ∩ other AOI ∩ scene footprint, geodesic.")
     fraction: float = Field(description="Share of this resource's AOI (0..1).")
     price_share: Amount | None = Field(
-        default=None, description="The order's price × the overlap's share of its area."
+        default=None,
+        description="The order's price × the overlap's share of its area; null when the "
+        "order is not priced (a blocked double purchase).",
     )
     currency: str | None = None
 

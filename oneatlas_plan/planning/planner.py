@@ -162,14 +162,27 @@ def make_plan(
     }
     to_resolve = [o for o in outcomes.values() if o.decision.needs_resolution]
     drafts: list[OrderDraft] = []
-    prices: dict[str, PriceSummary | str] = {}
-    meta_requests: dict[str, int] = {}
-    reused: list[str] = []
-    priced_at: dict[str, str] = {}
+    client: OneAtlasClient | None = None
+    pricing: _Pricing | None = None
+    created_at = settings.now().isoformat(timespec="seconds")
     if to_resolve:
         client = client_factory()
-        drafts, prices, reused, priced_at = _resolve(client, to_resolve, state, settings, emit)
-        meta_requests = dict(client.stats.as_dict()["requests"])
+        drafts, pricing = _resolve(client, to_resolve, state, settings, emit)
+
+    def meta() -> PlanMeta:
+        """Made last: an order priced while budgets were settled is in it."""
+        keys = [d.key for d in drafts]
+        return PlanMeta(
+            created_at=created_at,
+            tool_version=__version__,
+            host=socket.gethostname(),
+            priced_at={k: pricing.priced_at[k] for k in keys if k in pricing.priced_at}
+            if pricing is not None
+            else {},
+            reused_prices=[k for k in keys if k in pricing.reused] if pricing is not None else [],
+            requests=dict(client.stats.as_dict()["requests"]) if client is not None else {},
+        )
+
     return _assemble(
         desired,
         state,
@@ -177,15 +190,9 @@ def make_plan(
         outcomes,
         gone,
         drafts,
-        prices,
-        PlanMeta(
-            created_at=settings.now().isoformat(timespec="seconds"),
-            tool_version=__version__,
-            host=socket.gethostname(),
-            priced_at=priced_at,
-            reused_prices=reused,
-            requests=meta_requests,
-        ),
+        pricing.prices if pricing is not None else {},
+        meta,
+        price_late=pricing.price if pricing is not None else None,
     )
 
 
@@ -195,11 +202,12 @@ def _resolve(
     state: State,
     settings: PlanSettings,
     emit: Event,
-) -> tuple[list[OrderDraft], dict[str, PriceSummary | str], list[str], dict[str, str]]:
+) -> tuple[list[OrderDraft], _Pricing]:
     """Search, select, check and price, as a pipeline (:mod:`~oneatlas_plan.planning.pipeline`):
     each resource's order is priced as soon as it is final, while the others are still being
     searched, selected and checked. The orders, prices and their order are those of doing
-    each step for every resource in turn."""
+    each step for every resource in turn. A double purchase gets its own order, not priced:
+    the plan will not buy it, and a price costs an ordering call (1 s at Airbus)."""
     emit = _serialised(emit)
     catalog = ContractCatalog(client)
     frontier = AddressFrontier((o.desired.address, o) for o in outcomes)
@@ -208,19 +216,18 @@ def _resolve(
     owned = overlap.owned_in_state(state)
     earlier_keys = _keys_by_family(state)
     pricing = _Pricing(client, settings)
-    alone: dict[str, list[OrderDraft]] = {}  # duplicates, each priced alone
+    alone: dict[str, list[OrderDraft]] = {}  # double purchases: an order each, not priced
     orders: list[OrderDraft] = []
 
-    def passed(outcome: _Outcome) -> list[OrderDraft]:
+    def passed(outcome: _Outcome) -> None:
         """Everything before ``outcome`` has passed: check its overlaps, form its order(s)."""
         if outcome.decision.action == "no-op" or outcome.blocked is not None:
-            return []
+            return
         _check_overlaps(outcome, owned, settings.allow_overlap)
         if outcome.duplicate:
             alone[outcome.desired.address] = build_orders([_resolved(outcome, earlier_keys)])
-            return alone[outcome.desired.address]
+            return
         stream.add(_resolved(outcome, earlier_keys))
-        return []
 
     # How many orders to expect, for the progress shown before they are all known.
     expected = math.ceil(sum(1 / pair_limit(o.desired.template) for o in outcomes))
@@ -241,7 +248,7 @@ def _resolve(
                     if outcome.decision.action != "no-op":
                         _check_contract(catalog, outcome)
                     for released in frontier.ready(outcome.desired.address):
-                        pricer.put(passed(released))
+                        passed(released)
                     drafts = stream.release(frontier.horizon)
                     orders += drafts
                     pricer.put(drafts)
@@ -254,12 +261,10 @@ def _resolve(
         orders += drafts
         pricer.put(drafts)
     orders = in_build_order(orders)  # budgets are spent in this order
+    emit("price", len(orders), len(orders))
     ready = [o.desired.address for o in outcomes if o.desired.address in alone]
     orders += [draft for address in ready for draft in alone[address]]
-    emit("price", len(orders), len(orders))
-    return orders, pricing.prices, [d.key for d in orders if d.key in pricing.reused], {
-        d.key: pricing.priced_at[d.key] for d in orders if d.key in pricing.priced_at
-    }
+    return orders, pricing
 
 
 @contextmanager
@@ -507,6 +512,12 @@ def _previous_prices(previous: Plan | None) -> dict[str, tuple[PriceSummary, str
     return found
 
 
+NOT_PRICED_DUPLICATE = (
+    "not priced: blocked as a double purchase; plan with --allow-overlap "
+    "(or allow_overlap: true) to price and buy it"
+)
+
+
 class _Pricing:
     """Prices one order at a time (in the pricing thread); reuses young prices of identical
     bodies from the previous plan."""
@@ -578,7 +589,9 @@ def _assemble(
     gone: dict[str, Decision],
     drafts: Sequence[OrderDraft],
     prices: dict[str, PriceSummary | str],
-    meta: PlanMeta,
+    meta: Callable[[], PlanMeta],
+    *,
+    price_late: Callable[[OrderDraft], None] | None = None,
 ) -> Plan:
     by_address = {r.address: d for d in drafts for r in d.resources}
     parts: dict[str, list[ResolvedResource]] = {}
@@ -594,7 +607,7 @@ def _assemble(
         for draft in drafts
     }
     budget_result = _settle_overlaps(
-        desired, state, settings, outcomes, drafts, prices, accept_up_to
+        desired, state, settings, outcomes, drafts, prices, accept_up_to, price_late
     )
     shares = {
         address: _overlap_records(outcome_of(address), prices.get(draft.key), draft)
@@ -605,7 +618,7 @@ def _assemble(
             outcome_of(draft.addresses[0]).overlaps,
             [_share_text(o) for o in shares[draft.addresses[0]]],
         )
-        + "; not ordered: allow it with allow_overlap: true on the order or --allow-overlap"
+        + f"; {NOT_PRICED_DUPLICATE}"
         for draft in drafts
         if outcome_of(draft.addresses[0]).duplicate
     }
@@ -661,7 +674,7 @@ def _assemble(
         orders=sorted(order_plans, key=lambda o: o.addresses[0]),
         totals=dict(sorted(totals.items())),
         budgets=budget_result.checks,
-        meta=meta,
+        meta=meta(),
     )
     return plan.sealed()
 
@@ -698,26 +711,32 @@ def _settle_overlaps(
     drafts: Sequence[OrderDraft],
     prices: dict[str, PriceSummary | str],
     accept_up_to: dict[str, Decimal | None],
+    price_late: Callable[[OrderDraft], None] | None = None,
 ) -> budgets.BudgetResult:
     """Budgets of the orders that are not double purchases; a resource that a budget keeps
-    from buying does not make a later one a double purchase (checked again without it). A
-    cover split into several orders is bought whole or not at all: when one of its orders
+    from buying does not make a later one a double purchase (checked again without it: its
+    order, not priced while it was a double purchase, is priced then with ``price_late``).
+    A cover split into several orders is bought whole or not at all: when one of its orders
     is blocked, the others are withheld and the budgets checked again without them."""
     not_bought: frozenset[str] = frozenset()
-    unpriced = {
-        d.key: "not priced" if prices.get(d.key) is None else str(prices[d.key])
-        for d in drafts
-        if not isinstance(prices.get(d.key), PriceSummary)
-    }
-    withheld = _whole_covers(drafts, unpriced)
+    withheld: dict[str, str] = {}
     per_order_checks: dict[str, BudgetCheck] = {}  # a withheld order's own check stays shown
     while True:
-        buying = [
+        candidates = [
             d
             for d in drafts
-            if d.key not in withheld
-            and not any(outcomes[cover_address(a)].duplicate for a in d.addresses)
+            if not any(outcomes[cover_address(a)].duplicate for a in d.addresses)
         ]
+        for draft in candidates:
+            if draft.key not in prices and price_late is not None:
+                price_late(draft)
+        unpriced = {
+            d.key: "not priced" if prices.get(d.key) is None else str(prices[d.key])
+            for d in candidates
+            if not isinstance(prices.get(d.key), PriceSummary)
+        }
+        withheld |= _whole_covers(candidates, unpriced)
+        buying = [d for d in candidates if d.key not in withheld]
         result = _budgets(desired, state, settings, buying, prices, accept_up_to)
         for check in result.checks:
             if check.scope == "airbus_order":
@@ -854,10 +873,10 @@ def _order_plan(
     summary = price if isinstance(price, PriceSummary) else None
     if isinstance(price, str):
         action, reason = "blocked", price
+    elif blocked_reason is not None:  # a double purchase has a reason and no price
+        action, reason = "blocked", blocked_reason
     elif price is None:
         action, reason = "blocked", "not priced"
-    elif blocked_reason is not None:
-        action, reason = "blocked", blocked_reason
     first = draft.resources[0]
     return OrderPlan(
         key=draft.key,

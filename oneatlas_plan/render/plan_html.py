@@ -150,6 +150,8 @@ def _row(resource: ResourcePlan, order: OrderPlan | None) -> str:
         ]  # fmt: skip
     elif price is not None and order is not None:
         cells += [_cell("(same order)", 0, "num")] * 3
+    elif order is not None:  # a double purchase, or refused by Airbus: the reason says which
+        cells += [_cell("-", 0, "num"), _cell("not priced", 0, "num"), _cell("-", 0, "num")]
     else:
         cells += [_cell("-", 0, "num")] * 3
     reason = html.escape(resource.reason)

@@ -189,8 +189,10 @@ def _number(value: float | None, suffix: str) -> str:
 
 
 def _price_cells(resource: ResourcePlan, order: OrderPlan | None) -> tuple[str, str]:
-    if order is None or order.price is None:
+    if order is None:
         return "-", "-"
+    if order.price is None:  # a double purchase, or refused by Airbus: the reason says which
+        return "-", "not priced"
     if order.addresses and order.addresses[0] != resource.address:
         return "↑", "↑ same order"
     price = order.price

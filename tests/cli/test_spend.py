@@ -240,7 +240,7 @@ def test_geometry_edit_that_reselects_the_owned_scene_is_a_double_purchase(owned
     assert "toulouse.city-centre.polygon-1 (sales order SAL" in found["reason"]
     (overlap,) = found["overlaps"]
     assert overlap["owner"] == "state" and overlap["fraction"] > 0.8
-    assert overlap["price_share"] is not None
+    assert overlap["price_share"] is None  # not priced: the plan does not buy it
     assert code == ExitCode.OK  # nothing would be bought
     code, plan = plan_json(owned, str(TOULOUSE), "--allow-overlap")
     found = resource(plan, "toulouse.city-centre.polygon-1")
@@ -312,6 +312,74 @@ def test_two_orders_of_one_spec_over_the_same_ground(world: World) -> None:
     assert second["action"] == "blocked"
     assert "also planned for toulouse.again.centre" in second["reason"]
     assert "allow_overlap: true" in second["reason"]
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    assert len(world.orders_for("toulouse/")) == 1
+
+
+NOT_PRICED = (
+    "not priced: blocked as a double purchase; plan with --allow-overlap "
+    "(or allow_overlap: true) to price and buy it"
+)
+
+
+def test_a_double_purchase_costs_no_price_call_unless_allowed(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    TOULOUSE.write_text(TOULOUSE.read_text() + SECOND_ORDER)
+    world.reset_stats()
+    capsys.readouterr()
+    _, plan = plan_json(world, str(TOULOUSE))
+    assert world.requests_made()["prices"] == 1  # the first purchase only
+    second = resource(plan, "toulouse.city-centre.polygon-1")
+    assert second["action"] == "blocked"
+    assert second["reason"].startswith(
+        f"scene {SCENE} of the same product also planned for toulouse.again.centre over "
+    )
+    assert second["reason"].endswith(f"% of the AOI); {NOT_PRICED}")  # no share of a price
+    (found,) = second["overlaps"]
+    assert (found["price_share"], found["currency"]) == (None, None)
+    assert found["area_km2"] > 1 and 0 < found["fraction"] <= 1
+    order = next(o for o in plan["orders"] if o["key"] == second["order_key"])
+    assert (order["action"], order["price"], order["reason"]) == (
+        "blocked", None, second["reason"]
+    )
+    assert plan["totals"] == {"EUR": "250.00"}
+    shown = capsys.readouterr().out
+    assert NOT_PRICED in shown and "not priced" in shown
+
+    Path("plan.json").unlink()  # its young price would be reused
+    world.reset_stats()
+    _, plan = plan_json(world, str(TOULOUSE), "--allow-overlap")
+    assert world.requests_made()["prices"] == 2
+    second = resource(plan, "toulouse.city-centre.polygon-1")
+    assert second["action"] == "create"
+    (found,) = second["overlaps"]
+    assert found["price_share"] is not None and found["currency"] == "EUR"
+    assert all(o["price"] is not None for o in plan["orders"])
+    assert plan["totals"] == {"EUR": "500.00"}
+
+
+def test_a_double_purchase_of_what_a_budget_keeps_from_buying_is_priced_and_bought(
+    world: World,
+) -> None:
+    """``toulouse.again.centre`` (first in address order) is over its budget: the resource
+    it doubled is no double purchase after all, so it is priced (late) and bought."""
+    TOULOUSE.write_text(
+        TOULOUSE.read_text()
+        + SECOND_ORDER.replace("      primary_market: NQUAL\n", "      primary_market: NQUAL\n"
+                               "    budget: 100 EUR\n")
+    )
+    world.reset_stats()
+    _, plan = plan_json(world, str(TOULOUSE))
+    assert world.requests_made()["prices"] == 2
+    first = resource(plan, "toulouse.again.centre")
+    second = resource(plan, "toulouse.city-centre.polygon-1")
+    assert first["action"] == "blocked" and "budget" in first["reason"]
+    assert (second["action"], second["overlaps"]) == ("create", [])
+    order = next(o for o in plan["orders"] if o["key"] == second["order_key"])
+    assert order["action"] == "create" and order["price"]["amount"] == "250.00"
+    assert order["key"] in plan["meta"]["priced_at"]
+    assert plan["totals"] == {"EUR": "250.00"}
     assert world.cli("apply", "plan.json") == ExitCode.OK
     assert len(world.orders_for("toulouse/")) == 1
 

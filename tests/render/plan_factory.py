@@ -9,6 +9,7 @@ from oneatlas_plan.planning.model import (
     BudgetCheck,
     Candidates,
     OrderPlan,
+    Overlap,
     Plan,
     PlanMeta,
     PreviousOrder,
@@ -322,3 +323,30 @@ def big_plan(count: int = 2000, action: str = "create") -> Plan:
         if key:
             orders.append(order(key, [address], spec_file=f"specs/spec-{i // 100:02d}.yaml"))
     return make_plan(resources, orders)
+
+
+DOUBLE_PURCHASE_REASON = (
+    "scene DS_N1 of the same product already owned by a.city.north (sales order SO-7) over "
+    "12.30 km² (62% of the AOI); not priced: blocked as a double purchase; plan with "
+    "--allow-overlap (or allow_overlap: true) to price and buy it"
+)
+
+
+def double_purchase_plan() -> Plan:
+    """A purchase blocked as a double purchase: its order is not priced (planner.py)."""
+    blocked = resource(
+        "a.city.again", "blocked", scenes=[scene("N1", 1.4, 43.6)], order_key="oap-2",
+        reason=DOUBLE_PURCHASE_REASON,
+    )
+    blocked = blocked.model_copy(update={"overlaps": [Overlap(
+        scene="DS_N1", address="a.city.north", owner="state", sales_order_id="SO-7",
+        area_km2=12.3, fraction=0.62,
+    )]})
+    bought = resource("a.city.west", "create", lon=1.3, scenes=[scene("W1", 1.3, 43.6)],
+                      order_key="oap-1")
+    return make_plan(
+        [blocked, bought],
+        [order("oap-1", ["a.city.west"]),
+         order("oap-2", ["a.city.again"], action="blocked", amount=None,
+               reason=DOUBLE_PURCHASE_REASON)],
+    )  # fmt: skip

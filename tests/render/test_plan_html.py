@@ -51,6 +51,17 @@ def test_report_is_self_contained() -> None:
     assert render_plan_html(mixed_plan()) == page  # deterministic: no timestamp
 
 
+def test_a_double_purchase_says_it_was_not_priced_and_why() -> None:
+    import html
+
+    from plan_factory import DOUBLE_PURCHASE_REASON, double_purchase_plan
+
+    page = render_plan_html(double_purchase_plan())
+    row = next(r for r in page.split("<tr ") if r.startswith('data-address="a.city.again"'))
+    assert f'title="{html.escape(DOUBLE_PURCHASE_REASON)}"' in row and "not priced" in row
+    assert f"a.city.again</code>: {html.escape(DOUBLE_PURCHASE_REASON)}</li>" in page
+
+
 def test_hostile_text_cannot_break_out_of_the_data_block() -> None:
     from plan_factory import make_plan, resource
 

@@ -4,7 +4,13 @@ import json
 import re
 
 import pytest
-from plan_factory import FIXED_META, big_plan, mixed_plan
+from plan_factory import (
+    DOUBLE_PURCHASE_REASON,
+    FIXED_META,
+    big_plan,
+    double_purchase_plan,
+    mixed_plan,
+)
 
 from oneatlas_plan.render.plan_markdown import (
     GITHUB_COMMENT_LIMIT,
@@ -135,3 +141,12 @@ def test_why_these_scenes_lists_alternatives_and_quicklooks_from_a_template() ->
     assert why in text
     assert '<img src="https://ql.example/id-N1.jpg" alt="quicklook" width="96">' in text
     assert "<img" not in render_plan_markdown(plan)
+
+
+def test_a_double_purchase_says_it_was_not_priced_and_why() -> None:
+    text = render_plan_markdown(double_purchase_plan())
+    escaped = DOUBLE_PURCHASE_REASON.replace("_", "\\_")
+    row = next(line for line in text.splitlines() if "`a.city.again`" in line and "|" in line)
+    assert row.endswith("| - | not\xa0priced |")
+    assert f"- `a.city.again`: {escaped}" in text  # the summary's blocked list
+    assert "(blocked, not priced)" in text and f"- Reason: {escaped}" in text

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import click
-from plan_factory import make_plan, mixed_plan, order, resource, scene
+from plan_factory import (
+    DOUBLE_PURCHASE_REASON,
+    double_purchase_plan,
+    make_plan,
+    mixed_plan,
+    order,
+    resource,
+    scene,
+)
 
 from oneatlas_plan.render.plan_text import coverage_text, render_plan_text, short_scene_id
 from oneatlas_plan.render.style import use_colour
@@ -78,3 +86,11 @@ def test_candidates_show_alternatives_and_nearest_misses() -> None:
     text = render_plan_text(plan, candidates=3)
     assert text.count("ranked by cloud_cover: 2.5 % vs 4 %") == 3
     assert "nearest misses" in text and "cloud 12 % > max 10 %" in text
+
+
+def test_a_double_purchase_says_it_was_not_priced_and_why() -> None:
+    lines = render_plan_text(double_purchase_plan()).splitlines()
+    row = next(i for i, line in enumerate(lines) if "a.city.again" in line)
+    assert lines[row].split()[0] == "!" and lines[row].split()[-4:] == ["-", "not", "priced", "-"]
+    assert lines[row + 1].strip() == DOUBLE_PURCHASE_REASON
+    assert "overlap allowed" not in "\n".join(lines)
