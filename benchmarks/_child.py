@@ -79,6 +79,7 @@ def ours(base_url: str, spec_dir: Path) -> dict[str, Any]:
         "marks": {name: round(moment - started, 3) for name, moment in sorted(marks.items())},
         "client": client.stats.as_dict(),
         "price_rtts": [rtt for path, _, rtt in calls if path.startswith(PRICE_PATH)],
+        "price_calls": [(at, rtt) for path, at, rtt in calls if path.startswith(PRICE_PATH)],
         "first_price_call_s": next((round(at, 3) for path, at, _ in calls
                                     if path.startswith(PRICE_PATH)), None),
         "resources": len(plan.resources),

@@ -61,6 +61,24 @@ def nominal_bound(stats: dict[str, Any], limits: dict[str, float]) -> float:
     return prices * (1 / limits["ordering_rps"] + limits["latency_s"])
 
 
+def where_the_time_goes(stats: dict[str, Any], limits: dict[str, float]) -> dict[str, float]:
+    """``wall − bound`` split in three: before the first price request left, the gaps
+    between price requests beyond the interval (the pricing thread not ready: nothing to
+    price yet, a body to make, the interpreter busy elsewhere, or another ordering call such
+    as a contract look-up taking the turn), and after the last price answer (the plan's
+    assembly). ``wall − bound = before + gaps + after − one interval``."""
+    calls = stats["price_calls"]
+    if not calls:
+        return {"before_first_price_s": stats["wall"], "price_gaps_over_interval_s": 0.0,
+                "after_last_price_s": 0.0}
+    interval = 1 / limits["ordering_rps"]
+    gaps = [later[0] - (at + rtt) - interval for (at, rtt), later in zip(calls, calls[1:])]
+    last_at, last_rtt = calls[-1]
+    return {"before_first_price_s": calls[0][0],
+            "price_gaps_over_interval_s": sum(g for g in gaps if g > 0),
+            "after_last_price_s": stats["wall"] - (last_at + last_rtt)}
+
+
 def _ms(values: list[float]) -> float | None:
     return statistics.median(values) * 1000 if values else None
 
@@ -121,6 +139,8 @@ def run_size(world: str, n: int, work: Path, *, with_naive: bool = True) -> dict
         "first_price_call_5pairs_s": ours5["first_price_call_s"],
         "orders_5pairs": ours5["orders"],
         "requests_5pairs": ours5["client"]["requests"],
+        **where_the_time_goes(ours, limits),
+        **{f"{k[:-2]}_5pairs_s": v for k, v in where_the_time_goes(ours5, limits).items()},
         "naive_wall_s": naive.get("wall"),
         "naive_requests": naive.get("requests"),
         "naive_priced": naive.get("priced"),

@@ -10,6 +10,8 @@ itself: `apply` refuses a plan whose checksum does not match (a hand-edited plan
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -213,11 +215,34 @@ class Plan(_Model):
         data = self.model_dump(mode="json", exclude={"meta", "checksum"})
         return data
 
-    def compute_checksum(self) -> str:
-        return "sha256:" + _canonical.digest(self.body_for_checksum())
+    def compute_checksum(
+        self, known: Mapping[str, tuple[ResourcePlan, bytes]] | None = None
+    ) -> str:
+        """``known``: address -> (a resource plan of this plan, its compact canonical JSON in
+        UTF-8), made beforehand; the digest is the same as without them."""
+        if not known:
+            return "sha256:" + _canonical.digest(self.body_for_checksum())
+        data = self.model_dump(mode="json", exclude={"meta", "checksum", "resources"})
+        data["resources"] = None
+        digest = hashlib.sha256(b"{")  # the compact form, a member at a time
+        for n, key in enumerate(sorted(data)):
+            digest.update(("," if n else "").encode() + _canonical.compact(key).encode() + b":")
+            if key != "resources":
+                digest.update(_canonical.compact(data[key]).encode())
+                continue
+            digest.update(b"[")
+            for i, resource in enumerate(self.resources):
+                ready = known.get(resource.address)
+                text = ready[1] if ready is not None and ready[0] is resource else None
+                if text is None:
+                    text = _canonical.compact(resource.model_dump(mode="json")).encode()
+                digest.update(b"," + text if i else text)
+            digest.update(b"]")
+        digest.update(b"}")
+        return "sha256:" + digest.hexdigest()
 
-    def sealed(self) -> Plan:
-        return self.model_copy(update={"checksum": self.compute_checksum()})
+    def sealed(self, known: Mapping[str, tuple[ResourcePlan, bytes]] | None = None) -> Plan:
+        return self.model_copy(update={"checksum": self.compute_checksum(known)})
 
     def to_json(self) -> str:
         """The plan file's text (``planfile.encode_plan``)."""

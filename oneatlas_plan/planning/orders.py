@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from oneatlas_plan import _canonical
@@ -92,9 +93,14 @@ class OrderDraft:
     resources: tuple[ResolvedResource, ...]
     request: OrderRequest
 
-    @property
+    @cached_property
     def body(self) -> dict[str, Any]:
+        """The request's body, made once (priced, digested and planned: never changed)."""
         return self.request.to_body()
+
+    @cached_property
+    def body_digest(self) -> str:
+        return _canonical.digest(self.body)
 
     @property
     def addresses(self) -> list[str]:

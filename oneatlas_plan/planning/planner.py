@@ -10,7 +10,7 @@ import math
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -164,10 +164,11 @@ def make_plan(
     drafts: list[OrderDraft] = []
     client: OneAtlasClient | None = None
     pricing: _Pricing | None = None
+    prepared: dict[str, tuple[ResourcePlan, bytes]] = {}
     created_at = settings.now().isoformat(timespec="seconds")
     if to_resolve:
         client = client_factory()
-        drafts, pricing = _resolve(client, to_resolve, state, settings, emit)
+        drafts, pricing, prepared = _resolve(client, to_resolve, state, settings, emit)
 
     def meta() -> PlanMeta:
         """Made last: an order priced while budgets were settled is in it."""
@@ -193,6 +194,7 @@ def make_plan(
         pricing.prices if pricing is not None else {},
         meta,
         price_late=pricing.price if pricing is not None else None,
+        prepared=prepared,
     )
 
 
@@ -202,7 +204,7 @@ def _resolve(
     state: State,
     settings: PlanSettings,
     emit: Event,
-) -> tuple[list[OrderDraft], _Pricing]:
+) -> tuple[list[OrderDraft], _Pricing, dict[str, tuple[ResourcePlan, bytes]]]:
     """Search, select, check and price, as a pipeline (:mod:`~oneatlas_plan.planning.pipeline`):
     each resource's order is priced as soon as it is final, while the others are still being
     searched, selected and checked. The orders, prices and their order are those of doing
@@ -260,11 +262,13 @@ def _resolve(
         drafts = stream.release(None)
         orders += drafts
         pricer.put(drafts)
-    orders = in_build_order(orders)  # budgets are spent in this order
+        ready = [o.desired.address for o in outcomes if o.desired.address in alone]
+        orders = in_build_order(orders)  # budgets are spent in this order
+        everything = orders + [draft for address in ready for draft in alone[address]]
+        # the main thread has nothing left to do while the last orders are priced
+        prepared = _prepare(outcomes, everything)
     emit("price", len(orders), len(orders))
-    ready = [o.desired.address for o in outcomes if o.desired.address in alone]
-    orders += [draft for address in ready for draft in alone[address]]
-    return orders, pricing
+    return everything, pricing, prepared
 
 
 @contextmanager
@@ -533,7 +537,7 @@ class _Pricing:
         self.priced_at: dict[str, str] = {}
 
     def price(self, draft: OrderDraft) -> None:
-        digest = _canonical.digest(draft.body)
+        digest = draft.body_digest
         if self._reusable is None:
             self._reusable = _previous_prices(self._previous() if self._previous else None)
         cached = self._reusable.get(digest)
@@ -592,7 +596,9 @@ def _assemble(
     meta: Callable[[], PlanMeta],
     *,
     price_late: Callable[[OrderDraft], None] | None = None,
+    prepared: Mapping[str, tuple[ResourcePlan, bytes]] | None = None,
 ) -> Plan:
+    prepared = prepared or {}
     by_address = {r.address: d for d in drafts for r in d.resources}
     parts: dict[str, list[ResolvedResource]] = {}
     for draft in drafts:
@@ -614,11 +620,7 @@ def _assemble(
         for address, draft in by_address.items()
     }
     duplicates = {
-        draft.key: overlap.describe(
-            outcome_of(draft.addresses[0]).overlaps,
-            [_share_text(o) for o in shares[draft.addresses[0]]],
-        )
-        + f"; {NOT_PRICED_DUPLICATE}"
+        draft.key: _duplicate_reason(outcome_of(draft.addresses[0]), shares[draft.addresses[0]])
         for draft in drafts
         if outcome_of(draft.addresses[0]).duplicate
     }
@@ -634,15 +636,18 @@ def _assemble(
     ]
     order_by_key = {o.key: o for o in order_plans}
     resource_plans = []
-    for address, outcome in outcomes.items():
-        own: list[ResolvedResource | None] = [*parts.get(address, [])] or [None]
-        for piece in own:
-            key = piece.address if piece is not None else address
-            resource_plans.append(
-                _resource_plan(
-                    outcome, by_address.get(key), order_by_key, shares.get(key, []), piece
-                )
-            )
+    known: dict[str, tuple[ResourcePlan, bytes]] = {}  # prepared plans still true, and their text
+    for outcome, key, its_order, piece in _pieces(outcomes.values(), drafts):
+        decided = _resource_action(outcome, order_by_key[its_order.key] if its_order else None)
+        records = shares.get(key, [])
+        ready = prepared.get(key)
+        if ready is not None and (ready[0].action, ready[0].reason) == decided and (
+            ready[0].overlaps == records
+        ):
+            known[key] = ready
+            resource_plans.append(ready[0])
+        else:
+            resource_plans.append(_resource_plan(outcome, its_order, decided, records, piece))
     superseded = _superseded(state, parts, order_by_key, by_address)
     resource_plans += [
         ResourcePlan(
@@ -676,7 +681,7 @@ def _assemble(
         budgets=budget_result.checks,
         meta=meta(),
     )
-    return plan.sealed()
+    return plan.sealed(known)
 
 
 def _superseded(
@@ -815,6 +820,12 @@ def _overlap_records(
     return records
 
 
+def _duplicate_reason(outcome: _Outcome, records: Sequence[Overlap]) -> str:
+    """Why a double purchase is blocked (``records``: its overlaps with their price shares)."""
+    shares = [_share_text(o) for o in records]
+    return f"{overlap.describe(outcome.overlaps, shares)}; {NOT_PRICED_DUPLICATE}"
+
+
 def _share_text(record: Overlap) -> str:
     if record.price_share is None or record.currency is None:
         return ""
@@ -889,7 +900,7 @@ def _order_plan(
         constellation=draft.template.constellation,
         customer_reference=draft.request.customer_reference,
         body=draft.body,
-        body_digest=_canonical.digest(draft.body),
+        body_digest=draft.body_digest,
         price=summary,
         accept_quotations_up_to=accept_up_to,
     )
@@ -904,22 +915,60 @@ def _accept_up_to(resources: Sequence[DesiredResource]) -> Decimal | None:
     return min(limit for limit in limits if limit is not None)
 
 
+def _pieces(
+    outcomes: Iterable[_Outcome], drafts: Sequence[OrderDraft]
+) -> Iterator[tuple[_Outcome, str, OrderDraft | None, ResolvedResource | None]]:
+    """(outcome, address, its order, the part) of each resource plan: one per resource, or
+    one per part of a cover split into several orders."""
+    by_address = {r.address: d for d in drafts for r in d.resources}
+    parts: dict[str, list[ResolvedResource]] = {}
+    for draft in drafts:
+        for part in draft.resources:
+            parts.setdefault(cover_address(part.address), []).append(part)
+    for outcome in outcomes:
+        address = outcome.desired.address
+        own: list[ResolvedResource | None] = [*parts.get(address, [])] or [None]
+        for piece in own:
+            key = piece.address if piece is not None else address
+            yield outcome, key, by_address.get(key), piece
+
+
+def _prepare(
+    outcomes: Iterable[_Outcome], drafts: Sequence[OrderDraft]
+) -> dict[str, tuple[ResourcePlan, bytes]]:
+    """Each resource plan as it will be unless a budget blocks its order or a price gives its
+    overlaps a share (:func:`_assemble` checks), with its compact canonical JSON (UTF-8) for
+    the plan's checksum: made while the last orders are priced rather than after them."""
+    found = {}
+    for outcome, key, draft, piece in _pieces(outcomes, drafts):
+        records = [] if draft is None else _overlap_records(outcome, None, draft)
+        decided = _resource_action(outcome, None)
+        if outcome.duplicate and draft is not None:
+            decided = ("blocked", _duplicate_reason(outcome, records))
+        plan = _resource_plan(outcome, draft, decided, records, piece)
+        found[key] = (plan, _canonical.compact(plan.model_dump(mode="json")).encode())
+    return found
+
+
+def _resource_action(outcome: _Outcome, order: OrderPlan | None) -> tuple[str, str]:
+    if outcome.blocked is not None:
+        return "blocked", outcome.blocked
+    if order is not None and order.action == "blocked":
+        return "blocked", order.reason
+    return outcome.decision.action, outcome.decision.reason
+
+
 def _resource_plan(
     outcome: _Outcome,
     draft: OrderDraft | None,
-    orders: dict[str, OrderPlan],
+    decided: tuple[str, str],
     overlaps: list[Overlap],
     part: ResolvedResource | None = None,
 ) -> ResourcePlan:
     """The plan of one resource, or of one part of a cover split into several orders (its
     own address and scenes; the cover's coverage and alternatives)."""
     resource = outcome.desired
-    action, reason = outcome.decision.action, outcome.decision.reason
-    order = orders.get(draft.key) if draft is not None else None
-    if outcome.blocked is not None:
-        action, reason = "blocked", outcome.blocked
-    elif order is not None and order.action == "blocked":
-        action, reason = "blocked", order.reason
+    action, reason = decided
     selection = outcome.selection
     scenes = [] if selection is None else [_scene(c, coverage) for c, coverage in selection.scenes]
     if part is not None and part.address != resource.address:

@@ -302,3 +302,37 @@ def test_the_first_order_is_priced_before_the_look_ups_of_other_zones_end(world:
     assert held_out == []
     assert [o.action for o in plan.orders] == ["create", "create"]
     assert client.stats.as_dict()["requests"]["product_options"] == 2  # once per zone
+
+
+def test_resource_plans_made_while_pricing_are_those_of_the_plan_and_its_checksum(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resource plans are made while the last orders are priced (``planner._prepare``);
+    the assembly after pricing makes again only those a budget or a price changed, and the
+    plan's checksum, from their texts made then, is the one computed from the plan itself."""
+    from oneatlas_plan.api.auth import ApiKey
+    from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.profiles import resolve_endpoint
+    from oneatlas_plan.planning import planner
+    from oneatlas_plan.planning.run import plan_specs
+    from oneatlas_plan.state.model import State
+
+    write_world(world.project / "world")
+    made: list[str] = []
+    make = planner._resource_plan
+
+    def counted(outcome: Any, *args: Any) -> Any:
+        made.append(outcome.desired.address)
+        return make(outcome, *args)
+
+    monkeypatch.setattr(planner, "_resource_plan", counted)
+    client = OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY))
+    with client:
+        plan = plan_specs([world.project / "world"], State.new(), lambda: client,
+                          endpoint="sandbox")
+    resolved = [r for r in plan.resources if r.order_key is not None]
+    assert len(made) == len(plan.resources) == len(resolved) == 34  # each made once
+    assert sum(r.action == "blocked" for r in resolved) == 7  # the double purchases too
+    assert plan.checksum == plan.compute_checksum() == plan.model_copy(
+        update={"resources": [r.model_copy() for r in plan.resources]}
+    ).compute_checksum()
