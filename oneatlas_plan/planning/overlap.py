@@ -8,8 +8,9 @@ cannot be compared and is left out (docs/SPEC.md says so).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from oneatlas_plan.geodesy import geodesic_area_km2
@@ -35,6 +36,41 @@ class Owned:
     product: str  # the "product" field digest
     aoi: dict[str, Any]
     sales_order_id: str | None = None
+
+    @cached_property
+    def shape(self) -> BaseGeometry:
+        from shapely.geometry import shape
+
+        return shape(self.aoi)
+
+
+class OwnedIndex:
+    """Owned scenes in the order they were added, found by scene: a purchase is compared
+    with the holders of its own scenes only, not with everything owned and planned so far."""
+
+    def __init__(self, items: Iterable[Owned] = ()) -> None:
+        self._items: list[Owned] = []
+        self._by_scene: dict[str, list[int]] = {}
+        self.extend(items)
+
+    def extend(self, items: Iterable[Owned]) -> None:
+        for item in items:
+            position = len(self._items)
+            self._items.append(item)
+            self._by_scene.setdefault(item.scene, []).append(position)
+            if item.scene_id != item.scene:
+                self._by_scene.setdefault(item.scene_id, []).append(position)
+
+    def among(self, scenes: Iterable[Candidate]) -> list[Owned]:
+        """What holds one of ``scenes`` (by archive id or catalogue id), in order added."""
+        positions: set[int] = set()
+        for scene in scenes:
+            for key in {scene.archive_identifier or scene.id, scene.id}:
+                positions.update(self._by_scene.get(key, ()))
+        return [self._items[i] for i in sorted(positions)]
+
+    def __iter__(self) -> Iterator[Owned]:
+        return iter(self._items)
 
 
 @dataclass(frozen=True)
@@ -95,17 +131,21 @@ def overlaps(
     skip_address: str | None = None,
 ) -> list[Found]:
     """Every owned scene among ``scenes`` with the same product whose AOI meets ``aoi``."""
-    from shapely.geometry import shape
-
     by_scene = {s.archive_identifier or s.id: s for s in scenes}
     by_id = {s.id: s for s in scenes}
     found = []
+    west, south, east, north = aoi.bounds
     for item in owned:
         scene = by_scene.get(item.scene) or by_id.get(item.scene_id)
-        skipped = cover_address(item.address) == skip_address
-        if scene is None or item.product != product or skipped:
+        if scene is None or item.product != product:
             continue
-        shared = aoi.intersection(shape(item.aoi)).intersection(scene.footprint_shape)
+        if skip_address is not None and cover_address(item.address) == skip_address:
+            continue
+        other = item.shape
+        left, bottom, right, top = other.bounds
+        if left > east or right < west or bottom > north or top < south:
+            continue  # apart: nothing shared
+        shared = aoi.intersection(other).intersection(scene.footprint_shape)
         area = geodesic_area_km2(shared)
         if area > MIN_OVERLAP_KM2:
             fraction = area / aoi_area_km2 if aoi_area_km2 > 0 else 0.0

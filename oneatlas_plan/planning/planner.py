@@ -215,7 +215,7 @@ def _resolve(
     frontier = AddressFrontier((o.desired.address, o) for o in outcomes)
     # A cover of no scene (coverage min 0) would join a full order: wait for the next one.
     stream = OrderStream(closes_when_full=all(o.desired.policy.min_coverage > 0 for o in outcomes))
-    owned = overlap.owned_in_state(state)
+    owned = overlap.OwnedIndex(overlap.owned_in_state(state))
     earlier_keys = _keys_by_family(state)
     pricing = _Pricing(client, settings)
     alone: dict[str, list[OrderDraft]] = {}  # double purchases: an order each, not priced
@@ -408,7 +408,7 @@ def _find_overlaps(
     """Attach to each purchase the same scenes owned or planned over its AOI; block it unless
     overlaps are allowed. Earlier resources (address order) keep their purchase, unless they
     are in ``not_bought`` (blocked by a budget)."""
-    owned = overlap.owned_in_state(state)
+    owned = overlap.OwnedIndex(overlap.owned_in_state(state))
     for outcome in sorted(outcomes, key=lambda o: o.desired.address):
         if outcome.blocked is not None or outcome.selection is None:
             continue
@@ -417,7 +417,7 @@ def _find_overlaps(
 
 def _check_overlaps(
     outcome: _Outcome,
-    owned: list[overlap.Owned],
+    owned: overlap.OwnedIndex,
     allow_all: bool,
     not_bought: frozenset[str] = frozenset(),
 ) -> None:
@@ -438,13 +438,13 @@ def _check_overlaps(
         resource.aoi_area_km2,
         product,
         scenes,
-        owned,
+        owned.among(scenes),
         skip_address=resource.address if outcome.decision.forced else None,
     )
     allowed = allow_all or resource.allow_overlap
     outcome.duplicate = bool(outcome.overlaps) and not allowed
     if not outcome.duplicate:
-        owned += overlap.planned(resource.address, product, resource.aoi_geometry, scenes)
+        owned.extend(overlap.planned(resource.address, product, resource.aoi_geometry, scenes))
 
 
 def _warm_catalog(
