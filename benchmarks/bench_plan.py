@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def where_the_time_goes(stats: dict[str, Any], limits: dict[str, float]) -> dict
         return {"before_first_price_s": stats["wall"], "price_gaps_over_interval_s": 0.0,
                 "after_last_price_s": 0.0}
     interval = 1 / limits["ordering_rps"]
-    gaps = [later[0] - (at + rtt) - interval for (at, rtt), later in zip(calls, calls[1:])]
+    gaps = [later[0] - (at + rtt) - interval for (at, rtt), later in pairwise(calls)]
     last_at, last_rtt = calls[-1]
     return {"before_first_price_s": calls[0][0],
             "price_gaps_over_interval_s": sum(g for g in gaps if g > 0),
