@@ -349,7 +349,8 @@ def _footnotes(plan: Plan) -> list[str]:
         lines += [
             "",
             f"{reused} price(s) reused from the previous plan file (identical order bodies "
-            "priced recently); apply re-prices every order before submitting it.",
+            "priced recently, each with the time it was obtained); apply asks again before "
+            "ordering when a price is older than an hour by then (the default of apply --reprice).",
         ]
     return lines
 
