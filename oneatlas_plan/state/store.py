@@ -289,7 +289,13 @@ class FileStateStore:
         serial = state.serial
         for entry in journal.lines:
             line_serial = entry.get("serial")
-            if not isinstance(line_serial, int) or line_serial <= state.serial:
+            if not isinstance(line_serial, int) or isinstance(line_serial, bool):
+                # never skipped: the change it carries (an order's record) would be lost
+                raise self._corrupt(
+                    f"has no serial at line {entry['_line']} ({line_serial!r})",
+                    self.journal_path,
+                )
+            if line_serial <= state.serial:
                 continue  # folded already (crash between writing S and removing the journal)
             if line_serial != serial + 1:
                 raise self._corrupt(
