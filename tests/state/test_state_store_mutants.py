@@ -308,18 +308,17 @@ def _unremovable_journal(store: StateStore) -> None:
 
 
 def test_a_failed_close_is_reported_after_a_normal_run(state_path: Path) -> None:
-    with pytest.raises(StateError, match="cannot remove the folded journal"):
-        with StateStore(state_path, fsync=False) as store:
-            store.record(make_record("a"))
-            _unremovable_journal(store)
+    store = StateStore(state_path, fsync=False)
+    with pytest.raises(StateError, match="cannot remove the folded journal"), store:
+        store.record(make_record("a"))
+        _unremovable_journal(store)
 
 
 def test_a_failed_close_does_not_hide_the_error_that_ended_the_run(state_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt):
-        with StateStore(state_path, fsync=False) as store:
-            store.record(make_record("a"))
-            _unremovable_journal(store)
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), StateStore(state_path, fsync=False) as store:
+        store.record(make_record("a"))
+        _unremovable_journal(store)
+        raise KeyboardInterrupt
 
 
 # ------------------------------------------------------------------ validation summaries
