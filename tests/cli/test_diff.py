@@ -8,7 +8,7 @@ import pytest
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
-from oneatlas_plan.planning.model import Plan, PriceSummary
+from oneatlas_plan.planning.model import Alternative, Plan, PriceSummary
 from oneatlas_plan.planning.planfile import read_plan, write_plan
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, SceneRef, State
 
@@ -154,3 +154,66 @@ def test_diff_names_what_an_edited_spec_file_changed(
     out = capsys.readouterr().out
     assert "  ~ spec file specs/a.yaml changed: added a.x.new; removed a.x.gone; changed " in out
     assert "a.x.price (price)" in out and "-> changed" not in out
+
+
+def _plan_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """Two 60-resource plans sharing scenes and body parts, NEW with every kind of change:
+    a scene, a price, options, an action, a resource gone and one added, the catalogue's
+    facts of a scene that unchanged resources mention, a spec file."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "render"))
+    from plan_factory import make_plan, order, resource, scene
+
+    def pair(drift: bool) -> Plan:
+        pool = [scene(f"S{i}", 1.0 + i / 10, 43.0, cloud=1.5 + i) for i in range(6)]
+        if drift:  # catalogue facts of S4 re-measured: its mentions' text is unchanged
+            pool[4] = pool[4].model_copy(update={"cloud_cover": 9.25})
+        resources, orders = [], []
+        for i in range(60):
+            if drift and i == 20:
+                continue
+            address, key = f"spec-{i // 25}.o.aoi-{i:03d}", f"oap-{i:012d}"
+            chosen = [pool[i % 6]] if not (drift and i == 3) else [pool[(i + 1) % 6]]
+            alternatives = [
+                Alternative(**pool[(i + 2) % 6].model_dump(), why="ranked lower"),
+            ]
+            action = "blocked" if drift and i == 30 else "create"
+            resources.append(resource(address, action, lon=i / 50, scenes=chosen,
+                                      order_key=key, spec_file=f"specs/s{i // 25}.yaml")
+                             .model_copy(update={"alternatives": alternatives}))
+            options = {"licence": "extended"} if drift and i == 11 else None
+            amount = "260.00" if drift and i == 7 else "250.00"
+            orders.append(order(key, [address], action=action, amount=amount, options=options,
+                                spec_file=f"specs/s{i // 25}.yaml"))
+        if drift:
+            resources.append(resource("spec-9.o.new", "create", scenes=[pool[1]],
+                                      order_key="oap-new", spec_file="specs/s9.yaml"))
+            orders.append(order("oap-new", ["spec-9.o.new"], spec_file="specs/s9.yaml"))
+        files = {f"specs/s{i}.yaml": str(i) * 64 for i in (0, 1, 2)}
+        if drift:
+            files["specs/s1.yaml"], files["specs/s9.yaml"] = "e" * 64, "f" * 64
+        return make_plan(resources, orders, spec_files=files)
+
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    write_plan(pair(False), old)
+    write_plan(pair(True), new)
+    return old, new
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "markdown"])
+def test_streamed_diff_is_the_diff_of_the_whole_plans(
+    tmp_path: Path, output_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`diff` reads both files side by side (what the two hold alike is made once); its
+    output is that of comparing the two plans read whole, each way round."""
+    from oneatlas_plan.render.plan_diff import diff_plans, render_diff
+
+    old, new = _plan_pair(tmp_path)
+    assert b'"cloud_cover": 9.25' in new.read_bytes()
+    for before, after in ((old, new), (new, old), (new, new)):
+        expected = render_diff(diff_plans(read_plan(before), read_plan(after)), output_format)
+        assert run(["diff", str(before), str(after), "--format", output_format]) == ExitCode.OK
+        assert capsys.readouterr().out == expected
+    assert "price: EUR 250.00 -> EUR 260.00" in render_diff(
+        diff_plans(read_plan(old), read_plan(new)), "text")
