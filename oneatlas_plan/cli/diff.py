@@ -10,7 +10,7 @@ import click
 from oneatlas_plan import _files
 from oneatlas_plan._bulk import bulk
 from oneatlas_plan.errors import ExitCode, InputError
-from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, View, iter_plan, read_plan
+from oneatlas_plan.planning.planfile import MAX_PLAN_BYTES, View, iter_plan_pair, read_plan
 from oneatlas_plan.render.plan_diff import (
     PlanDiff,
     diff_plan_streams,
@@ -46,10 +46,11 @@ def _compare(old: Path, new: Path) -> PlanDiff:
         with StateStore(old) as store:
             return diff_state_plan(store.load(), plan)
     # Both read as streams, side by side: the diff holds the changes, not the plans; of
-    # each element, what it compares (checked whole: the checksum covers every byte).
+    # each element, what it compares (checked whole: the checksum covers every byte); what
+    # both files hold alike, byte for byte, is made once.
     view = View(geometry=False, alternatives=False)
     with bulk():
-        return diff_plan_streams(iter_plan(old, view=view), iter_plan(new, view=view))
+        return diff_plan_streams(*iter_plan_pair(old, new, view=view))
 
 
 def _is_state(path: Path) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -399,6 +400,95 @@ WHOLE = View()
 
 
 @dataclass
+class _Made:
+    """An order or resource read: the text the checksum covers (compact, joined), its model,
+    and (in a :class:`_Twins`) the tables' entries the file's element refers to."""
+
+    owner: _Reader
+    text: bytes
+    model: Element
+    parts: list[Any] = field(default_factory=list)
+    scenes: list[Any] = field(default_factory=list)
+
+
+def _references(key: str, element: Any) -> tuple[list[Any], list[Any]]:
+    """The ``common`` parts and ``catalogue`` scenes an element of the file refers to, where
+    :func:`_expand_order` and :func:`_expand_resource` join them."""
+    parts: list[Any] = []
+    scenes: list[Any] = []
+    if not isinstance(element, dict):
+        return parts, scenes
+    if key == "orders":
+        body = element.get("body")
+        if isinstance(body, dict):
+            items = body.get("items")
+            for fields in [body, *(items if isinstance(items, list) else [])]:
+                if isinstance(fields, dict) and PART_REF in fields:
+                    parts.append(fields[PART_REF])
+        return parts, scenes
+    digests = element.get("digests")
+    if isinstance(digests, dict) and PART_REF in digests:
+        parts.append(digests[PART_REF])
+    for name in ("scenes", "alternatives", "near_misses"):
+        mentions = element.get(name)
+        if isinstance(mentions, list):
+            scenes += [s[SCENE_REF] for s in mentions if isinstance(s, dict) and SCENE_REF in s]
+    return parts, scenes
+
+
+class _Twins:
+    """Two plan files read side by side (`diff`), each by its own reader: most orders and
+    resources of two plans of one project are the same bytes in both. An element whose bytes
+    the other reader has just made is not parsed, joined, encoded nor validated again: its
+    model and checksum text are the other's, provided both files are of one format and the
+    tables' entries it refers to encode alike in both (the text and the model are functions
+    of the bytes and those entries). Each file's checksum still covers every one of its
+    bytes, and each file is checked whole (order and address checks are per reader)."""
+
+    WINDOW = 1024  # elements made and not yet taken (the two readers are close: see diff)
+
+    def __init__(self) -> None:
+        self.made: OrderedDict[tuple[str, bytes], _Made] = OrderedDict()
+        self.same: dict[tuple[str, Any], bool] = {}
+
+    def offer(self, key: str, raw: bytes, made: _Made) -> None:
+        self.made[(key, raw)] = made
+        self.made.move_to_end((key, raw))
+        if len(self.made) > self.WINDOW:
+            self.made.popitem(last=False)
+
+    def take(self, reader: _Reader, key: str, raw: bytes) -> _Made | None:
+        made = self.made.get((key, raw))
+        if made is None or made.owner is reader or not self._alike(made, reader):
+            return None
+        del self.made[(key, raw)]
+        return made
+
+    def _alike(self, made: _Made, reader: _Reader) -> bool:
+        other = made.owner
+        if (reader.view != other.view or reader.header.get("format_version")
+                != other.header.get("format_version")):
+            return False
+        if not made.parts and not made.scenes:
+            return True
+        mine, theirs = reader.tables, other.tables
+        if mine is None or theirs is None:
+            return False
+        return all(self._same("common", p, mine.common, theirs.common) for p in made.parts) and all(
+            self._same("catalogue", s, mine.catalogue, theirs.catalogue) for s in made.scenes)
+
+    def _same(self, table: str, key: Any, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+        same = self.same.get((table, key))
+        if same is None:
+            ours, others = mine.get(key), theirs.get(key)
+            same = self.same[(table, key)] = (
+                ours is not None and others is not None
+                and _canonical.compact(ours) == _canonical.compact(others)
+            )
+        return same
+
+
+@dataclass
 class _Reader:
     """One pass over a plan: validates each order and resource, hands it to the sinks,
     computes the checksum over the canonical compact form and checks what apply relies on."""
@@ -417,6 +507,7 @@ class _Reader:
     order_addresses: dict[str, str] = field(default_factory=dict)  # address -> order key
     last_address: str | None = None
     problem: str | None = None  # the first inconsistency, reported after the checksum
+    twins: _Twins | None = None  # the other file of a diff, read side by side
 
     def inconsistent(self, line: int | None, message: str) -> None:
         if self.problem is None:
@@ -428,13 +519,8 @@ class _Reader:
     def loads(self, text: str, line: int | None) -> Any:
         """json.loads, refusing duplicate keys and more than MAX_JSON_CONTAINERS objects and
         arrays in the whole file (a bound on what a hostile file can cost)."""
-        self.containers += text.count("{") + text.count("[")
+        self.count_containers(text.count("{") + text.count("["), line)
         try:
-            if self.containers > _canonical.MAX_JSON_CONTAINERS:
-                raise ValueError(
-                    f"too many JSON objects and arrays (the limit is "
-                    f"{_canonical.MAX_JSON_CONTAINERS:,})"
-                )
             return _DECODER.decode(text)
         except json.JSONDecodeError as error:
             at = f"{self.path}:{(line or 1) + error.lineno - 1}:{error.colno}"
@@ -447,6 +533,14 @@ class _Reader:
             raise InputError(
                 f"{self.where(line)}: not a plan file: JSON nested too deeply"
             ) from None
+
+    def count_containers(self, count: int, line: int | None) -> None:
+        self.containers += count
+        if self.containers > _canonical.MAX_JSON_CONTAINERS:
+            raise InputError(
+                f"{self.where(line)}: not a plan file: invalid JSON (too many JSON objects and "
+                f"arrays (the limit is {_canonical.MAX_JSON_CONTAINERS:,}))"
+            )
 
     def _hash_key(self, key: str) -> None:
         self.hasher.update(("," if self.hashed_any else "{").encode())
@@ -538,20 +632,49 @@ class _Reader:
             ) from None
 
     def element(self, key: str, index: int, element: Any, line: int | None) -> Element:
-        text, element = self.joined(key, element, index, line)
+        return self.made(key, index, element, line).model
+
+    def made(self, key: str, index: int, element: Any, line: int | None) -> _Made:
+        text, joined = self.joined(key, element, index, line)
+        where = self.where(line)
+        model: Element
+        if key == "orders":
+            model = _validate(OrderPlan, joined, f"orders.{index}", where)  # type: ignore[assignment]
+        else:
+            model = _validate(ResourcePlan, joined, f"resources.{index}", where)  # type: ignore[assignment]
+        made = _Made(self, text.encode("utf-8"), model)
+        if self.twins is not None and self.tables is not None:
+            made.parts, made.scenes = _references(key, element)
+        self.take(made, line)
+        return made
+
+    def take(self, made: _Made, line: int | None) -> None:
+        """Hash an element's text and check it against the rest of the file."""
         if not self.first_in_array:
             self.hasher.update(b",")
         self.first_in_array = False
-        self.hasher.update(text.encode("utf-8"))
-        if key == "orders":
-            order = _validate(OrderPlan, element, f"orders.{index}", self.where(line))
-            assert isinstance(order, OrderPlan)
-            self.check_order(order, line)
-            return order
-        resource = _validate(ResourcePlan, element, f"resources.{index}", self.where(line))
-        assert isinstance(resource, ResourcePlan)
-        self.check_resource(resource, line)
-        return resource
+        self.hasher.update(made.text)
+        if isinstance(made.model, OrderPlan):
+            self.check_order(made.model, line)
+        else:
+            self.check_resource(made.model, line)
+
+    def raw_element(self, key: str, index: int, raw: bytes, line: int, lines: _Source) -> Element:
+        """An element of the streamed layout from its bytes (after its first line, ``    {``):
+        made by the other file's reader of a :class:`_Twins` when it had the same bytes and
+        the same tables' entries for it, else decoded, parsed and made here."""
+        twins = self.twins
+        if twins is not None:
+            made = twins.take(self, key, raw)
+            if made is not None:
+                self.count_containers(raw.count(b"{") + raw.count(b"[") + 1, line)
+                self.take(made, line)
+                return made.model
+        text = lines.decode(raw, line + 1)
+        made = self.made(key, index, self.loads("    {\n" + text, line), line)
+        if twins is not None:
+            twins.offer(key, raw, made)
+        return made.model
 
     def check_order(self, order: OrderPlan, line: int | None) -> None:
         if order.key in self.order_keys:
@@ -637,7 +760,7 @@ class _Source:
         self.buffer, self.pos = self.buffer[self.pos :] + chunk, 0
         return True
 
-    def _decode(self, raw: bytes, number: int) -> str:
+    def decode(self, raw: bytes, number: int) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -658,12 +781,12 @@ class _Source:
             end = self.buffer.find(b"\n", self.pos)
         raw, self.pos = self.buffer[self.pos : end], end + 1
         self.number += 1
-        return self.number, self._decode(raw, self.number)
+        return self.number, self.decode(raw, self.number)
 
-    def until_close(self, key: str, index: int) -> tuple[str, bool]:
+    def until_close(self, key: str, index: int) -> tuple[bytes, bool]:
         """After an element's `    {` line: the rest of it through its `    }` line (JSON
         strings hold no newline and nested lines are indented deeper, so the first line that
-        is `    }` or `    },` closes it); and whether a comma follows."""
+        is `    }` or `    },` closes it), not decoded; and whether a comma follows."""
         start = self.number + 1
         checked = 0  # bytes after self.pos already searched (_fill keeps them from pos)
         while True:
@@ -690,7 +813,7 @@ class _Source:
         raw = self.buffer[self.pos : found + 6]
         self.pos = close_end + 1
         self.number += raw.count(b"\n") + 1
-        return self._decode(raw, start), close.endswith(b",")
+        return raw, close.endswith(b",")
 
 
 def _stream(reader: _Reader, lines: _Source) -> Iterator[Element]:
@@ -759,9 +882,8 @@ def _stream_array(reader: _Reader, key: str, lines: _Source) -> Generator[Elemen
                                  f"in {key!r} ({_LAYOUT})")
             first, size = number, 0
             if line == "    {":
-                text, comma = lines.until_close(key, index)
-                element = reader.loads("    {\n" + text, first)
-                yield reader.element(key, index, element, first)
+                raw, comma = lines.until_close(key, index)
+                yield reader.raw_element(key, index, raw, first, lines)
                 index += 1
                 continue
         chunk.append(line)
@@ -793,7 +915,7 @@ def _open(path: Path) -> BinaryIO:
 
 
 def iter_plan(
-    path: Path, *, verify: bool = True, view: View = WHOLE
+    path: Path, *, verify: bool = True, view: View = WHOLE, twins: _Twins | None = None
 ) -> Iterator[Element | Plan]:
     """Read PATH once: each order, then each resource, validated, as it is read; last the
     rest of the plan (a Plan whose ``orders`` and ``resources`` are empty), once the whole
@@ -805,7 +927,7 @@ def iter_plan(
     the Plan arrives. A file in the layout `plan --out` writes is read line by line (memory:
     one element); any other JSON layout is read whole (at most MAX_PLAN_BYTES).
     """
-    reader = _Reader(path, view=view)
+    reader = _Reader(path, view=view, twins=twins)
     try:
         with _open(path) as handle:
             if handle.readline(8) == b"{\n":
@@ -816,6 +938,16 @@ def iter_plan(
     except OSError as error:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     yield reader.finish(verify)
+
+
+def iter_plan_pair(
+    old: Path, new: Path, *, view: View = WHOLE
+) -> tuple[Iterator[Element | Plan], Iterator[Element | Plan]]:
+    """Two plan files, each as :func:`iter_plan` reads it (the same checks, the same
+    refusals), to be read side by side (`diff`): an order or resource the other file has
+    just had, byte for byte, is made once (:class:`_Twins`)."""
+    twins = _Twins()
+    return iter_plan(old, view=view, twins=twins), iter_plan(new, view=view, twins=twins)
 
 
 def scan_plan(

@@ -5,9 +5,10 @@ options, product, price; never the volatile ``meta``), deepdiff compares the sum
 each difference is phrased for a reviewer: orders added or removed, action, scene, option,
 product and price changes, spec files changed, and the spend delta per currency.
 
-Two plans are compared as streams (``diff_plan_streams``, fed by ``planfile.iter_plan``):
-each side's orders are reduced to their summaries, then both sides' resources are walked in
-address order side by side, so a diff holds the changes, not the plans.
+Two plans are compared as streams (``diff_plan_streams``, fed by ``planfile.iter_plan_pair``):
+both sides' orders are reduced to their summaries, then both sides' resources are walked in
+address order, side by side, so a diff holds the changes, not the plans (and the reader makes
+what both files hold alike once).
 
 Against a state (``diff_state_plan``) the old side is what the state records for each
 resource (its latest order: status, scenes, amount); the state keeps no order body, so
@@ -255,7 +256,20 @@ class _Side:
         self.items = iter(items)
         self.orders: dict[str, dict[str, Any]] = {}
         self.plan: Plan | None = None
-        self.head = self.advance()
+        self.head: ResourcePlan | None = None
+        self.in_orders = True
+
+    def step(self) -> None:
+        """One item while the orders last; then ``head`` is the first resource."""
+        item = next(self.items, None)
+        if isinstance(item, OrderPlan):
+            self.orders[item.key] = _order_summary(item)
+            return
+        self.in_orders = False
+        if isinstance(item, ResourcePlan):
+            self.head = item
+        elif isinstance(item, Plan):
+            self.plan = item
 
     def advance(self) -> ResourcePlan | None:
         for item in self.items:
@@ -288,6 +302,12 @@ def diff_plan_streams(old_items: Iterable[PlanItem], new_items: Iterable[PlanIte
     """:func:`diff_plans` over two plans read as streams (``planfile.iter_plan``): each
     yields its orders, its resources sorted by address, then the plan itself (the rest)."""
     old, new = _Side(old_items), _Side(new_items)
+    # The orders side by side too (like the resources below): two files read together
+    # (planfile.iter_plan_pair) make what they hold alike once, while it is fresh.
+    while old.in_orders or new.in_orders:
+        for side in (old, new):
+            if side.in_orders:
+                side.step()
     result = PlanDiff(old_kind="plan")
     spec_files: dict[str, str | None] = {}  # address -> spec file, for the reported ones
     while old.head is not None or new.head is not None:

@@ -324,3 +324,86 @@ def test_show_and_diff_refuse_what_apply_refuses(
         ):
             assert run(args) == ExitCode.ERROR, args
             assert "checksum mismatch" in capsys.readouterr().err, args
+
+
+def _diff_refuses(good: Path, path: Path, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["show", str(path)], ["diff", str(good), str(path)],
+                 ["diff", str(path), str(good)]):
+        assert run(args) == ExitCode.ERROR, args
+        assert message in capsys.readouterr().err, args
+
+
+def test_diff_checks_each_file_whole_though_both_hold_the_same_elements(
+    plan: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`diff` makes an element that both files hold byte for byte once (iter_plan_pair):
+    the file that refers, with those bytes, to a table entry it lacks or holds otherwise,
+    or whose checksum or order of resources is wrong, is refused as `show` refuses it."""
+    three = many(plan, 3)
+    text = encode_plan(three)
+    data = json.loads(text)
+    good, path = tmp_path / "good.json", tmp_path / "plan.json"
+    good.write_text(text, encoding="utf-8")
+    scene_id = data["resources"][0]["scenes"][0]["$scene"]
+    part = data["resources"][0]["digests"]["$part"]
+    checksum = data["checksum"]
+    repeated = three.model_copy(update={"resources": [three.resources[0], *three.resources]})
+    for edit, message in (
+        (_canonical.dumps_dense({**data, "catalogue": {
+            k: v for k, v in data["catalogue"].items() if k != scene_id}}),
+         "unknown or conflicting $scene"),
+        (_canonical.dumps_dense({**data, "common": {
+            k: v for k, v in data["common"].items() if k != part}}),
+         "unknown or conflicting $part"),
+        (text.replace(checksum, checksum[:-1] + ("0" if checksum[-1] != "0" else "1")),
+         "checksum mismatch"),
+        (encode_plan(repeated.sealed()), "appears twice"),
+    ):
+        assert edit != text
+        path.write_text(edit, encoding="utf-8")
+        _diff_refuses(good, path, message, capsys)
+
+
+def test_diff_makes_what_both_files_hold_alike_once(
+    plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Of two plans that differ by one order's price, the second file read side by side
+    parses, joins and validates that order alone; both are counted and hashed whole (the
+    bound on JSON containers counts the same as reading each alone)."""
+    from oneatlas_plan.render.plan_diff import diff_plan_streams
+
+    old_plan = many(plan, 6)
+    first = old_plan.orders[0]
+    assert first.price is not None
+    dearer = first.model_copy(update={"price": first.price.model_copy(
+        update={"amount": first.price.amount + 1})})
+    new_plan = old_plan.model_copy(update={"orders": [dearer, *old_plan.orders[1:]]}).sealed()
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    write_plan(old_plan, old)
+    write_plan(new_plan, new)
+    made: dict[Path, int] = {old: 0, new: 0}
+    containers: dict[Path, int] = {}
+    real_made, real_count = planfile._Reader.made, planfile._Reader.count_containers
+
+    def counted_made(self: Any, *args: Any) -> Any:
+        made[self.path] += 1
+        return real_made(self, *args)
+
+    def counted_containers(self: Any, count: int, line: int | None) -> None:
+        containers[self.path] = containers.get(self.path, 0) + count
+        real_count(self, count, line)
+
+    monkeypatch.setattr(planfile._Reader, "made", counted_made)
+    monkeypatch.setattr(planfile._Reader, "count_containers", counted_containers)
+    alone = {}
+    for path in (old, new):
+        containers.clear()
+        list(iter_plan(path))
+        alone[path] = containers[path]
+    made[old] = made[new] = 0
+    containers.clear()
+    view = planfile.View(geometry=False, alternatives=False)
+    changes = diff_plan_streams(*planfile.iter_plan_pair(old, new, view=view)).changes
+    assert list(changes) == [first.addresses[0]]
+    assert made == {old: len(old_plan.orders) + len(old_plan.resources), new: 1}
+    assert containers == alone
