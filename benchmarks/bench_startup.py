@@ -12,7 +12,7 @@ from pathlib import Path
 
 import _common as c
 
-HEAVY = ("shapely", "pyproj", "deepdiff", "matplotlib", "werkzeug", "oneatlas_plan.sandbox",
+HEAVY = ("shapely", "pyproj", "matplotlib", "werkzeug", "oneatlas_plan.sandbox",
          "numpy", "requests")
 PROBE = (
     "import sys, json\n"

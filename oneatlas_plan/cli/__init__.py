@@ -1,7 +1,7 @@
 """The click root: lazy command loading and the one error boundary.
 
 Commands live in one module each and are imported only when invoked, so that
-``oneatlas-plan --version`` does not pay for shapely, pyproj, deepdiff or the sandbox.
+``oneatlas-plan --version`` does not pay for shapely, pyproj, matplotlib or the sandbox.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What changed between two plans, or between the state and a plan (pure).
 
 Each side is reduced to one canonical summary per resource address (action, scenes, product
-options, product, price; never the volatile ``meta``), deepdiff compares the summaries, and
+options, product, price; never the volatile ``meta``), the summaries are compared, and
 each difference is phrased for a reviewer: orders added or removed, action, scene, option,
 product and price changes, spec files changed, and the spend delta per currency.
 
@@ -180,40 +180,24 @@ def state_summaries(state: State) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------------------ compare
 
 
-def _value(value: Any) -> Any:
-    from deepdiff.helper import NotPresent
-
-    return None if isinstance(value, NotPresent) else value
-
-
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
-    """The differences between two summaries of one resource, in FIELDS order."""
-    from deepdiff import DeepDiff
-
-    common = sorted(set(before) & set(after))  # a no-op or forget has no scenes to compare
-    before = {k: before[k] for k in common}
-    after = {k: after[k] for k in common}
-    if before == after:  # most resources: plain equality is far cheaper than a DeepDiff
-        return []
-    delta = DeepDiff(before, after, view="tree", ignore_order=False)
-    changes: dict[tuple[str, str | None], Change] = {}
-    for items in delta.values():
-        for item in items:
-            path = item.path(output_format="list")
-            head = str(path[0])
-            if head == "options" and len(path) > 1:
-                key = str(path[1])
-                change = Change("options", _value(item.t1), _value(item.t2), key=key)
-            elif head == "options":  # the whole dict appeared or disappeared
-                for key in sorted(set(before.get(head) or {}) | set(after.get(head) or {})):
-                    old, new = (before.get(head) or {}).get(key), (after.get(head) or {}).get(key)
-                    if old != new:
-                        changes[("options", key)] = Change("options", old, new, key=key)
-                continue
-            else:
-                change = Change(head, before.get(head), after.get(head))
-            changes[(change.field, change.key)] = change
-    return sorted(changes.values(), key=lambda c: (FIELDS.index(c.field), c.key or ""))
+    """The differences between two summaries of one resource, in FIELDS order: a field
+    that differs, or (options) each key whose value differs. Summaries hold strings, lists
+    of strings and (options) a dict of strings, so plain equality is the comparison."""
+    changes = []
+    for name in sorted(before.keys() & after.keys(), key=FIELDS.index):  # no-op: no scenes
+        old, new = before[name], after[name]
+        if old == new:
+            continue
+        if name == "options" and isinstance(old, dict) and isinstance(new, dict):
+            changes += [
+                Change("options", old.get(key), new.get(key), key=key)
+                for key in sorted(old.keys() | new.keys())
+                if old.get(key) != new.get(key)
+            ]
+        else:
+            changes.append(Change(name, old, new))
+    return changes
 
 
 def _plan_level(old: Plan, new: Plan) -> list[Change]:

@@ -210,3 +210,22 @@ def test_markdown_uses_the_one_escaper_for_backslashes_and_angle_brackets() -> N
         assert raw not in escaped
     markdown = render_diff(diff_plans(old_plan(), new_plan()), "markdown")
     assert "->" not in markdown  # arrows are typeset, never a raw '>'
+
+
+def test_changes_come_in_field_order_options_by_key() -> None:
+    from oneatlas_plan.render.plan_diff import compare
+
+    before = {"action": "create", "product": "A", "scenes": ["S1", "S2"],
+              "options": {"b": "1", "a": "1"}, "price": "EUR 1.00"}
+    after = {"price": None, "options": {"c": "2", "a": "2"}, "scenes": ["S2", "S1"],
+             "product": "B", "action": "blocked"}
+    assert compare(before, after) == [
+        Change("action", "create", "blocked"),
+        Change("product", "A", "B"),
+        Change("scenes", ["S1", "S2"], ["S2", "S1"]),  # the order of scenes is a change
+        Change("options", "1", "2", key="a"),
+        Change("options", "1", None, key="b"),
+        Change("options", None, "2", key="c"),
+        Change("price", "EUR 1.00", None),
+    ]
+    assert compare(before, {**before, "status": "x"}) == []  # only what both summaries have
