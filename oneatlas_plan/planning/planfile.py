@@ -261,17 +261,43 @@ class _Joined:
         self.common, self.catalogue = tables.common, tables.catalogue
         self.scenes: dict[str, tuple[dict[str, Any], str] | None] = {}
         self.mentions: dict[tuple[Any, ...], str] = {}
+        self.parts: dict[str, dict[str, str]] = {}  # common key -> its members' value texts
 
     def order(self, order: Any) -> str:
-        return _canonical.compact(_expand_order(order, self.common))  # small parts: as is
+        body = order.get("body") if type(order) is dict else None
+        if type(body) is not dict:
+            return _canonical.compact(_expand_order(order, self.common))
+        encoded = {}
+        items = body.get("items")
+        if type(items) is list:  # joined before the body, as _expand_order does
+            encoded["items"] = "[" + ",".join(self._part(i, {}) for i in items) + "]"
+        return _members(order, {"body": self._part(body, encoded)})
+
+    def _part(self, fields: Any, encoded: dict[str, str]) -> str:
+        """``compact(_join(fields, common, PART_REF))``, ``encoded`` giving the text of some
+        of the object's own values: the part's members are encoded once per part."""
+        if type(fields) is not dict:
+            return _canonical.compact(fields)
+        if PART_REF not in fields:
+            return _members(fields, encoded)
+        own = {k: v for k, v in fields.items() if k != PART_REF}
+        key = fields[PART_REF]
+        texts = self.parts.get(key) if isinstance(key, str) else None
+        if texts is None:
+            shared = self.common.get(key) if isinstance(key, str) else None
+            if not isinstance(shared, dict):
+                raise _Unknown(f"{PART_REF} {key!r}")
+            texts = self.parts[key] = {k: _canonical.compact(v) for k, v in shared.items()}
+        if not own.keys().isdisjoint(texts):
+            raise _Unknown(f"{PART_REF} {key!r}")
+        return _members({**own, **texts}, {**texts, **encoded})
 
     def resource(self, resource: Any) -> str:
         if type(resource) is not dict:
             return _canonical.compact(resource)
         encoded = {}
         if "digests" in resource:
-            encoded["digests"] = _canonical.compact(
-                _join(resource["digests"], self.common, PART_REF))
+            encoded["digests"] = self._part(resource["digests"], {})
         for key in ("scenes", "alternatives", "near_misses"):
             scenes = resource.get(key)
             if type(scenes) is list:
@@ -407,17 +433,22 @@ class _Made:
     owner: _Reader
     text: bytes
     model: Element
-    parts: list[Any] = field(default_factory=list)
-    scenes: list[Any] = field(default_factory=list)
+    parts: frozenset[str] = frozenset()
+    scenes: frozenset[str] = frozenset()
 
 
-def _references(key: str, element: Any) -> tuple[list[Any], list[Any]]:
+def _references(key: str, element: Any) -> tuple[frozenset[str], frozenset[str]]:
     """The ``common`` parts and ``catalogue`` scenes an element of the file refers to, where
-    :func:`_expand_order` and :func:`_expand_resource` join them."""
-    parts: list[Any] = []
-    scenes: list[Any] = []
-    if not isinstance(element, dict):
-        return parts, scenes
+    :func:`_expand_order` and :func:`_expand_resource` join them (of an element joined
+    without error: each a string)."""
+    parts: list[str] = []
+    scenes: list[str] = []
+    if isinstance(element, dict):
+        _gather(key, element, parts, scenes)
+    return frozenset(parts), frozenset(scenes)
+
+
+def _gather(key: str, element: dict[str, Any], parts: list[str], scenes: list[str]) -> None:
     if key == "orders":
         body = element.get("body")
         if isinstance(body, dict):
@@ -425,7 +456,7 @@ def _references(key: str, element: Any) -> tuple[list[Any], list[Any]]:
             for fields in [body, *(items if isinstance(items, list) else [])]:
                 if isinstance(fields, dict) and PART_REF in fields:
                     parts.append(fields[PART_REF])
-        return parts, scenes
+        return
     digests = element.get("digests")
     if isinstance(digests, dict) and PART_REF in digests:
         parts.append(digests[PART_REF])
@@ -433,7 +464,6 @@ def _references(key: str, element: Any) -> tuple[list[Any], list[Any]]:
         mentions = element.get(name)
         if isinstance(mentions, list):
             scenes += [s[SCENE_REF] for s in mentions if isinstance(s, dict) and SCENE_REF in s]
-    return parts, scenes
 
 
 class _Twins:
@@ -449,7 +479,9 @@ class _Twins:
 
     def __init__(self) -> None:
         self.made: OrderedDict[tuple[str, bytes], _Made] = OrderedDict()
-        self.same: dict[tuple[str, Any], bool] = {}
+        # Table keys whose entries encode alike in both files, or not.
+        self.alike: dict[str, set[str]] = {table: set() for table in TABLES}
+        self.unlike: dict[str, set[str]] = {table: set() for table in TABLES}
 
     def offer(self, key: str, raw: bytes, made: _Made) -> None:
         self.made[(key, raw)] = made
@@ -472,20 +504,25 @@ class _Twins:
         if not made.parts and not made.scenes:
             return True
         mine, theirs = reader.tables, other.tables
-        if mine is None or theirs is None:
-            return False
-        return all(self._same("common", p, mine.common, theirs.common) for p in made.parts) and all(
-            self._same("catalogue", s, mine.catalogue, theirs.catalogue) for s in made.scenes)
+        return (
+            mine is not None and theirs is not None
+            and self._entries(made.parts, "common", mine.common, theirs.common)
+            and self._entries(made.scenes, "catalogue", mine.catalogue, theirs.catalogue)
+        )
 
-    def _same(self, table: str, key: Any, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
-        same = self.same.get((table, key))
-        if same is None:
+    def _entries(self, keys: frozenset[str], table: str, mine: dict[str, Any],
+                 theirs: dict[str, Any]) -> bool:
+        alike = self.alike[table]
+        if keys <= alike:
+            return True
+        for key in keys - alike:
             ours, others = mine.get(key), theirs.get(key)
-            same = self.same[(table, key)] = (
-                ours is not None and others is not None
-                and _canonical.compact(ours) == _canonical.compact(others)
-            )
-        return same
+            if key in self.unlike[table] or ours is None or others is None or (
+                    _canonical.compact(ours) != _canonical.compact(others)):
+                self.unlike[table].add(key)
+                return False
+            alike.add(key)
+        return True
 
 
 @dataclass

@@ -134,12 +134,15 @@ def _options(order: OrderPlan | None) -> dict[str, str]:
     return dict(sorted(options.items()))
 
 
-def _order_summary(order: OrderPlan | None) -> dict[str, Any]:
-    """What a resource's summary takes from its order (small: kept for every order)."""
+def _order_summary(
+    order: OrderPlan | None, options: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What a resource's summary takes from its order (small: kept for every order);
+    ``options``: the order's, when known."""
     price = order.price if order is not None else None
     return {
         "product": None if order is None else order.product_type_id,
-        "options": _options(order),
+        "options": _options(order) if options is None else options,
         "price": None if price is None else _money(price.amount, price.currency),
     }
 
@@ -242,12 +245,13 @@ class _Side:
         self.plan: Plan | None = None
         self.head: ResourcePlan | None = None
         self.in_orders = True
+        self.options: tuple[Any, dict[str, str]] = (object(), {})  # the last body's options
 
     def step(self) -> None:
         """One item while the orders last; then ``head`` is the first resource."""
         item = next(self.items, None)
         if isinstance(item, OrderPlan):
-            self.orders[item.key] = _order_summary(item)
+            self.orders[item.key] = self.order_summary(item)
             return
         self.in_orders = False
         if isinstance(item, ResourcePlan):
@@ -258,13 +262,21 @@ class _Side:
     def advance(self) -> ResourcePlan | None:
         for item in self.items:
             if isinstance(item, OrderPlan):
-                self.orders[item.key] = _order_summary(item)
+                self.orders[item.key] = self.order_summary(item)
             elif isinstance(item, ResourcePlan):
                 return item
             else:
                 self.plan = item
                 return None
         return None
+
+    def order_summary(self, order: OrderPlan) -> dict[str, Any]:
+        """:func:`_order_summary`; the orders of a spec order are adjacent and their bodies
+        share one options object (the file's common part): its summary is made once."""
+        options = order.body.get("optionsPerProductType")
+        if options is not self.options[0]:
+            self.options = (options, _options(order))
+        return _order_summary(order, self.options[1])
 
     def summary(self, resource: ResourcePlan) -> dict[str, Any]:
         return _plan_summary(resource, self.orders.get(resource.order_key or ""))

@@ -286,12 +286,47 @@ def _odd_scenes(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield {**data, "catalogue": {**data["catalogue"], scene_id: odd}}
 
 
+def _odd_parts(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Order bodies, their items and resource digests of every shape a hand edit could make."""
+    order, resource = data["orders"][0], data["resources"][0]
+    body = order["body"]
+    item = body["items"][0]
+    key = body["$part"]
+    part = data["common"][key]
+    shared = next(iter(part))
+    for odd_body in (
+        {**body, "$part": "0" + key},
+        {**body, "$part": 7},
+        {**body, shared: "mine too"},  # a member of the part given again: refused
+        {k: v for k, v in body.items() if k != "$part"},
+        {**body, "items": "not a list"},
+        {**body, "items": [item, "not an item", {"aoiId": 2}, {**item, "$part": None}]},
+        {**body, "items": [{**item, "notifications": []}]},
+        {**body, "aoi": [{"$part": key}], "zz": {"$part": key}},  # not where parts are joined
+        {"$part": key},
+        "not a body",
+    ):
+        yield {**data, "orders": [{**order, "body": odd_body}, *data["orders"][1:]]}
+    yield {**data, "orders": [{k: v for k, v in order.items() if k != "body"}, "not an order"]}
+    yield {**data, "common": {**data["common"], key: {**part, "z": -0.0, "a": [1, 1.0, True]}}}
+    digests = resource["digests"]
+    for odd_digests in (
+        {**digests, "$part": "0" + digests["$part"]},
+        {k: v for k, v in digests.items() if k != "$part"},
+        {**digests, "geometry": {"$part": digests["$part"]}},
+        "not digests",
+    ):
+        yield {**data, "resources": [{**resource, "digests": odd_digests}]}
+
+
 def test_the_checksum_text_is_the_joined_plan_s_whatever_the_file_holds(plan: Plan) -> None:
     """The reader encodes each element as joined without joining it (tables' entries and
     repeated scene mentions encoded once): the same text as joining and encoding, for
     every shape a file may hold, or the same refusal."""
     data = json.loads(encode_plan(many(plan, 3)))
     assert _joined_by_the_reader(data) == _joined_the_plain_way(data)
+    for case in _odd_parts(data):
+        assert _joined_by_the_reader(case) == _joined_the_plain_way(case), case
     cases = list(_odd_scenes(data))
     for case in cases:
         assert _joined_by_the_reader(case) == _joined_the_plain_way(case), case
