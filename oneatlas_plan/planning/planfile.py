@@ -261,43 +261,19 @@ class _Joined:
         self.common, self.catalogue = tables.common, tables.catalogue
         self.scenes: dict[str, tuple[dict[str, Any], str] | None] = {}
         self.mentions: dict[tuple[Any, ...], str] = {}
-        self.parts: dict[str, dict[str, str]] = {}  # common key -> its members' value texts
 
     def order(self, order: Any) -> str:
-        body = order.get("body") if type(order) is dict else None
-        if type(body) is not dict:
-            return _canonical.compact(_expand_order(order, self.common))
-        encoded = {}
-        items = body.get("items")
-        if type(items) is list:  # joined before the body, as _expand_order does
-            encoded["items"] = "[" + ",".join(self._part(i, {}) for i in items) + "]"
-        return _members(order, {"body": self._part(body, encoded)})
-
-    def _part(self, fields: Any, encoded: dict[str, str]) -> str:
-        """``compact(_join(fields, common, PART_REF))``, ``encoded`` giving the text of some
-        of the object's own values: the part's members are encoded once per part."""
-        if type(fields) is not dict:
-            return _canonical.compact(fields)
-        if PART_REF not in fields:
-            return _members(fields, encoded)
-        own = {k: v for k, v in fields.items() if k != PART_REF}
-        key = fields[PART_REF]
-        texts = self.parts.get(key) if isinstance(key, str) else None
-        if texts is None:
-            shared = self.common.get(key) if isinstance(key, str) else None
-            if not isinstance(shared, dict):
-                raise _Unknown(f"{PART_REF} {key!r}")
-            texts = self.parts[key] = {k: _canonical.compact(v) for k, v in shared.items()}
-        if not own.keys().isdisjoint(texts):
-            raise _Unknown(f"{PART_REF} {key!r}")
-        return _members({**own, **texts}, {**texts, **encoded})
+        # Joined and encoded whole: encoding a body's part once and splicing the texts (as
+        # for scenes) costs more in Python steps than the C encoder spends on the part.
+        return _canonical.compact(_expand_order(order, self.common))
 
     def resource(self, resource: Any) -> str:
         if type(resource) is not dict:
             return _canonical.compact(resource)
         encoded = {}
         if "digests" in resource:
-            encoded["digests"] = self._part(resource["digests"], {})
+            encoded["digests"] = _canonical.compact(
+                _join(resource["digests"], self.common, PART_REF))
         for key in ("scenes", "alternatives", "near_misses"):
             scenes = resource.get(key)
             if type(scenes) is list:
