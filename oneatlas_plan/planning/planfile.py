@@ -649,19 +649,16 @@ class _Reader:
 
     def made(self, key: str, index: int, element: Any, line: int | None) -> _Made:
         text, joined = self.joined(key, element, index, line)
-        where = self.where(line)
-        model: Element
-        if key == "orders":
-            model = _validate(OrderPlan, joined, f"orders.{index}", where)  # type: ignore[assignment]
-        else:
-            model = _validate(ResourcePlan, joined, f"resources.{index}", where)  # type: ignore[assignment]
+        model_type = OrderPlan if key == "orders" else ResourcePlan
+        model = _validate(model_type, joined, f"{key}.{index}", self.where(line))
+        assert isinstance(model, OrderPlan | ResourcePlan)
         made = _Made(self, text.encode("utf-8"), model)
         if self.twins is not None and self.tables is not None:
             made.parts, made.scenes = _references(key, element)
-        self.take(made, line)
+        self.admit(made, line)
         return made
 
-    def take(self, made: _Made, line: int | None) -> None:
+    def admit(self, made: _Made, line: int | None) -> None:
         """Hash an element's text and check it against the rest of the file."""
         if not self.first_in_array:
             self.hasher.update(b",")
@@ -681,7 +678,7 @@ class _Reader:
             made = twins.take(self, key, raw)
             if made is not None:
                 self.count_containers(raw.count(b"{") + raw.count(b"[") + 1, line)
-                self.take(made, line)
+                self.admit(made, line)
                 return made.model
         text = lines.decode(raw, line + 1)
         made = self.made(key, index, self.loads("    {\n" + text, line), line)
