@@ -401,7 +401,7 @@ class View:
 WHOLE = View()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Made:
     """An order or resource read: the text the checksum covers (compact, joined), its model,
     and (in a :class:`_Twins`) the tables' entries the file's element refers to."""
@@ -651,7 +651,7 @@ class _Reader:
         text, joined = self.joined(key, element, index, line)
         model_type = OrderPlan if key == "orders" else ResourcePlan
         model = _validate(model_type, joined, f"{key}.{index}", self.where(line))
-        assert isinstance(model, OrderPlan | ResourcePlan)
+        assert isinstance(model, (OrderPlan, ResourcePlan))
         made = _Made(self, text.encode("utf-8"), model)
         if self.twins is not None and self.tables is not None:
             made.parts, made.scenes = _references(key, element)
