@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oneatlas_plan import _files
-from oneatlas_plan.applying.apply import ApplyResult, ApplySettings, apply_plan, check_fresh
 from oneatlas_plan.applying.reconcile import ReconcileResult, reconcile, unsettled
 from oneatlas_plan.errors import StateLockedError
 from oneatlas_plan.planning.model import Plan
@@ -31,6 +30,7 @@ from oneatlas_plan.state.model import State
 
 if TYPE_CHECKING:
     from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.applying.apply import ApplyResult, ApplySettings
 
 ClientFactory = Callable[[], "OneAtlasClient"]
 Warn = Callable[[str], None]
@@ -205,6 +205,8 @@ def apply_with_state(
 ) -> ApplyResult:
     """Apply exactly ``plan``: checked fresh under the lock (then ``on_accepted``, e.g. to
     show it: a refused plan is never shown as if it would apply), then submitted write-ahead."""
+    from oneatlas_plan.applying.apply import apply_plan, check_fresh  # a plan needs neither
+
     for message in changed_spec_files(plan):
         workspace.warn(message)
     with locked_store(workspace) as store:

@@ -76,8 +76,15 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
+# pydantic looks for plugins (entry points of every installed distribution, ≈ 50 ms) when
+# it builds the first model; a plugin would also see every value validated (state records,
+# API answers). The tool uses none: unless the user says otherwise, none are looked for.
+PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (see ``ExitCode`` and the README's table)."""
+    os.environ.setdefault(PYDANTIC_PLUGINS_ENV, "__all__")
     try:
         result: Any = cli.main(args=argv, prog_name="oneatlas-plan", standalone_mode=False)
     except click.exceptions.Exit as exit_:

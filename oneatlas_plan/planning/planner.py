@@ -31,7 +31,6 @@ from oneatlas_plan.planning.actions import (
     forgotten,
     previous_order,
 )
-from oneatlas_plan.planning.contract import ContractCatalog, utm_zone
 from oneatlas_plan.planning.desired import DesiredResource, DesiredSet
 from oneatlas_plan.planning.explain import why_not_chosen
 from oneatlas_plan.planning.model import (
@@ -56,8 +55,6 @@ from oneatlas_plan.planning.orders import (
     cover_address,
     pair_limit,
 )
-from oneatlas_plan.planning.pipeline import AddressFrontier, OrderStream, Pricer, in_build_order
-from oneatlas_plan.planning.search import SearchNeed, merge_searches, stream_searches
 from oneatlas_plan.planning.selection import (
     Candidate,
     CandidateIndex,
@@ -72,6 +69,7 @@ if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
     from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.planning.contract import ContractCatalog
 
 Event = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -210,6 +208,15 @@ def _resolve(
     searched, selected and checked. The orders, prices and their order are those of doing
     each step for every resource in turn. A double purchase gets its own order, not priced:
     the plan will not buy it, and a price costs an ordering call (1 s at Airbus)."""
+    # Imported here: a plan with nothing to resolve (a no-op re-plan) needs none of them.
+    from oneatlas_plan.planning.contract import ContractCatalog
+    from oneatlas_plan.planning.pipeline import (
+        AddressFrontier,
+        OrderStream,
+        Pricer,
+        in_build_order,
+    )
+
     emit = _serialised(emit)
     catalog = ContractCatalog(client)
     frontier = AddressFrontier((o.desired.address, o) for o in outcomes)
@@ -301,6 +308,8 @@ def _select_scenes(
     """The outcomes with their selection made, a search at a time (in the order of their
     first address, so the first resources are ready first)."""
     from shapely.geometry import shape
+
+    from oneatlas_plan.planning.search import SearchNeed, merge_searches, stream_searches
 
     needs = []
     aois: dict[str, BaseGeometry] = {}
@@ -452,6 +461,8 @@ def _warm_catalog(
 ) -> None:
     """Fetch what :func:`_check_contract` will need, once per (contract, product, UTM zone),
     in address order, until ``halt`` is set."""
+    from oneatlas_plan.planning.contract import utm_zone
+
     needs: dict[tuple[str, str, tuple[int, bool]], DesiredResource] = {}
     for outcome in sorted(outcomes, key=lambda o: o.desired.address):
         resource = outcome.desired

@@ -52,6 +52,7 @@ _SOURCES = (
 )
 _LIBRARIES = ("yaml", "pydantic", "pydantic_core", "shapely", "pyproj")
 _TAG = "\x00"  # never in a key from YAML (NUL is refused in spec files)
+_TAG_TEXT = b"\\u0000"  # how JSON writes it (json.dumps escapes every control character)
 
 
 def spec_cache_dir(state_dir: Path) -> Path:
@@ -206,12 +207,13 @@ class Entry:
     aois: dict[str, _AoiHit] = field(default_factory=dict)
     used: dict[str, _AoiHit] = field(default_factory=dict)  # what this load used or computed
     changed: bool = False
+    plain: bool = False  # read from a text without any tag: the parse needs no decoding
 
     def parsed(self, digest: str) -> tuple[Any, Marks] | None:
         if self.digest != digest or self.parse is None:
             return None
         try:
-            data = decode(self.parse["data"])
+            data = self.parse["data"] if self.plain else decode(self.parse["data"])
             marks = {tuple(path): (int(line), int(col)) for path, line, col in self.parse["marks"]}
         except (KeyError, TypeError, ValueError):
             return None
@@ -259,11 +261,14 @@ class Entry:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Entry:
+    def from_json(cls, data: dict[str, Any], *, plain: bool = False) -> Entry:
         aois = {str(key): _AoiHit.from_json(hit) for key, hit in data["aois"].items()}
         digest = data["digest"]
         return cls(
-            digest=digest if isinstance(digest, str) else None, parse=data["parse"], aois=aois
+            digest=digest if isinstance(digest, str) else None,
+            parse=data["parse"],
+            aois=aois,
+            plain=plain,
         )
 
 
@@ -293,7 +298,9 @@ class SpecCache:
             header = json.loads(header_line)
             if header.pop("sha256", None) != _sha256(body) or header != self._header(resolved):
                 return Entry()
-            return Entry.from_json(json.loads(body))
+            # A tag's key is NUL, which JSON always writes as \u0000: a body without that
+            # text holds no tag, and its parse is used as json.loads gives it.
+            return Entry.from_json(json.loads(body), plain=_TAG_TEXT not in body)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return Entry()
 

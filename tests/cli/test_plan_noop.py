@@ -15,17 +15,28 @@ from tests.conftest import World
 
 TOULOUSE = Path("specs/toulouse-pleiades.yaml")
 HEAVY = ("shapely", "pyproj", "numpy", "yaml")
+# What only resolving (search, contracts, pricing) or applying needs.
+NOT_FOR_A_NO_OP = (
+    "oneatlas_plan.api.models",
+    "oneatlas_plan.applying.apply",
+    "oneatlas_plan.planning.contract",
+    "oneatlas_plan.planning.pipeline",
+    "oneatlas_plan.planning.search",
+)
 PROBE = (
     "import sys, json\n"
     "from oneatlas_plan.cli import run\n"
     "code = run(sys.argv[1:])\n"
-    f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
+    f"loaded = [m for m in {HEAVY + NOT_FOR_A_NO_OP!r} if m in sys.modules]\n"
+    "plugins = sys.modules['pydantic.plugin._loader']._plugins\n"  # None: never looked for
+    "print(json.dumps(loaded + (['pydantic plugins'] if plugins is not None else [])),"
+    " file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
 
 def plan_process(world: World, out: str) -> tuple[int, list[str], str]:
-    """``plan`` in its own process: exit code, heavy modules it loaded, stderr."""
+    """``plan`` in its own process: exit code, what it loaded that a no-op needs not, stderr."""
     done = subprocess.run(
         [
             sys.executable,
@@ -42,7 +53,7 @@ def plan_process(world: World, out: str) -> tuple[int, list[str], str]:
         text=True,
         check=False,
         cwd=world.project,
-        env=dict(os.environ),
+        env={k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"},
         timeout=120,
     )
     heavy = json.loads(done.stderr.strip().splitlines()[-1])

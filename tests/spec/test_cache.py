@@ -13,7 +13,7 @@ import pytest
 from oneatlas_plan.errors import SpecError
 from oneatlas_plan.planning.from_spec import desired_set
 from oneatlas_plan.spec import aois as aoi_resolver
-from oneatlas_plan.spec.cache import decode, encode
+from oneatlas_plan.spec.cache import Entry, SpecCache, decode, encode
 from oneatlas_plan.spec.loader import load, load_specs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,6 +96,48 @@ def test_a_cached_load_equals_a_fresh_one_and_checks_no_aoi(
     assert outcome([Path("specs")], cache) == fresh
     assert resolutions == []
     assert any("note:" in problem for problem in fresh[0])  # findings are replayed too
+
+
+@pytest.mark.parametrize(
+    ("acquired", "plain"),
+    [
+        ("{from: 2024-01-01, to: 2024-06-30}", False),  # YAML dates: tagged in the entry
+        ("{from: '2024-01-01', to: '2024-06-30'}", True),  # strings: nothing to decode
+    ],
+    ids=["dates", "strings"],
+)
+def test_an_entry_is_decoded_only_when_it_holds_a_tag(
+    workdir: Path, resolutions: list[str], acquired: str, plain: bool
+) -> None:
+    spec = workdir / "specs" / "cached.yaml"
+    spec.write_text(SPEC.replace("{from: 2024-01-01, to: 2024-06-30}", acquired))
+    cache = workdir / "cache"
+    fresh = outcome([Path("specs")], None)
+    assert outcome([Path("specs")], cache) == fresh
+    entry = SpecCache(cache).entry(spec.resolve())
+    assert entry.parse is not None and entry.plain is plain
+    resolutions.clear()
+    assert outcome([Path("specs")], cache) == fresh  # from the entry, the same as a fresh load
+    assert resolutions == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"plain": ["text", 1, 1.5, None, True]},
+        {"when": date(2024, 1, 2), "list": [datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)]},
+        {"looks like a tag": "a\\u0000b", "nul": "a\x00b"},  # the escape's text, a NUL value
+    ],
+    ids=["plain", "tagged", "tag-like-text"],
+)
+def test_a_stored_parse_reads_back_exactly(tmp_path: Path, data: dict[str, Any]) -> None:
+    cache, spec = SpecCache(tmp_path / "cache"), tmp_path / "spec.yaml"
+    entry = Entry()
+    entry.remember_parse("d" * 64, data, {("plain",): (1, 1)})
+    cache.save(spec, entry)
+    back = cache.entry(spec)
+    assert back.parsed("d" * 64) == (data, {("plain",): (1, 1)})
+    assert back.plain is (data == {"plain": ["text", 1, 1.5, None, True]})
 
 
 def test_an_edit_is_seen_even_with_the_same_size_and_mtime(
