@@ -71,7 +71,8 @@ def test_same_reference_accepts_a_cut_reference_only_while_it_holds_the_key() ->
 def test_neo_absence_settles_after_two_checks_a_grace_period_apart(
     world: World, client: OneAtlasClient, tmp_path: Path
 ) -> None:
-    t0 = datetime.now(UTC)
+    # whole seconds, as the state records them: the grace is then met exactly, not by a margin
+    t0 = datetime.now(UTC).replace(microsecond=0)
     with StateStore(tmp_path / "state.json") as store:
         store.load()
         _unknown(store, "s.o.a", "oap-00000000dead", NEO_CONTRACT, t0)

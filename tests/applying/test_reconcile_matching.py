@@ -163,6 +163,7 @@ def test_a_lost_order_not_yet_delivered_is_found_by_the_orders_search(
     assert (current["status"], current["sales_order_id"]) == ("ordered", order["salesOrderId"])
     assert current["quotation_id"] is None
     assert not current["deliveries"]
+    assert current["production_status"] == "ordered", "bought: in production until delivered"
 
 
 def test_every_unknown_order_is_reconciled_in_one_run(
