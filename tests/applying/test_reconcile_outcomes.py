@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,16 @@ import pytest
 from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
-from oneatlas_plan.applying.reconcile import NOT_FOUND_GRACE, reconcile
+from oneatlas_plan.applying.reconcile import ACCEPT_GRACE, NOT_FOUND_GRACE, reconcile
+from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.planfile import expand_parts
 from oneatlas_plan.state.model import OrderRecord, ResourceRecord, utc_iso
 from oneatlas_plan.state.store import StateStore
-from tests.applying.interposer import Airbus, airbus
+from tests.applying.interposer import ORDERING, Airbus, airbus
+from tests.applying.test_quotations import ADDRESS as QUOTED
+from tests.applying.test_quotations import SPEC as QUOTED_SPEC
+from tests.applying.test_quotations import _neo_only, _threshold
 from tests.applying.test_reconcile import (
     LEGACY_CONTRACT,
     NEO_CONTRACT,
@@ -35,7 +39,9 @@ from tests.applying.test_reconcile_matching import (
     BAD_GATEWAY,
     OTHER_WORKSPACE,
     _account_workspace,
+    _without_delivery_workspaces,
 )
+from tests.applying.test_reconcile_retired import TANZANIA, TANZANIA_ADDRESS
 from tests.conftest import API_KEY, World
 
 __all__ = ["airbus"]
@@ -122,20 +128,20 @@ def test_a_lost_quotation_is_settled_as_airbus_shows_it_sent_accepted_or_refused
     assert sum(made_requests.get(r, 0) for r in ("orders", "quotations", "accept", "refuse")) == 0
 
 
-@pytest.mark.parametrize("named", ["body", "contract"])
+@pytest.mark.parametrize("named", ["body", "contract", "account"])
 def test_a_lost_order_the_order_search_cannot_see_is_found_in_its_delivery_workspace(
     airbus: Airbus, named: str
 ) -> None:
     """The order search fails (legacy contracts may not have it): a delivered order is found
     by customerReference in the delivery workspace its body named or, for a record that names
-    none (written by an older version), in its contract's."""
+    none (written by an older version), in its contract's, else in the account's."""
     world = airbus.world
     world.faults(drop_next_orders=1)  # Airbus creates the order, the answer is lost
     assert world.cli("plan", TOULOUSE, "--out", "plan.json") == ExitCode.OK
     assert world.cli("apply", "plan.json") == ExitCode.ERROR
     (order,) = world.ledger()
     state_path = world.project / "oneatlas-state.json"
-    if named == "contract":
+    if named != "body":
         with StateStore(state_path) as store:
             store.load()
 
@@ -144,7 +150,13 @@ def test_a_lost_order_the_order_search_cannot_see_is_found_in_its_delivery_works
                 return record
 
             store.update(TOULOUSE_ADDRESS, without_workspace)
+    if named == "body":  # the contract's and the account's are another one: the body's counts
+        airbus.wire.rewrite("/api/v1/contracts", _without_delivery_workspaces)
         airbus.wire.rewrite("/api/v1/me", _account_workspace(OTHER_WORKSPACE))
+    elif named == "contract":  # the account's workspace is another one: the contract's counts
+        airbus.wire.rewrite("/api/v1/me", _account_workspace(OTHER_WORKSPACE))
+    elif named == "account":  # the contract names none: the account's is used
+        airbus.wire.rewrite("/api/v1/contracts", _without_delivery_workspaces)
     airbus.wire.answer("/api/v2/orders/search", 502, BAD_GATEWAY, times=10)
     world.cli("plan", TOULOUSE)
     current = world.state()["resources"][TOULOUSE_ADDRESS]["orders"][-1]
@@ -194,3 +206,211 @@ def test_the_newest_known_order_of_the_same_contract_proves_the_order_search(
         ]
         assert _current(store, TOULOUSE_ADDRESS).status == "ordered"
         assert _current(store, old).status == "ordered"
+
+
+def test_an_order_of_several_resources_is_looked_up_once_and_settles_them_all(
+    world: World, client: OneAtlasClient, tmp_path: Path
+) -> None:
+    world.faults(delivery_delay_s=86400)
+    body = _body(world, TOULOUSE)
+    shared = client.order({**body, "customerReference": "oap-00000000aaaa~shared"})
+    single = client.order({**body, "customerReference": "oap-00000000bbbb~single"})
+    t0 = datetime.now(UTC)
+    with StateStore(tmp_path / "state.json") as store:
+        store.load()
+        order = OrderRecord(
+            order_key="oap-00000000aaaa", customer_reference="oap-00000000aaaa~shared",
+            contract_id=LEGACY_CONTRACT, body_digest="0" * 64, status="unknown",
+            submitted_at=utc_iso(t0), addresses=["s.a.a", "s.b.b"],
+        )
+        for address in order.addresses:
+            store.record(ResourceRecord(address=address, config_digest="c", orders=[order]))
+        _unknown(store, "s.c.c", "oap-00000000bbbb", LEGACY_CONTRACT, t0,
+                 "oap-00000000bbbb~single")
+        world.reset_stats()
+        result = reconcile(store, client, {}, _at(t0))
+        assert result.resolved == {
+            "s.a.a": shared.sales_order_id,
+            "s.b.b": shared.sales_order_id,
+            "s.c.c": single.sales_order_id,
+        }
+        for address in ("s.a.a", "s.b.b"):
+            assert _current(store, address).sales_order_id == shared.sales_order_id
+        assert _current(store, "s.c.c").sales_order_id == single.sales_order_id
+    assert world.requests_made().get("orders_search") == 2, "one search per Airbus order"
+
+
+def test_a_record_without_a_request_time_settles_from_its_first_check(
+    world: World, client: OneAtlasClient, tmp_path: Path
+) -> None:
+    """A record written by an older version may not say when its request was sent."""
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    later = t0 + NOT_FOUND_GRACE
+    with StateStore(tmp_path / "state.json") as store:
+        store.load()
+        _unknown(store, "s.o.a", "oap-00000000f00d", NEO_CONTRACT, t0)
+
+        def untimed(record: ResourceRecord) -> ResourceRecord:
+            record.orders[-1].submitted_at = None
+            return record
+
+        store.update("s.o.a", untimed)
+        assert reconcile(store, client, {}, _at(t0)).unresolved == ["s.o.a"]
+        settled = reconcile(store, client, {}, _at(later))
+        assert settled.not_ordered == ["s.o.a"]
+        order = _current(store, "s.o.a")
+        assert (order.status, order.outcome_at) == ("not_ordered", utc_iso(later))
+        assert f"at {utc_iso(t0)} and {utc_iso(later)}; planned again" in str(order.message)
+
+
+def _accept_sent_at(store: StateStore, at: datetime) -> None:
+    """As a run killed after writing its acceptance ahead."""
+
+    def sent(record: ResourceRecord) -> ResourceRecord:
+        record.orders[-1].accept_sent_at = utc_iso(at)
+        return record
+
+    store.update(QUOTED, sent)
+
+
+def test_an_acceptance_in_flight_is_settled_at_the_end_of_its_grace_and_a_refusal_recorded(
+    world: World, client: OneAtlasClient
+) -> None:
+    """Left quoted (above its threshold), an acceptance written ahead: in flight until exactly
+    ACCEPT_GRACE after it was sent, then given up (never sent again); a quotation someone
+    refused at Airbus meanwhile is recorded refused, not spend."""
+    _neo_only(world)
+    _threshold("500 EUR")
+    assert world.cli("apply", str(QUOTED_SPEC), "--auto-approve") == ExitCode.OK
+    sent = datetime.now(UTC).replace(microsecond=0)
+    with StateStore(world.project / "oneatlas-state.json") as store:
+        store.load()
+        quotation_id = str(_current(store, QUOTED).quotation_id)
+        _accept_sent_at(store, sent)
+        world.reset_stats()
+
+        early = reconcile(store, client, {}, _at(sent + ACCEPT_GRACE - timedelta(seconds=1)),
+                          accept=True)
+        assert early.accept_in_flight == [QUOTED] and early.left_quoted == []
+        assert (
+            f"Airbus still shows it SENT: counted as spend until it is read back; if Airbus "
+            f"shows no acceptance at a plan/apply from {utc_iso(sent + ACCEPT_GRACE)} on, it "
+            "is left quoted"
+        ) in early.hints[QUOTED]
+        assert _current(store, QUOTED).accept_sent_at == utc_iso(sent)
+
+        ended = reconcile(store, client, {}, _at(sent + ACCEPT_GRACE), accept=True)
+        assert ended.left_quoted == [QUOTED] and ended.accept_in_flight == []
+        order = _current(store, QUOTED)
+        assert (order.status, order.accept_sent_at) == ("quoted", None)
+        assert world.requests_made().get("accept", 0) == 0, "never accepted again"
+
+        # someone refuses it at Airbus while another acceptance is in flight
+        _accept_sent_at(store, sent)
+        client.refuse_quotation(NEO_CONTRACT, quotation_id)
+        refused = reconcile(store, client, {}, _at(sent + timedelta(seconds=1)), accept=True)
+        assert refused.accepted == {} and refused.accept_in_flight == []
+        order = _current(store, QUOTED)
+        assert (order.status, order.sales_order_id, order.production_status) == (
+            "refused", None, None
+        )
+        assert order.quotation_valid_until, "the validity Airbus shows is kept"
+        assert order.message == "quotation found refused at Airbus after an interrupted run"
+    assert world.requests_made().get("accept", 0) == 0
+
+
+def test_a_retired_order_found_at_airbus_settles_only_its_own_entry(airbus: Airbus) -> None:
+    """Two retired orders of unknown outcome, of one contract: one reached Airbus, one did
+    not. The found order is recorded in its own entry only; the other is then provably absent
+    (the found one proves the order search for their contract) and waits for its grace."""
+    world = airbus.world
+    airbus.wire.answer(ORDERING, 502, BAD_GATEWAY)  # never reached Airbus
+    assert world.cli("apply", TANZANIA, "--auto-approve") == ExitCode.ERROR
+    assert run(["state", "rm", TANZANIA_ADDRESS]) == ExitCode.OK
+    world.faults(drop_next_orders=1)  # created, the answer lost
+    assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.ERROR
+    assert run(["state", "rm", TOULOUSE_ADDRESS]) == ExitCode.OK
+    (order,) = world.ledger()
+    statuses = {e["address"]: e["order"]["status"] for e in world.state()["retired"]}
+    assert statuses == {TANZANIA_ADDRESS: "unknown", TOULOUSE_ADDRESS: "unknown"}
+
+    # a plan of another spec: the retired orders' contract comes from their records alone
+    assert world.cli("plan", NEO_SPEC) in (ExitCode.OK, ExitCode.CHANGES)
+    retired = {e["address"]: e["order"] for e in world.state()["retired"]}
+    assert (retired[TOULOUSE_ADDRESS]["status"], retired[TOULOUSE_ADDRESS]["sales_order_id"]) == (
+        "ordered", order["salesOrderId"]
+    )
+    lost = retired[TANZANIA_ADDRESS]
+    assert (lost["status"], lost["sales_order_id"]) == ("unknown", None)
+    assert len(lost["not_found_checks"]) == 1, "absence proved by the order found"
+    assert airbus.wire.posts(*ORDERING) == 2 and len(world.ledger()) == 1
+
+
+@pytest.mark.parametrize("links", ["parts", "none"])
+def test_a_lost_delivered_order_records_every_file_airbus_lists(world: World, links: str) -> None:
+    """Delivered in two parts, each its own file: both recorded, each with its own link. Or,
+    as the archive guide's delivered item, with no download link: the access API's documented
+    one is recorded. The record names no delivery workspace (older version): the order
+    line's is used."""
+    world.faults(drop_next_orders=1, download_links=links)
+    assert world.cli("plan", TOULOUSE, "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    (order,) = world.ledger()
+    with StateStore(world.project / "oneatlas-state.json") as store:
+        store.load()
+
+        def without_workspace(record: ResourceRecord) -> ResourceRecord:
+            record.orders[-1].delivery_workspace = None
+            return record
+
+        store.update(TOULOUSE_ADDRESS, without_workspace)
+    world.cli("plan", TOULOUSE)
+    current = world.state()["resources"][TOULOUSE_ADDRESS]["orders"][-1]
+    assert (current["status"], current["sales_order_id"]) == ("ordered", order["salesOrderId"])
+    assert current["production_status"] == "delivered"
+    if links == "parts":
+        first, second = current["deliveries"]
+        assert first["item_id"] == second["item_id"]
+        assert [first["download_href"], second["download_href"]] == [
+            f"/api/v1/items/{first['item_id']}/download?part={n}" for n in (1, 2)
+        ]
+    else:
+        [item] = current["deliveries"]
+        assert item["item_id"] and item["publication_date"], item
+        # the access API's documented download, found from the item's other access links
+        assert (item["download_href"], item["resource_id"]) == (
+            f"/api/v1/items/{item['item_id']}/download", None
+        )
+
+
+def test_a_lost_order_with_no_delivery_workspace_anywhere_stays_blocked_and_says_so(
+    airbus: Airbus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Neither the record, the contract nor the account names a delivery workspace and the
+    order search fails: nothing can be searched, the record stays unknown (never re-sent) and
+    the plan says why, without an internal error."""
+    world = airbus.world
+    world.faults(drop_next_orders=1)
+    assert world.cli("plan", TOULOUSE, "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.ERROR
+    with StateStore(world.project / "oneatlas-state.json") as store:
+        store.load()
+
+        def without_workspace(record: ResourceRecord) -> ResourceRecord:
+            record.orders[-1].delivery_workspace = None
+            return record
+
+        store.update(TOULOUSE_ADDRESS, without_workspace)
+    airbus.wire.rewrite("/api/v1/contracts", _without_delivery_workspaces)
+    airbus.wire.rewrite("/api/v1/me", lambda me: {**me, "contract": None})
+    airbus.wire.answer("/api/v2/orders/search", 502, BAD_GATEWAY, times=10)
+    capsys.readouterr()
+    assert world.cli("plan", TOULOUSE) == ExitCode.OK
+    err = capsys.readouterr().err
+    assert (
+        f"Airbus's order search cannot prove this order absent for contract {LEGACY_CONTRACT}: "
+        "it is looked for in delivery workspace ? at every plan/apply"
+    ) in err
+    assert world.state()["resources"][TOULOUSE_ADDRESS]["status"] == "unknown"
+    assert not [b for b in airbus.wire.sent("/api/v2/opensearch") if "customerReference" in b]
+    assert airbus.wire.posts(*ORDERING) == 1 and len(world.ledger()) == 1
