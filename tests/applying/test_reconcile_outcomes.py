@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -414,3 +415,49 @@ def test_a_lost_order_with_no_delivery_workspace_anywhere_stays_blocked_and_says
     assert world.state()["resources"][TOULOUSE_ADDRESS]["status"] == "unknown"
     assert not [b for b in airbus.wire.sent("/api/v2/opensearch") if "customerReference" in b]
     assert airbus.wire.posts(*ORDERING) == 1 and len(world.ledger()) == 1
+
+
+def test_an_automatic_acceptance_airbus_refuses_leaves_the_quotation_quoted(
+    world: World, client: OneAtlasClient
+) -> None:
+    """Finishing an interrupted run, apply accepts a quotation within its threshold; Airbus
+    answers that it expired (30 days): it is left quoted, saying why, and never retried."""
+    _neo_only(world)
+    _threshold("500 EUR")
+    assert world.cli("apply", str(QUOTED_SPEC), "--auto-approve") == ExitCode.OK
+    with StateStore(world.project / "oneatlas-state.json") as store:
+        store.load()
+
+        def within(record: ResourceRecord) -> ResourceRecord:
+            record.orders[-1].accept_up_to = Decimal("2000")
+            return record
+
+        store.update(QUOTED, within)
+        world.faults(clock_offset_s=31 * 86400)
+        world.reset_stats()
+        result = reconcile(store, client, {}, lambda: datetime.now(UTC), accept=True)
+        assert result.left_quoted == [QUOTED] and result.accepted == {}
+        order = _current(store, QUOTED)
+        assert (order.status, order.accept_up_to, order.accept_sent_at) == ("quoted", None, None)
+        assert str(order.message).startswith("automatic acceptance refused by Airbus: ")
+        assert result.hints[QUOTED] == order.message
+    assert world.requests_made().get("accept") == 1, "tried once, never again"
+
+
+def test_absence_proved_for_one_contract_proves_nothing_for_another(
+    world: World, client: OneAtlasClient, tmp_path: Path
+) -> None:
+    """Two lost orders Airbus never had, in one run: the Pléiades Neo one is provably absent
+    (its contract's order search is authoritative); the legacy one, with no known order of its
+    contract, is not: it stays blocked, never settled as not ordered (and bought again)."""
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    with StateStore(tmp_path / "state.json") as store:
+        store.load()
+        _unknown(store, "a.neo.a", "oap-00000000a0a0", NEO_CONTRACT, t0)
+        _unknown(store, "b.legacy.b", "oap-00000000b0b0", LEGACY_CONTRACT, t0)
+        reconcile(store, client, {}, _at(t0))
+        result = reconcile(store, client, {}, _at(t0 + NOT_FOUND_GRACE))
+        assert result.not_ordered == ["a.neo.a"]
+        assert result.unresolved == ["b.legacy.b"]
+        assert "cannot prove this order absent" in result.hints["b.legacy.b"]
+        assert _current(store, "b.legacy.b").status == "unknown"
