@@ -461,3 +461,34 @@ def test_absence_proved_for_one_contract_proves_nothing_for_another(
         assert result.unresolved == ["b.legacy.b"]
         assert "cannot prove this order absent" in result.hints["b.legacy.b"]
         assert _current(store, "b.legacy.b").status == "unknown"
+
+
+def test_an_acceptance_in_flight_of_a_quotation_airbus_does_not_show(airbus: Airbus) -> None:
+    """The order search does not show the quotation (yet): in flight within the grace, then
+    left quoted, both saying so; nothing is accepted again."""
+    world = airbus.world
+    _neo_only(world)
+    _threshold("500 EUR")
+    assert world.cli("apply", str(QUOTED_SPEC), "--auto-approve") == ExitCode.OK
+    sent = datetime.now(UTC).replace(microsecond=0)
+    nothing = {"features": [], "paging": {"totalResults": 0}}
+    with (
+        OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY)) as client,
+        StateStore(world.project / "oneatlas-state.json") as store,
+    ):
+        store.load()
+        _accept_sent_at(store, sent)
+        airbus.wire.answer("/api/v2/orders/search", 200, nothing)
+        early = reconcile(store, client, {}, _at(sent + timedelta(minutes=1)), accept=True)
+        assert early.accept_in_flight == [QUOTED]
+        assert "Airbus still shows it not found: counted as spend" in early.hints[QUOTED]
+
+        airbus.wire.answer("/api/v2/orders/search", 200, nothing)
+        ended = reconcile(store, client, {}, _at(sent + ACCEPT_GRACE), accept=True)
+        assert ended.left_quoted == [QUOTED]
+        order = _current(store, QUOTED)
+        assert (order.status, order.accept_sent_at) == ("quoted", None)
+        assert str(order.message).startswith(
+            "an acceptance was sent but Airbus shows the quotation not found: still quoted"
+        )
+    assert world.requests_made().get("accept", 0) == 0
