@@ -76,7 +76,8 @@ def _record(address: str, key: str, status: str = "ordered") -> ResourceRecord:
     order = OrderRecord(order_key=key, customer_reference=f"oneatlas-plan:{key}",
                         body_digest=f"sha256:{key}", status=status,  # type: ignore[arg-type]
                         submitted_at="2026-11-23T20:00:00Z", amount=250, currency="EUR",
-                        sales_order_id=f"SO-{key}" if status == "ordered" else None)
+                        sales_order_id=f"SO-{key}" if status == "ordered" else None,
+                        addresses=[address])
     return ResourceRecord(address=address, config_digest="sha256:c", spec_file="specs/a.yaml",
                           orders=[order])
 

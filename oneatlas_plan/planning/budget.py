@@ -113,20 +113,20 @@ def committed(state: State) -> list[Spend]:
 Identity = tuple[str, str | None]
 
 
-def _live_spends(state: State, records: Iterable[ResourceRecord]) -> dict[Identity, Spend | None]:
+def _live_spends(
+    state: State, records: Iterable[ResourceRecord], holders: _Holders | None = None
+) -> dict[Identity, Spend | None]:
     """The orders of ``records``, each identity once (as first seen), with its spend (None:
     nothing is, or may be, spent)."""
     found: dict[Identity, Spend | None] = {}
-    holders: dict[str, tuple[str, ...]] | None = None
+    holders = _Holders(state) if holders is None else holders
     for record in records:
         for order in record.orders:
             identity = order_identity(order)
             if identity in found:
                 continue
-            addresses = tuple(order.addresses)
-            if not addresses:  # written before orders named their addresses (state v1)
-                holders = _holders(state) if holders is None else holders
-                addresses = holders[order.order_key]
+            # an order written before orders named their addresses (state v1): its holders
+            addresses = tuple(order.addresses) or holders.of(order.order_key)
             found[identity] = _spend(order, addresses)
     return found
 
@@ -145,13 +145,22 @@ def _spend(order: OrderRecord, addresses: tuple[str, ...]) -> Spend | None:
     return Spend(order.order_key, addresses, order.amount, order.currency, _day(order.submitted_at))
 
 
-def _holders(state: State) -> dict[str, tuple[str, ...]]:
-    """Order key -> the addresses of the live records holding an order with that key."""
-    holders: dict[str, dict[str, None]] = {}
-    for address, record in state.resources.items():
-        for order in record.orders:
-            holders.setdefault(order.order_key, {})[address] = None
-    return {key: tuple(addresses) for key, addresses in holders.items()}
+class _Holders:
+    """Order key -> the addresses of the live records holding an order with that key, indexed
+    on first use (only orders without addresses need it)."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+        self._index: dict[str, tuple[str, ...]] | None = None
+
+    def of(self, key: str) -> tuple[str, ...]:
+        if self._index is None:
+            index: dict[str, dict[str, None]] = {}
+            for address, record in self._state.resources.items():
+                for order in record.orders:
+                    index.setdefault(order.order_key, {})[address] = None
+            self._index = {k: tuple(addresses) for k, addresses in index.items()}
+        return self._index[key]
 
 
 def _day(timestamp: str | None) -> date | None:
@@ -326,7 +335,9 @@ class RunRecheck:
         self._touched = tuple(dict.fromkeys(touched))
         mine = set(self._touched)
         others = (r for address, r in state.resources.items() if address not in mine)
-        held_elsewhere = _live_spends(state, others)
+        # an address-less order is never written during a run, so its holders stay the same
+        self._holders = _Holders(state)
+        held_elsewhere = _live_spends(state, others, self._holders)
         self._settled_ids = set(held_elsewhere)
         self._settled = [s for s in held_elsewhere.values() if s is not None]
         self._settled += _retired_spends(state)
@@ -362,7 +373,7 @@ class RunRecheck:
 
     def _touched_spends(self, state: State) -> list[Spend]:
         records = (state.resources.get(address) for address in self._touched)
-        live = _live_spends(state, (r for r in records if r is not None))
+        live = _live_spends(state, (r for r in records if r is not None), self._holders)
         return [
             spend
             for identity, spend in live.items()
