@@ -88,13 +88,24 @@ def random_trials(count: int) -> list[Trial]:
 
 
 def wait_until_sandbox_idle(project: Project) -> None:
-    """A killed client's request may still be running at Airbus (an order delay, or a held
-    answer just released) and hold the one ordering slot; as a user would, wait for it before
-    running again (otherwise the next request is refused with 429 and the key banned)."""
-    deadline = time.monotonic() + 15
-    while any(r.get("completed") is None for r in project.stats()["ordering_requests"]):
-        assert time.monotonic() < deadline, project.stats()
-        time.sleep(0.05)
+    """Wait, as a user would before running again, until nothing a killed client sent can
+    still reach Airbus: a request still in progress holds the one ordering slot (the next
+    one would be refused with 429 and the key banned), and an order created after the next
+    run looked would be ordered again.
+
+    Unanswered ordering requests are not enough to look at: a request the sandbox has not
+    admitted yet (unread in its socket, in its latency) is in no list. But a killed client's
+    connection closes only once the sandbox has read and answered everything sent on it, and
+    the sandbox counts a connection as soon as it accepts it (before this one, which came
+    later): idle is when the only open connection is the one asking."""
+    deadline = time.monotonic() + 60  # bounds a failure only
+    while True:
+        stats = project.stats()
+        unanswered = [r for r in stats["ordering_requests"] if r.get("completed") is None]
+        if stats["open_connections"] == 1 and not unanswered:
+            return
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.01)
 
 
 def wait_while_held(
@@ -325,3 +336,34 @@ def test_campaign_random_sigkills_during_apply(tmp_path: Path) -> None:
     for index, trial in enumerate(campaign_trials(CAMPAIGN_TRIALS)):
         counted_kill_trial(tmp_path / str(index), trial, tally)
     tally.check(f"{CAMPAIGN_TRIALS} random SIGKILLs during apply")
+
+
+@pytest.mark.timeout(120)
+def test_idle_wait_covers_a_request_still_on_its_way(tmp_path: Path) -> None:
+    """The harness's wait after a kill (``wait_until_sandbox_idle``) must also cover a request
+    the killed client sent that the sandbox has not yet admitted (here: in its latency, before
+    the limiter sees it); otherwise it lands during the recovery, meets its ordering requests
+    (a ban) or creates an order after the operator checked the ledger (a duplicate)."""
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
+        go_on = tmp_path / "release"
+        proc = project.spawn(
+            "apply",
+            str(project.plan_path),
+            **{PAUSE_ENV: "after-pending:1", RELEASE_ENV: str(go_on)},
+        )
+        watcher = StderrWatcher(proc)
+        try:
+            assert watcher.wait_for(f"{MARKER} after-pending", timeout=60), watcher.text
+            project.faults(latency_ms=2000)
+            sent = sum(project.stats()["requests"].get(e, 0) for e in ORDER_ENDPOINTS)
+            go_on.touch()
+            deadline = time.monotonic() + 60
+            while sum(project.stats()["requests"].get(e, 0) for e in ORDER_ENDPOINTS) == sent:
+                assert proc.poll() is None and time.monotonic() < deadline, watcher.text
+                time.sleep(0.01)
+        finally:
+            kill(proc)  # the order is in the sandbox's latency: not admitted yet
+        wait_until_sandbox_idle(project)
+        assert len(project.ledger()) == 1, "the wait ended before the order was created"
