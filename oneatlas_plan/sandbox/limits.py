@@ -48,6 +48,7 @@ class Limiter:
         self._last_ordering = -1e18
         self._search_window: deque[float] = deque()
         self._banned_until: dict[str, float] = {}
+        self._open_connections = 0  # live, not a statistic: never reset
         self.stats = Stats()
 
     def reset_stats(self) -> None:
@@ -57,6 +58,11 @@ class Limiter:
     def connection_opened(self) -> None:
         with self._lock:
             self.stats.connections += 1
+            self._open_connections += 1
+
+    def connection_closed(self) -> None:
+        with self._lock:
+            self._open_connections -= 1
 
     def reset_bans(self) -> None:
         with self._lock:
@@ -149,4 +155,5 @@ class Limiter:
                 "dropped_connections": s.dropped,
                 "injected_errors": s.injected_errors,
                 "tcp_connections": s.connections,
+                "open_connections": self._open_connections,
             }

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from .app import SandboxApp
 from .config import SandboxConfig
@@ -72,9 +72,6 @@ class KeepAliveHandler(QuietHandler):
         # headers and body leave in separate writes: without this, Nagle's algorithm holds the
         # body back until the client's delayed ACK (40 ms) on a kept-alive connection
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        app = getattr(self.server, "app", None)
-        if isinstance(app, SandboxApp):
-            app.limiter.connection_opened()
 
     def run_wsgi(self) -> None:
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
@@ -101,6 +98,30 @@ class KeepAliveHandler(QuietHandler):
 
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         self.close_connection = True
+
+
+class _CountingServer(ThreadedWSGIServer):
+    """Counts connections (``tcp_connections``, ``open_connections`` in the stats) when they
+    are accepted, in the accepting thread: a connection accepted before the one asking for
+    the stats is counted in its answer, even if its own thread has not run yet."""
+
+    def _limiter(self) -> Any:
+        app = getattr(self, "app", None)  # a test may wrap the app: then nothing is counted
+        return app.limiter if isinstance(app, SandboxApp) else None
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        limiter = self._limiter()
+        if limiter is not None:
+            limiter.connection_opened()
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            limiter = self._limiter()
+            if limiter is not None:
+                limiter.connection_closed()
 
 
 def load_catalog(path: Path) -> list[dict[str, Any]]:
@@ -131,7 +152,7 @@ def serve_in_thread(
 ) -> tuple[BaseWSGIServer, threading.Thread]:
     if host not in LOOPBACK:
         raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
-    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    server = _CountingServer(host, port, app, handler=KeepAliveHandler)
     # a short poll interval: stop() (shutdown) waits for the loop to notice, up to that long
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="oneatlas-sandbox",

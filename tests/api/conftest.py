@@ -2,7 +2,12 @@
 
 Every route can be given a script: a list of replies served in turn (the last one repeats).
 A reply is a werkzeug Response, a callable ``(request) -> Response``, or :data:`DROP` (read the
-request, then close the connection without answering).
+request, then close the connection without answering). ``block(path)`` holds the requests to a
+path until the test releases them (a handshake, never a delay to outlast).
+
+Clients get a generous timeout (:data:`PATIENT`): under load a loopback answer can take seconds,
+and only a test about timeouts should ever see one; such a test makes its request wait for
+sure (``block``) and is impatient for that request alone (:func:`impatient_for`).
 """
 
 from __future__ import annotations
@@ -15,19 +20,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from oneatlas_plan.api.auth import ApiKey
-from oneatlas_plan.api.client import OneAtlasClient
+from oneatlas_plan.api.client import OneAtlasClient, new_session
 from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.api.retry import RetryPolicy
 
 API_KEY = "test-key-0123456789"
 TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 DROP = object()
+PATIENT = (30.0, 30.0)  # (connect, read) seconds: never reached by a loopback answer
 
 
 def reference_json(name: str) -> Any:
@@ -50,6 +59,25 @@ class Seen:
     at: float
 
 
+class Block:
+    """Requests wait here until the test releases them; ``wait_arrived`` is the handshake that
+    one is waiting. The fixture releases every block at the end, so nothing hangs."""
+
+    def __init__(self) -> None:
+        self._arrived = threading.Event()
+        self._released = threading.Event()
+
+    def wait(self) -> None:
+        self._arrived.set()
+        self._released.wait()
+
+    def wait_arrived(self, timeout: float = 60) -> None:
+        assert self._arrived.wait(timeout), f"no request reached the block within {timeout} s"
+
+    def release(self) -> None:
+        self._released.set()
+
+
 @dataclass
 class FakeOneAtlas:
     """State of the fake server; tests script routes and read what was received."""
@@ -63,7 +91,7 @@ class FakeOneAtlas:
     revoked: set[str] = field(default_factory=set)
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
-    delay: float = 0.0
+    blocked: dict[str, Block] = field(default_factory=dict)
     # The first ``together`` searches wait for each other (a handshake: they can only all
     # pass if the client has them in flight at once; otherwise the wait times out, and
     # ``apart`` says so, whatever the client's retries do next).
@@ -76,6 +104,11 @@ class FakeOneAtlas:
 
     def script(self, method: str, path: str, *replies: Any) -> None:
         self.scripts[(method, path)] = list(replies)
+
+    def block(self, path: str) -> Block:
+        """Hold every request to ``path`` (after recording it) until ``release()``."""
+        self.blocked[path] = Block()
+        return self.blocked[path]
 
     def _meet(self, kind: str) -> None:
         if kind != "search" or not self.together:
@@ -109,8 +142,9 @@ class FakeOneAtlas:
             self.max_in_flight[kind] = max(self.max_in_flight.get(kind, 0), self.in_flight[kind])
         try:
             self._meet(kind)
-            if self.delay and request.path not in (TOKEN_PATH, "/sandbox/v1/config"):
-                time.sleep(self.delay)
+            block = self.blocked.get(request.path)
+            if block is not None:
+                block.wait()
             reply = self._reply(request)
             if reply is DROP:
                 sock: socket.socket = environ["werkzeug.socket"]
@@ -202,6 +236,8 @@ def fake() -> Iterator[FakeOneAtlas]:
     try:
         yield state
     finally:
+        for block in state.blocked.values():
+            block.release()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -227,7 +263,7 @@ def make_client(fake: FakeOneAtlas) -> Iterator[Callable[..., OneAtlasClient]]:
     def build(**options: Any) -> OneAtlasClient:
         options.setdefault("sleep", SleepRecorder())
         options.setdefault("retry", RetryPolicy(retries=3, base_delay=0.01, max_delay=0.05))
-        options.setdefault("timeout", (2.0, 2.0))
+        options.setdefault("timeout", PATIENT)
         key = ApiKey(options.pop("api_key", API_KEY))
         client = OneAtlasClient(resolve_endpoint(fake.base_url), key, **options)
         clients.append(client)
@@ -236,3 +272,30 @@ def make_client(fake: FakeOneAtlas) -> Iterator[Callable[..., OneAtlasClient]]:
     yield build
     for client in clients:
         client.close()
+
+
+class _ImpatientFor(HTTPAdapter):
+    """Sends requests to one path with the client's own timeout, every other one with
+    :data:`PATIENT`."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(max_retries=0)
+        self._path = path
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:
+        if urlsplit(request.url or "").path != self._path:
+            timeout = PATIENT
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                            proxies=proxies)
+
+
+def impatient_for(base_url: str, path: str) -> requests.Session:
+    """A session for a client whose (short) timeout is what the test is about: only requests
+    to ``path`` are sent with it; the token, the limits and every other request get
+    :data:`PATIENT`, so they cannot time out under load. The client still believes its
+    timeout (its doubt period after giving up is that timeout). The caller closes it."""
+    session = new_session([base_url], 4)
+    session.mount(base_url, _ImpatientFor(path))
+    return session

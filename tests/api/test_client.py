@@ -35,6 +35,7 @@ from .conftest import (
     TOKEN_PATH,
     FakeOneAtlas,
     SleepRecorder,
+    impatient_for,
     json_response,
     make_catalogue,
 )
@@ -176,12 +177,19 @@ def test_order_5xx_is_outcome_unknown(fake: FakeOneAtlas, make_client: Any, stat
 
 
 def test_order_timeout_is_outcome_unknown(fake: FakeOneAtlas, make_client: Any) -> None:
-    fake.delay = 0.5
     fake.script("POST", "/api/v1/orders", json_response({"salesOrderId": "SAL1"}, 201))
-    client = make_client(timeout=(1.0, 0.2))
-    with pytest.raises(OutcomeUnknownError, match="no answer in time"):
-        client.order(ORDER_BODY)
+    block = fake.block("/api/v1/orders")  # no answer until the client has given up
+    session = impatient_for(fake.base_url, "/api/v1/orders")
+    client = make_client(timeout=(30.0, 0.2), session=session)
+    try:
+        with pytest.raises(OutcomeUnknownError, match="no answer in time"):
+            client.order(ORDER_BODY)
+        block.wait_arrived()  # the server may see it after the client gave up (under load)
+    finally:
+        block.release()
+        session.close()
     assert len(fake.received("/api/v1/orders")) == 1
+    assert client.stats.requests["orders"] == 1  # never resent
 
 
 def test_order_400_is_rejected_with_airbus_message(fake: FakeOneAtlas, make_client: Any) -> None:
@@ -362,7 +370,7 @@ def test_search_many_runs_concurrently_within_the_limit(fake: FakeOneAtlas,
                                                         make_client: Any) -> None:
     fake.catalogue = make_catalogue(10)
     fake.together = 2  # the first two searches only return once both are in flight
-    client = make_client(timeout=(2.0, 30.0))  # no client retry before the handshake ends
+    client = make_client()  # PATIENT: no client retry before the handshake ends
     results = client.search_many([SearchQuery(items_per_page=5)] * 12)
     assert not fake.apart
     assert [len(r) for r in results] == [10] * 12

@@ -4,6 +4,7 @@ production with the sandbox's (time-scaled) limits."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -28,6 +29,8 @@ from oneatlas_plan.errors import (
     OutcomeUnknownError,
     RequestRejectedError,
 )
+from tests.api.conftest import impatient_for
+from tests.holds import hold, release, wait_until_held
 
 embedded = pytest.importorskip("oneatlas_plan.sandbox.embedded",
                                reason="the sandbox (oneatlas_plan.sandbox.embedded) is not built")
@@ -239,30 +242,83 @@ def test_option_rejected(connect: Callable[..., OneAtlasClient]) -> None:
     assert client.stats.requests["orders"] == 1  # a 4xx is final: never resent
 
 
+class GateClock:
+    """The gates' clock, frozen except while a gate sleeps: whatever the machine's load does
+    to the real clock, a turn that must wait asks ``sleep`` for the whole wait, and
+    ``before_next_sleep`` sees that moment. Each sleep also really sleeps (at least what was
+    asked), so the pacing the sandbox measures stays real."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.before_next_sleep: Callable[[float], None] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        hook, self.before_next_sleep = self.before_next_sleep, None
+        if hook is not None:
+            hook(seconds)
+        time.sleep(seconds)
+        self.now += seconds
+
+
 def test_after_an_order_timeout_no_ordering_request_meets_it_at_airbus(
     sandbox: Any, connect: Callable[..., OneAtlasClient], tmp_path: Path
 ) -> None:
-    # The order takes 0.5 s at the sandbox; the client gives up after 0.4 s. Airbus may still
-    # be processing it: the next ordering request, from this or another process of the key,
-    # waits until the doubt period (one read timeout after giving up) and the interval have
-    # passed. Sending it at once would make two concurrent ordering requests: a ban.
+    # Airbus holds the order's answer (committed, not sent) until the client has given up
+    # after its 0.4 s read timeout. Airbus may still be processing it: the next ordering
+    # request, from this or another process of the key, waits until the doubt period (one
+    # read timeout after giving up) and the interval have passed. Sending it at once would
+    # make two concurrent ordering requests: a ban.
     gate_file = gate_path(tmp_path, origin_of(sandbox.base_url), "sandbox-key")
-    impatient = connect(timeout=(5.0, 0.4), gate=FileGate(gate_file))
-    other_process = connect(gate=FileGate(gate_file))
+    clock = GateClock()
+    session = impatient_for(sandbox.base_url, "/api/v1/orders")  # setup never times out
+    impatient = connect(timeout=(30.0, 0.4), session=session,
+                        gate=FileGate(gate_file, clock=clock, sleep=clock.sleep))
+    other_process = connect(gate=FileGate(gate_file, clock=clock, sleep=clock.sleep))
+    interval = other_process.profile.limits.ordering_interval
     feature = impatient.search(PHR_2022)[0]
     body = order_request(impatient, feature, "slow-1").to_body()
-    requests.post(f"{sandbox.base_url}/sandbox/v1/faults", json={"order_delay_ms": 500},
-                  timeout=10).raise_for_status()
     requests.post(f"{sandbox.base_url}/sandbox/v1/reset-stats", timeout=10).raise_for_status()
-    with pytest.raises(OutcomeUnknownError, match="no answer in time"):
-        impatient.order(body)
-    other_process.price(body)
+    hold(sandbox.base_url, "orders")
+    waits: list[float] = []
+
+    def airbus_finishes_within_the_doubt_period(seconds: float) -> None:
+        """The other process's turn waits: the order is still at Airbus (the client may have
+        given up before the sandbox even read it) and nothing else has been sent; Airbus
+        answers now, within the doubt period."""
+        waits.append(seconds)
+        (entry,) = wait_until_held(sandbox.base_url)
+        assert (entry["endpoint"], entry["status"]) == ("orders", 201)
+        (request,) = control(sandbox, "stats")["ordering_requests"]
+        assert (request["endpoint"], request["completed"]) == ("orders", None)
+        release(sandbox.base_url)
+        wait_until_completed(sandbox)
+
+    try:
+        with pytest.raises(OutcomeUnknownError, match="no answer in time"):
+            impatient.order(body)
+        clock.before_next_sleep = airbus_finishes_within_the_doubt_period
+        other_process.price(body)
+    finally:
+        release(sandbox.base_url)
+        session.close()
+    assert waits == [pytest.approx(0.4 + interval)]  # the doubt period, then the interval
     stats = control(sandbox, "stats")
     order, price = sorted(stats["ordering_requests"], key=lambda e: e["arrived"])
     assert (order["endpoint"], price["endpoint"]) == ("orders", "prices")
     assert stats["too_many_requests"] == 0 and stats["max_concurrent_ordering"] == 1
-    assert price["arrived"] - order["completed"] >= 1 / 20  # the interval, after it ended
+    assert price["arrived"] - order["completed"] >= interval  # the interval, after it ended
     assert len(control(sandbox, "ledger")) == 1  # the order was created, once
+
+
+def wait_until_completed(sandbox: Any) -> None:
+    """Until every ordering request the sandbox received has been answered (a handshake)."""
+    deadline = time.monotonic() + 60
+    while any(e["completed"] is None for e in control(sandbox, "stats")["ordering_requests"]):
+        assert time.monotonic() < deadline, "a released request was never answered"
+        time.sleep(0.01)
 
 
 def test_one_kept_alive_connection_carries_every_call(

@@ -10,7 +10,11 @@ drop".
 CI runs the fixed points plus ``ONEATLAS_CRASH_TRIALS`` (default 2) kills at random times;
 the campaign (``-m campaign``) runs ``ONEATLAS_KILL_CAMPAIGN_TRIALS`` (default 100) random
 SIGKILLs during apply with network latency and order delays, and prints its counts:
-duplicates, lost, unparsable, needing a person.
+duplicates, lost, unparsable, needing a person. Its trials come from a seed
+(``ONEATLAS_KILL_CAMPAIGN_SEED``); a failure names the seed, each failed trial with its faults,
+kill time and where the kill landed, and the command to replay just those trials
+(``ONEATLAS_KILL_CAMPAIGN_ONLY=kill-17,...``; the kill lands at the same time, not
+necessarily at the same point of the run).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import pytest
 
 from oneatlas_plan._testhooks import ENV as PAUSE_ENV
 from oneatlas_plan._testhooks import MARKER, RELEASE_ENV
-from oneatlas_plan.errors import ExitCode
+from oneatlas_plan.errors import ExitCode, StateError
 from tests.holds import ORDER_ENDPOINTS, hold, release, wait_until_held
 from tests.pg_server import PostgresServer
 from tests.reliability.campaign import Tally, loads, recover
@@ -88,13 +92,24 @@ def random_trials(count: int) -> list[Trial]:
 
 
 def wait_until_sandbox_idle(project: Project) -> None:
-    """A killed client's request may still be running at Airbus (an order delay, or a held
-    answer just released) and hold the one ordering slot; as a user would, wait for it before
-    running again (otherwise the next request is refused with 429 and the key banned)."""
-    deadline = time.monotonic() + 15
-    while any(r.get("completed") is None for r in project.stats()["ordering_requests"]):
-        assert time.monotonic() < deadline, project.stats()
-        time.sleep(0.05)
+    """Wait, as a user would before running again, until nothing a killed client sent can
+    still reach Airbus: a request still in progress holds the one ordering slot (the next
+    one would be refused with 429 and the key banned), and an order created after the next
+    run looked would be ordered again.
+
+    Unanswered ordering requests are not enough to look at: a request the sandbox has not
+    admitted yet (unread in its socket, in its latency) is in no list. But a killed client's
+    connection closes only once the sandbox has read and answered everything sent on it, and
+    the sandbox counts a connection as soon as it accepts it (before this one, which came
+    later): idle is when the only open connection is the one asking."""
+    deadline = time.monotonic() + 60  # bounds a failure only
+    while True:
+        stats = project.stats()
+        unanswered = [r for r in stats["ordering_requests"] if r.get("completed") is None]
+        if stats["open_connections"] == 1 and not unanswered:
+            return
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.01)
 
 
 def wait_while_held(
@@ -284,9 +299,14 @@ def test_connection_dropped_after_the_order_is_reconciled_not_reordered(
         check_done(project)
 
 
-def campaign_trials(count: int) -> list[Trial]:
+CAMPAIGN_SEED = int(os.environ.get("ONEATLAS_KILL_CAMPAIGN_SEED", "20261130"))
+# Replaying: "kill-17,kill-42" runs those trials only (same seed: same faults and kill times).
+CAMPAIGN_ONLY = {t for t in os.environ.get("ONEATLAS_KILL_CAMPAIGN_ONLY", "").split(",") if t}
+
+
+def campaign_trials(count: int, seed: int = CAMPAIGN_SEED) -> list[Trial]:
     """Random kill times during apply, with latency on every request and order delays."""
-    rng = random.Random(20261130)
+    rng = random.Random(seed)
     trials = []
     for index in range(count):
         faults: dict[str, Any] = {
@@ -299,14 +319,27 @@ def campaign_trials(count: int) -> list[Trial]:
     return trials
 
 
-def counted_kill_trial(tmp_path: Path, trial: Trial, tally: Tally) -> None:
+def kill_point(project: Project, watcher: StderrWatcher) -> str:
+    """Where a kill landed, for the failure report: the child's last output, the state's
+    records and what the sandbox had received."""
+    try:
+        statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
+    except (AssertionError, ValueError, OSError, StateError) as error:
+        statuses = {"(state)": f"unreadable: {error}"}
+    requests_seen = [(r["endpoint"], r["status"]) for r in project.stats()["ordering_requests"]]
+    last = watcher.text.strip().splitlines()[-3:]
+    return f"state {statuses}; ordering requests {requests_seen}; child's last lines {last}"
+
+
+def counted_kill_trial(tmp_path: Path, trial: Trial, tally: Tally) -> str:
+    """One trial; returns where the kill landed."""
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         project = make_project(tmp_path, sandbox.base_url)
         planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
         assert planned.code == 0, planned.text
         project.faults(**trial.faults)
         proc = project.spawn("apply", str(project.plan_path))
-        StderrWatcher(proc)
+        watcher = StderrWatcher(proc)
         assert trial.kill_after is not None
         time.sleep(trial.kill_after)  # a random moment is the point of this trial
         tally.trials += 1
@@ -314,14 +347,75 @@ def counted_kill_trial(tmp_path: Path, trial: Trial, tally: Tally) -> None:
         kill(proc)
         wait_until_sandbox_idle(project)
         tally.unparsable += 0 if loads(project) else 1
+        point = kill_point(project, watcher)
         project.faults(order_delay_ms=0, drop_next_orders=0, drop_probability=0, latency_ms=0)
         recover(project, tally, Result(0, "", ""))
+        return point
+
+
+def _problems(tally: Tally) -> tuple[int, int, int, int]:
+    return tally.duplicates, tally.lost, tally.unparsable, len(tally.not_converged)
 
 
 @pytest.mark.campaign
 @pytest.mark.timeout(60 + 30 * CAMPAIGN_TRIALS)
 def test_campaign_random_sigkills_during_apply(tmp_path: Path) -> None:
     tally = Tally()
-    for index, trial in enumerate(campaign_trials(CAMPAIGN_TRIALS)):
-        counted_kill_trial(tmp_path / str(index), trial, tally)
-    tally.check(f"{CAMPAIGN_TRIALS} random SIGKILLs during apply")
+    failed: list[str] = []
+    print(f"\nseed {CAMPAIGN_SEED} (ONEATLAS_KILL_CAMPAIGN_SEED)")
+    for trial in campaign_trials(CAMPAIGN_TRIALS):
+        if CAMPAIGN_ONLY and trial.name not in CAMPAIGN_ONLY:
+            continue
+        described = f"{trial.name} (faults {trial.faults}, kill after {trial.kill_after:.3f} s)"
+        before = _problems(tally)
+        try:
+            point = counted_kill_trial(tmp_path / trial.name, trial, tally)
+        except Exception as error:
+            raise AssertionError(
+                f"seed {CAMPAIGN_SEED}, {described}: {error}\nreplay: "
+                f"ONEATLAS_KILL_CAMPAIGN_SEED={CAMPAIGN_SEED} "
+                f"ONEATLAS_KILL_CAMPAIGN_ONLY={trial.name}"
+            ) from error
+        if _problems(tally) != before:
+            failed.append(f"{described}, killed at: {point}")
+    name = f"{tally.trials} random SIGKILLs during apply"
+    if failed:
+        replay = ",".join(f.split(" ", 1)[0] for f in failed)
+        raise AssertionError(
+            f"{tally.report(name)}\nseed {CAMPAIGN_SEED}; replay: "
+            f"ONEATLAS_KILL_CAMPAIGN_SEED={CAMPAIGN_SEED} ONEATLAS_KILL_CAMPAIGN_ONLY={replay}\n"
+            + "\n".join(failed)
+            + f"\nnot converged: {tally.not_converged}"
+        )
+    tally.check(name)
+
+
+@pytest.mark.timeout(120)
+def test_idle_wait_covers_a_request_still_on_its_way(tmp_path: Path) -> None:
+    """The harness's wait after a kill (``wait_until_sandbox_idle``) must also cover a request
+    the killed client sent that the sandbox has not yet admitted (here: in its latency, before
+    the limiter sees it); otherwise it lands during the recovery, meets its ordering requests
+    (a ban) or creates an order after the operator checked the ledger (a duplicate)."""
+    with start_sandbox(tmp_path / "sandbox-data") as sandbox:
+        project = make_project(tmp_path, sandbox.base_url)
+        assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
+        go_on = tmp_path / "release"
+        proc = project.spawn(
+            "apply",
+            str(project.plan_path),
+            **{PAUSE_ENV: "after-pending:1", RELEASE_ENV: str(go_on)},
+        )
+        watcher = StderrWatcher(proc)
+        try:
+            assert watcher.wait_for(f"{MARKER} after-pending", timeout=60), watcher.text
+            project.faults(latency_ms=2000)
+            sent = sum(project.stats()["requests"].get(e, 0) for e in ORDER_ENDPOINTS)
+            go_on.touch()
+            deadline = time.monotonic() + 60
+            while sum(project.stats()["requests"].get(e, 0) for e in ORDER_ENDPOINTS) == sent:
+                assert proc.poll() is None and time.monotonic() < deadline, watcher.text
+                time.sleep(0.01)
+        finally:
+            kill(proc)  # the order is in the sandbox's latency: not admitted yet
+        wait_until_sandbox_idle(project)
+        assert len(project.ledger()) == 1, "the wait ended before the order was created"

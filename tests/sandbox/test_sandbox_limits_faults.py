@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -198,6 +199,46 @@ def test_held_answer_lets_a_client_die_after_commit(tmp_path: Path) -> None:
         assert (in_flight["customerReference"], in_flight["status"]) == ("slow-1", 201)
         assert [o["customerReference"] for o in client.control("ledger")] == ["slow-1"]
         assert release(sb.base_url) == [in_flight["id"]]
+
+
+def _open_connections(base_url: str, until: int | None = None) -> int:
+    """The sandbox's open connections (this one's included); with ``until``, poll until
+    that many are left (the sandbox closes a connection once it reads the peer's end)."""
+    deadline = time.monotonic() + 60  # bounds a failure only
+    while True:
+        count = int(requests.get(base_url + "/sandbox/v1/stats", timeout=10).json()[
+            "open_connections"])
+        if until is None or count == until:
+            return count
+        assert time.monotonic() < deadline, f"{count} connections open, not {until}"
+        time.sleep(0.01)
+
+
+def test_a_dead_client_connection_stays_open_until_what_it_sent_is_answered(
+    tmp_path: Path,
+) -> None:
+    # A client killed right after sending: the sandbox still acts on its request, and its
+    # connection counts as open until then (the crash tests wait on this after a kill).
+    with start_embedded(tmp_path, time_scale=200.0) as sb:
+        client = Client(sb)
+        body = json.dumps(legacy_body(toulouse_scene(client), reference_text="dead-1"))
+        client.session.close()
+        _open_connections(sb.base_url, until=1)
+        hold(sb.base_url, "orders", stage="received")  # read, not acted on
+        host, port = sb.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as dead:
+            dead.sendall(
+                f"POST /api/v1/orders HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: {client.session.headers['Authorization']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                f"{body}".encode()
+            )
+        wait_until_held(sb.base_url)
+        assert _open_connections(sb.base_url) >= 2  # the dead one, held, and this one
+        assert client.control("ledger") == []
+        release(sb.base_url)
+        _open_connections(sb.base_url, until=1)
+        assert [o["customerReference"] for o in client.control("ledger")] == ["dead-1"]
 
 
 def test_order_delay_answers_after_commit(tmp_path: Path) -> None:
