@@ -305,25 +305,11 @@ def scopes_from_checks(checks: Iterable[BudgetCheck]) -> list[_Scope]:
     return [_Scope(c.scope, c.name, Limit(c.limit, c.currency, c.per)) for c in checks]
 
 
-def recheck(
-    checks: Sequence[BudgetCheck],
-    key: str,
-    addresses: Sequence[str],
-    amount: Decimal,
-    currency: str,
-    state: State,
-    today: date,
-) -> str | None:
-    """Whether ordering now at ``amount`` breaks a limit of the plan, counting everything the
-    state records (including what this run already bought) and nothing else."""
-    return RunRecheck(checks, state, touched=()).violation(
-        key, addresses, amount, currency, state, today
-    )
-
-
 class RunRecheck:
-    """``recheck`` for each order of one apply run, in time proportional to the run's own
-    records rather than to the whole state's.
+    """Whether ordering now at a given amount breaks a limit of the plan, counting everything
+    the state records (including what this run already bought) and nothing else: for each
+    order of one apply run, in time proportional to the run's own records rather than to the
+    whole state's.
 
     Apply holds the state lock, so during the run only its own writes change the state, and
     only the records of its orders' addresses (``touched``), by appending or updating their

@@ -14,7 +14,6 @@ from oneatlas_plan.planning.budget import (
     Spend,
     check_budgets,
     committed,
-    recheck,
     window_start,
 )
 from oneatlas_plan.planning.model import BudgetCheck
@@ -151,9 +150,10 @@ def test_committed_counts_ordered_accepted_pending_unknown_once() -> None:
     assert sorted(s.amount for s in committed(state)) == [16, 100, 200]
     check = check_budgets([], Limits(spec={"s": eur("1000")}), committed(state), TODAY).checks
     assert check[0].spent_before == Decimal("316")
-    reason = recheck(check, "new", ["s.o.z"], Decimal("700"), "EUR", state, TODAY)
+    run = RunRecheck(check, state, touched=())
+    reason = run.violation("new", ["s.o.z"], Decimal("700"), "EUR", state, TODAY)
     assert reason is not None and "EUR 316.00 already committed" in reason
-    assert recheck(check, "new", ["s.o.z"], Decimal("684"), "EUR", state, TODAY) is None
+    assert run.violation("new", ["s.o.z"], Decimal("684"), "EUR", state, TODAY) is None
 
 
 def _placed(key: str, amount: str, submitted: str, status: str = "ordered", **extra: object
