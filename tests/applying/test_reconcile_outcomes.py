@@ -359,14 +359,7 @@ def test_a_lost_delivered_order_records_every_file_airbus_lists(world: World, li
     assert world.cli("plan", TOULOUSE, "--out", "plan.json") == ExitCode.OK
     assert world.cli("apply", "plan.json") == ExitCode.ERROR
     (order,) = world.ledger()
-    with StateStore(world.project / "oneatlas-state.json") as store:
-        store.load()
-
-        def without_workspace(record: ResourceRecord) -> ResourceRecord:
-            record.orders[-1].delivery_workspace = None
-            return record
-
-        store.update(TOULOUSE_ADDRESS, without_workspace)
+    _forget_delivery_workspace(world)
     world.cli("plan", TOULOUSE)
     current = world.state()["resources"][TOULOUSE_ADDRESS]["orders"][-1]
     assert (current["status"], current["sales_order_id"]) == ("ordered", order["salesOrderId"])
@@ -396,14 +389,7 @@ def test_a_lost_order_with_no_delivery_workspace_anywhere_stays_blocked_and_says
     world.faults(drop_next_orders=1)
     assert world.cli("plan", TOULOUSE, "--out", "plan.json") == ExitCode.OK
     assert world.cli("apply", "plan.json") == ExitCode.ERROR
-    with StateStore(world.project / "oneatlas-state.json") as store:
-        store.load()
-
-        def without_workspace(record: ResourceRecord) -> ResourceRecord:
-            record.orders[-1].delivery_workspace = None
-            return record
-
-        store.update(TOULOUSE_ADDRESS, without_workspace)
+    _forget_delivery_workspace(world)
     airbus.wire.rewrite("/api/v1/contracts", _without_delivery_workspaces)
     airbus.wire.rewrite("/api/v1/me", lambda me: {**me, "contract": None})
     airbus.wire.answer("/api/v2/orders/search", 403, NO_ORDER_SEARCH, times=10)
@@ -494,3 +480,15 @@ def test_an_acceptance_in_flight_of_a_quotation_airbus_does_not_show(airbus: Air
             "an acceptance was sent but Airbus shows the quotation not found: still quoted"
         )
     assert world.requests_made().get("accept", 0) == 0
+
+
+def _forget_delivery_workspace(world: World) -> None:
+    """The record of the Toulouse order as an older version wrote it: no delivery workspace."""
+    with StateStore(world.project / "oneatlas-state.json") as store:
+        store.load()
+
+        def without_workspace(record: ResourceRecord) -> ResourceRecord:
+            record.orders[-1].delivery_workspace = None
+            return record
+
+        store.update(TOULOUSE_ADDRESS, without_workspace)
