@@ -610,11 +610,8 @@ def _assemble(
     prepared: Mapping[str, tuple[ResourcePlan, bytes]] | None = None,
 ) -> Plan:
     prepared = prepared or {}
-    by_address = {r.address: d for d in drafts for r in d.resources}
-    parts: dict[str, list[ResolvedResource]] = {}
-    for draft in drafts:
-        for part in draft.resources:
-            parts.setdefault(cover_address(part.address), []).append(part)
+    by_address = _drafts_by_address(drafts)
+    parts = _parts_by_cover(drafts)
 
     def outcome_of(address: str) -> _Outcome:
         return outcomes[cover_address(address)]
@@ -926,16 +923,26 @@ def _accept_up_to(resources: Sequence[DesiredResource]) -> Decimal | None:
     return min(limit for limit in limits if limit is not None)
 
 
+def _drafts_by_address(drafts: Sequence[OrderDraft]) -> dict[str, OrderDraft]:
+    return {r.address: d for d in drafts for r in d.resources}
+
+
+def _parts_by_cover(drafts: Sequence[OrderDraft]) -> dict[str, list[ResolvedResource]]:
+    """Cover address -> its parts, in order (one part: the resource itself)."""
+    parts: dict[str, list[ResolvedResource]] = {}
+    for draft in drafts:
+        for part in draft.resources:
+            parts.setdefault(cover_address(part.address), []).append(part)
+    return parts
+
+
 def _pieces(
     outcomes: Iterable[_Outcome], drafts: Sequence[OrderDraft]
 ) -> Iterator[tuple[_Outcome, str, OrderDraft | None, ResolvedResource | None]]:
     """(outcome, address, its order, the part) of each resource plan: one per resource, or
     one per part of a cover split into several orders."""
-    by_address = {r.address: d for d in drafts for r in d.resources}
-    parts: dict[str, list[ResolvedResource]] = {}
-    for draft in drafts:
-        for part in draft.resources:
-            parts.setdefault(cover_address(part.address), []).append(part)
+    by_address = _drafts_by_address(drafts)
+    parts = _parts_by_cover(drafts)
     for outcome in outcomes:
         address = outcome.desired.address
         own: list[ResolvedResource | None] = [*parts.get(address, [])] or [None]
