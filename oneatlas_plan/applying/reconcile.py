@@ -115,7 +115,6 @@ class Finding:
     quotation_id: str | None
     deliveries: tuple[Delivery, ...] = ()
     quotation_status: str | None = None
-    delivery_workspace: str | None = None
 
 
 def same_reference(found: str | None, ours: str, key: str) -> bool:
@@ -202,7 +201,6 @@ def find_order(
                 line.quotation_id,
                 deliveries=delivered_files(client, line, lines or [], order),
                 quotation_status=(line.quotation_status or "").upper() or None,
-                delivery_workspace=line.delivery_workspace,
             )
             return Lookup(finding, True)
     for workspace in workspaces.candidates(order, contract_id):

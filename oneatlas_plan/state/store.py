@@ -36,7 +36,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +46,6 @@ from pydantic import ValidationError
 from oneatlas_plan import _canonical, _files, _testhooks
 from oneatlas_plan._bulk import bulk
 from oneatlas_plan.errors import StateError
-from oneatlas_plan.state.lock import lock_path_for
 from oneatlas_plan.state.migrations import migrate
 from oneatlas_plan.state.model import (
     REMOVED,
@@ -78,12 +76,6 @@ def format_validation_error(error: ValidationError, limit: int = 5) -> str:
     return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
 
 
-@dataclass
-class _Journal:
-    lines: list[dict[str, Any]]
-    torn_tail: bool
-
-
 class FileStateStore:
     """Load and durably change one state file. See the module docstring for the files.
 
@@ -100,7 +92,6 @@ class FileStateStore:
         self.path = Path(path)
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
-        self.lock_path = lock_path_for(self.path)
         self._clock = clock
         self._fsync = fsync
         self._mutex = threading.RLock()
@@ -247,7 +238,7 @@ class FileStateStore:
         ]
         return restore_advice(backup, journal, self.backup_path, self.path, self.journal_path)
 
-    def _read_journal(self, state: State) -> _Journal | None:
+    def _read_journal(self, state: State) -> list[dict[str, Any]] | None:
         try:
             raw = _files.read_regular(self.journal_path, MAX_STATE_BYTES)
         except FileNotFoundError:
@@ -258,11 +249,9 @@ class FileStateStore:
             ) from None
         chunks = raw.split(b"\n")
         # Only lines ended by their newline were completely written; the rest of a failed
-        # or interrupted append (if any) is after the last newline.
-        unfinished = bool(chunks[-1].strip())
+        # or interrupted append (if any) is after the last newline, and is not read.
         numbered = [(n, c) for n, c in enumerate(chunks[:-1], start=1) if c.strip()]
         lines: list[dict[str, Any]] = []
-        torn = False
         for index, (number, chunk) in enumerate(numbered):
             try:
                 entry = _canonical.loads_bounded(chunk.decode("utf-8"))
@@ -270,7 +259,6 @@ class FileStateStore:
                     raise ValueError("not an object")
             except (ValueError, RecursionError) as error:
                 if index == len(numbered) - 1:  # a crash in the middle of the last append
-                    torn = True
                     continue
                 raise self._corrupt(
                     f"has a corrupt line {number} ({error})", self.journal_path
@@ -283,11 +271,11 @@ class FileStateStore:
                 )
             entry["_line"] = number
             lines.append(entry)
-        return _Journal(lines=lines, torn_tail=torn or unfinished)
+        return lines
 
-    def _replay(self, state: State, journal: _Journal) -> State:
+    def _replay(self, state: State, journal: list[dict[str, Any]]) -> State:
         serial = state.serial
-        for entry in journal.lines:
+        for entry in journal:
             line_serial = entry.get("serial")
             if not isinstance(line_serial, int) or isinstance(line_serial, bool):
                 # never skipped: the change it carries (an order's record) would be lost
@@ -600,8 +588,7 @@ def restore_advice(
     ]
     ordered = sum(
         1 for r in resources.values()
-        if isinstance(r, dict) and r.get("status") in ("ordered", "quoted", "accepted", "unknown",
-                                                        "pending")
+        if isinstance(r, dict) and r.get("status") in ("ordered", "quoted", "unknown", "pending")
     )
     what = f"the backup {backup_path} is serial {serial} with {len(resources)} resource(s)"
     what += f" ({ordered} ordered or in doubt)"
