@@ -83,7 +83,7 @@ def append(fd: int, data: bytes, *, fsync: bool = True) -> None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, start)
             if fsync:
-                os.fsync(fd)
+                _fsync(fd)
         raise
 
 

@@ -74,6 +74,34 @@ def test_a_failed_append_is_truncated_away(tmp_path: Path, kind: str) -> None:
     assert path.read_bytes() == b"line 1\n"
 
 
+def test_the_truncation_after_a_failed_append_is_fsynced_through_the_injected_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal"
+    path.write_bytes(b"line 1\n")
+    synced_sizes: list[int] = []
+
+    def fsync(fd: int) -> None:
+        synced_sizes.append(os.fstat(fd).st_size)
+        os.fsync(fd)
+
+    def half(fd: int, data: memoryview | bytes) -> int:
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_files, "_write", half)
+    monkeypatch.setattr(_files, "_fsync", fsync)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    try:
+        with pytest.raises(OSError):
+            _files.append(fd, b"line 2\n")
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"line 1\n"
+    # the write failed before any fsync of the data: the one fsync is of the truncated file
+    assert synced_sizes == [len(b"line 1\n")]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_failed_replace_keeps_the_old_file(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "state.json"
