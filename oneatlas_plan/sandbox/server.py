@@ -8,13 +8,16 @@ import logging
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from .app import SandboxApp
 from .config import SandboxConfig
 from .faults import CLOSE_AFTER_RESPONSE
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -148,7 +151,7 @@ def build_app(config: SandboxConfig, data_dir: Path) -> SandboxApp:
 
 
 def serve_in_thread(
-    app: SandboxApp, host: str = "127.0.0.1", port: int = 0
+    app: WSGIApplication, host: str = "127.0.0.1", port: int = 0
 ) -> tuple[BaseWSGIServer, threading.Thread]:
     if host not in LOOPBACK:
         raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
