@@ -48,7 +48,15 @@ _code = markdown_text.code
 
 
 def _short(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut in the middle: a reason ends with what to do about it (``plan with
+    --allow-overlap …``), so its end is kept, from a clause start when there is one."""
+    if len(text) <= limit:
+        return text
+    tail = text[-(limit // 2) :]
+    clause = tail.find("; ")
+    if clause >= 0:
+        tail = tail[clause + 2 :]
+    return f"{text[: limit - len(tail) - 3]} … {tail}"
 
 
 def _capped(items: Sequence[str], cap: int, what: str, indent: str = "") -> list[str]:

@@ -332,11 +332,11 @@ DOUBLE_PURCHASE_REASON = (
 )
 
 
-def double_purchase_plan() -> Plan:
+def double_purchase_plan(reason: str = DOUBLE_PURCHASE_REASON) -> Plan:
     """A purchase blocked as a double purchase: its order is not priced (planner.py)."""
     blocked = resource(
         "a.city.again", "blocked", scenes=[scene("N1", 1.4, 43.6)], order_key="oap-2",
-        reason=DOUBLE_PURCHASE_REASON,
+        reason=reason,
     )
     blocked = blocked.model_copy(update={"overlaps": [Overlap(
         scene="DS_N1", address="a.city.north", owner="state", sales_order_id="SO-7",
@@ -348,5 +348,5 @@ def double_purchase_plan() -> Plan:
         [blocked, bought],
         [order("oap-1", ["a.city.west"]),
          order("oap-2", ["a.city.again"], action="blocked", amount=None,
-               reason=DOUBLE_PURCHASE_REASON)],
+               reason=reason)],
     )  # fmt: skip

@@ -12,6 +12,8 @@ from plan_factory import (
     mixed_plan,
 )
 
+from oneatlas_plan.planning.planner import NOT_PRICED_DUPLICATE
+from oneatlas_plan.render import markdown_text
 from oneatlas_plan.render.plan_markdown import (
     GITHUB_COMMENT_LIMIT,
     SAFETY_MARGIN,
@@ -150,3 +152,19 @@ def test_a_double_purchase_says_it_was_not_priced_and_why() -> None:
     assert row.endswith("| - | not\xa0priced |")
     assert f"- `a.city.again`: {escaped}" in text  # the summary's blocked list
     assert "(blocked, not priced)" in text and f"- Reason: {escaped}" in text
+
+
+def test_a_long_double_purchase_reason_keeps_its_hint_in_the_summary() -> None:
+    overlaps = "; ".join(
+        f"scene DS_N{i} of the same product already owned by a.city.north{i} (sales order "
+        f"SO-{i}) over 12.30 km² (62% of the AOI, ≈ EUR 120.00)"
+        for i in range(4)
+    )
+    reason = f"{overlaps}; {NOT_PRICED_DUPLICATE}"
+    assert len(reason) > 300  # longer than a summary line may be
+    summary = "\n".join(summary_lines(double_purchase_plan(reason)))
+    line = next(x for x in summary.splitlines() if x.startswith("- `a.city.again`: "))
+    assert len(line) < 330
+    assert line.startswith("- `a.city.again`: scene DS\\_N0 of the same product already owned")
+    # why it has no price, and what to do about it
+    assert line.endswith(f" … {markdown_text.escape(NOT_PRICED_DUPLICATE)}")
