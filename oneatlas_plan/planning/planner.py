@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from oneatlas_plan import __version__, _canonical, _testhooks
@@ -228,22 +229,27 @@ def _resolve(
     alone: dict[str, list[OrderDraft]] = {}  # double purchases: an order each, not priced
     orders: list[OrderDraft] = []
 
+    # How many orders to expect, for the progress shown before they are all known; a resource
+    # found to need no price (no-op, blocked, double purchase) leaves the count when it passes.
+    expected = sum((Fraction(1, pair_limit(o.desired.template)) for o in outcomes), Fraction())
+
     def passed(outcome: _Outcome) -> None:
         """Everything before ``outcome`` has passed: check its overlaps, form its order(s)."""
-        if outcome.decision.action == "no-op" or outcome.blocked is not None:
-            return
-        _check_overlaps(outcome, owned, settings.allow_overlap)
-        if outcome.duplicate:
+        nonlocal expected
+        if outcome.decision.action != "no-op" and outcome.blocked is None:
+            _check_overlaps(outcome, owned, settings.allow_overlap)
+            if not outcome.duplicate:
+                stream.add(_resolved(outcome, earlier_keys))
+                return
             alone[outcome.desired.address] = build_orders([_resolved(outcome, earlier_keys)])
-            return
-        stream.add(_resolved(outcome, earlier_keys))
+        expected -= Fraction(1, pair_limit(outcome.desired.template))
 
-    # How many orders to expect, for the progress shown before they are all known.
-    expected = math.ceil(sum(1 / pair_limit(o.desired.template) for o in outcomes))
+    def progress(done: int, known: int) -> None:
+        emit("price", done, max(known, math.ceil(expected)))
+
     with (
         _responsive_threads(),
-        Pricer(pricing.price, lambda done, known: emit("price", done, max(known, expected)))
-        as pricer,
+        Pricer(pricing.price, progress) as pricer,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="oneatlas-contract") as pool,
     ):
         # The contract look-ups go to the ordering host too: made while the searches run, in

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import io
+import json
 import threading
+from pathlib import Path
 
 import pytest
+import yaml
 
 from oneatlas_plan.cli.progress import StageProgress
 from oneatlas_plan.errors import ExitCode
@@ -57,4 +61,37 @@ def test_events_from_two_threads_each_get_their_line() -> None:
     assert sorted(stream.getvalue().splitlines()) == [
         "checking contracts and options: 50 requests",
         "searching: 50 requests",
+    ]
+
+
+def test_pricing_counts_only_the_orders_it_will_price(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four double purchases of a scene already bought sort before the one new order: none of
+    them is priced, so none is counted in the pricing line (nor in the bar's total)."""
+    spec = Path("specs/toulouse-pleiades.yaml")
+    for other in Path("specs").glob("*.yaml"):
+        if other != spec:
+            other.unlink()
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+    assert world.cli("apply", "plan.json") == ExitCode.OK
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    bought = document["orders"][0]
+    again = [{**copy.deepcopy(bought), "name": f"again-{n}"} for n in range(4)]
+    other = copy.deepcopy(bought)
+    other["name"] = "zz-multispectral"  # last in address order; another product: no double
+    other["product"]["options"]["spectral_processing"] = "multispectral"
+    document["orders"] += [*again, other]
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    capsys.readouterr()
+    world.reset_stats()
+
+    assert world.cli("plan", "specs", "--out", "plan.json") == ExitCode.OK
+
+    plan = json.loads(Path("plan.json").read_text(encoding="utf-8"))
+    doubles = [o for o in plan["orders"] if "blocked as a double purchase" in o["reason"]]
+    assert len(doubles) == 4
+    assert world.requests_made()["prices"] == 1
+    assert [line for line in capsys.readouterr().err.splitlines() if "pricing" in line] == [
+        "pricing: 1 request"
     ]
