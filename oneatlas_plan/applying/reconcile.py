@@ -393,7 +393,7 @@ class _Reconciler:
         contract is a Pléiades Neo one (the search is Airbus's tracking endpoint for them)."""
         cid = contract_id or ""
         if cid not in self.authority:
-            control = _control_order(self.store.state(), order, contract_id, self.contracts)
+            control = _control_order(self.store.view(), order, contract_id, self.contracts)
             if control is not None:
                 lines = search_lines(self.client, control, contract_id) or []
                 ids = {control.sales_order_id, control.quotation_id} - {None}
@@ -478,7 +478,7 @@ class _Reconciler:
             return
         if order.accept_sent_at is None and not auto_acceptable(order):
             return
-        quotation = find_quotation(self.store.state(), address)
+        quotation = find_quotation(self.store.view(), address)
         lines = quotation_lines(self.client, quotation.quotation_id)
         status = (lines[0].quotation_status or "").upper() if lines else ""
         now = self.now()
