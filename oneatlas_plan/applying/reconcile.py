@@ -20,7 +20,9 @@
 * A retired order (its resource left the state) of unknown outcome is looked up and settled
   the same way, in its retired entry: found, it is what Airbus has (an order stays counted as
   spend); provably absent, it is ``not_ordered`` and stops counting (nothing is planned again
-  for it: its resource is gone).
+  for it: its resource is gone). A retired quotation whose acceptance was in flight is read
+  back the same way (accepted: spend; refused, or still not accepted after
+  :data:`ACCEPT_GRACE`: not counted), and never accepted automatically.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from oneatlas_plan.api.models import Feature, Link, OrderLine
 
 UNSETTLED = frozenset({"pending", "unknown"})
+QUOTED = frozenset({"quoted"})
 PLACED = frozenset({"ordered", "accepted", "quoted", "refused"})
 # Between two "not found" answers of an authoritative order search (and after the request)
 # before an unknown outcome is settled as not ordered: far longer than Airbus takes to answer
@@ -105,8 +108,18 @@ def unsettled_records(state: State) -> list[ResourceRecord]:
 
 
 def retired_unsettled(state: State) -> list[RetiredOrder]:
-    """Retired orders of unknown outcome that no live record holds, each once."""
-    return [e for e in state.retired_orders() if e.order.status in UNSETTLED]
+    """Retired orders of unknown outcome (or a quotation's acceptance in flight) that no live
+    record holds, each once."""
+    return [
+        e for e in state.retired_orders()
+        if e.order.status in UNSETTLED or _accept_sent(e.order)
+    ]
+
+
+def _accept_sent(order: OrderRecord) -> bool:
+    return (
+        order.status == "quoted" and bool(order.quotation_id) and order.accept_sent_at is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -291,19 +304,21 @@ def _live(store: StateStore, key: str, addresses: list[str]) -> _Target:
     return _Target(addresses, lambda change: _change(store, addresses, key, UNSETTLED, change))
 
 
-def _retired(store: StateStore, entry: RetiredOrder) -> _Target:
+def _retired(
+    store: StateStore, entry: RetiredOrder, statuses: frozenset[str] = UNSETTLED
+) -> _Target:
     """Every retired entry of the order (one per address of a shared order that left)."""
     identity = order_identity(entry.order)
     held = {
         index: f"{found.address} (retired order {index})"
         for index, found in enumerate(store.view().retired)
-        if order_identity(found.order) == identity and found.order.status in UNSETTLED
+        if order_identity(found.order) == identity and found.order.status in statuses
     }
 
     def write(change: Change) -> None:
         for index in held:
             current = store.view().retired[index]
-            if current.order.status in UNSETTLED:
+            if current.order.status in statuses:
                 order = current.order.model_copy(deep=True)
                 change(order)
                 store.record_retired(index, current.model_copy(update={"order": order}))
@@ -345,6 +360,9 @@ class _Reconciler:
         for entry in retired_unsettled(self.store.state()):
             if entry.order.order_key not in done:
                 done.add(entry.order.order_key)
+                if entry.order.status == "quoted":
+                    self._retired_quotation(entry.order, _retired(self.store, entry, QUOTED))
+                    continue
                 contract_id = entry.order.contract_id or self.contracts.get(entry.address)
                 self._unknown(entry.order, _retired(self.store, entry), contract_id)
         return self.result
@@ -493,6 +511,58 @@ class _Reconciler:
                 self.result.awaiting_accept.extend(quotation.addresses)
         elif order.accept_sent_at is not None:
             self._acceptance_lost(quotation, status or "not found")
+
+    def _retired_quotation(self, order: OrderRecord, target: _Target) -> None:
+        """A retired quotation whose acceptance was sent: read back, never accepted again."""
+        quotation_id = str(order.quotation_id)
+        lines = quotation_lines(self.client, quotation_id)
+        status = (lines[0].quotation_status or "").upper() if lines else ""
+        now = self.now()
+        sent_at = str(order.accept_sent_at)
+        if status in ("ACCEPTED", "REFUSED"):
+            accepted = status == "ACCEPTED"
+            sales_order_id = next((x.sales_order_id for x in lines if x.sales_order_id), None)
+            message = f"quotation found {status.lower()} at Airbus after an interrupted run" + (
+                ": recorded as spend" if accepted else ": not counted"
+            )
+
+            def decided(current: OrderRecord) -> None:
+                current.status = "accepted" if accepted else "refused"
+                current.sales_order_id = sales_order_id or current.sales_order_id
+                current.quotation_valid_until = valid_until(lines) or current.quotation_valid_until
+                current.production_status = "ordered" if accepted else None
+                current.outcome_at = utc_iso(now)
+                current.message = message
+
+            target.write(decided)
+            if accepted:
+                for label in target.labels:
+                    self.result.accepted[label] = sales_order_id or quotation_id
+            return
+        if now - _parse(sent_at) < ACCEPT_GRACE:
+            self.result.accept_in_flight.extend(target.labels)
+            for label in target.labels:
+                self.result.hints[label] = (
+                    f"an acceptance of quotation {quotation_id} was sent at {sent_at} and Airbus "
+                    f"still shows it {status or 'not found'}: counted as spend until it is read "
+                    f"back (from {utc_iso(_parse(sent_at) + ACCEPT_GRACE)} on, an acceptance "
+                    "Airbus does not show is taken as never made)"
+                )
+            return
+        message = (
+            f"an acceptance was sent but Airbus shows the quotation {status or 'not found'}: not "
+            "accepted, not counted (its resource left the state: it is not accepted again)"
+        )
+
+        def given_up(current: OrderRecord) -> None:
+            current.accept_sent_at = None
+            current.accept_up_to = None
+            current.message = message
+
+        target.write(given_up)
+        self.result.left_quoted.extend(target.labels)
+        for label in target.labels:
+            self.result.hints[label] = message
 
     def _decided_at_airbus(
         self, quotation: Quotation, status: str, lines: list[OrderLine], now: datetime

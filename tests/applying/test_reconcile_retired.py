@@ -6,18 +6,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from oneatlas_plan.api.auth import ApiKey
+from oneatlas_plan.api.client import OneAtlasClient
+from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.applying import session
-from oneatlas_plan.applying.reconcile import NOT_FOUND_GRACE
+from oneatlas_plan.applying.reconcile import ACCEPT_GRACE, NOT_FOUND_GRACE
 from oneatlas_plan.cli import run
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.budget import committed
 from oneatlas_plan.state.backends import open_backend
-from oneatlas_plan.state.model import RetiredOrder, State
+from oneatlas_plan.state.model import ResourceRecord, RetiredOrder, State, utc_iso
 from tests.applying.interposer import ORDERING, Airbus, airbus
-from tests.conftest import World
+from tests.conftest import API_KEY, World
 
 __all__ = ["airbus"]
 
@@ -158,3 +162,66 @@ def test_a_retired_order_of_the_contract_proves_the_order_search_for_a_legacy_on
     statuses = {e.address: e.order.status for e in _state(location).retired}
     assert statuses == {TOULOUSE_ADDRESS: "ordered", TANZANIA_ADDRESS: "not_ordered"}
     assert len(world.ledger()) == 1
+
+
+NEO_CONTRACT = "CTR21000411"
+
+
+@pytest.mark.parametrize("fate", ["accepted", "sent long ago", "sent just now"])
+def test_a_retired_quotation_whose_acceptance_was_in_flight_is_read_back(
+    world: World, location: str, fate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run killed while accepting a quotation, then its resource removed: the next plan asks
+    Airbus. Accepted there: recorded as spend with its sales order (the order is not lost);
+    not accepted after ACCEPT_GRACE: it stops counting; within the grace: still counted. It
+    is never accepted again (its resource is gone)."""
+    spec = Path(XINJIANG)
+    spec.write_text(spec.read_text().replace("    accept_quotations_up_to: 2000 EUR\n", ""))
+    assert world.cli("apply", XINJIANG, "--auto-approve") == ExitCode.OK
+    [quote] = world.orders_for("xinjiang")
+    assert quote["quotationStatus"] == "SENT"
+    if fate == "accepted":  # the acceptance reached Airbus; its answer was lost
+        with OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY)) as client:
+            client.accept_quotation(NEO_CONTRACT, quote["quotationId"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    sent = now - (ACCEPT_GRACE + timedelta(minutes=1) if fate == "sent long ago" else
+                  timedelta(seconds=0))
+
+    def accept_sent(record: ResourceRecord) -> ResourceRecord:
+        record.orders[-1].accept_sent_at = utc_iso(sent)
+        return record
+
+    backend = open_backend(location)
+    try:
+        with backend.store() as store:
+            store.load()
+            store.update(XINJIANG_ADDRESS, accept_sent)
+    finally:
+        backend.close()
+    assert run(["state", "rm", XINJIANG_ADDRESS]) == ExitCode.OK
+    assert len(committed(_state(location))) == 1, "an acceptance in flight counts as spend"
+    world.reset_stats()
+    capsys.readouterr()
+
+    assert world.cli("plan", XINJIANG) in (ExitCode.OK, ExitCode.CHANGES)
+
+    err = capsys.readouterr().err
+    label = f"{XINJIANG_ADDRESS} (retired order 0)"
+    order = _retired(location).order
+    [quote] = world.orders_for("xinjiang")
+    if fate == "accepted":
+        assert quote["quotationStatus"] == "ACCEPTED" and quote["salesOrderId"]
+        assert f"{label}: quotation accepted (sales order {quote['salesOrderId']})" in err
+        assert (order.status, order.sales_order_id) == ("accepted", quote["salesOrderId"])
+        assert [s.amount for s in committed(_state(location))] == [order.amount]
+    elif fate == "sent long ago":
+        assert quote["quotationStatus"] == "SENT"
+        assert f"{label}: an acceptance was sent but Airbus shows the quotation SENT" in err
+        assert (order.status, order.accept_sent_at) == ("quoted", None)
+        assert committed(_state(location)) == []
+    else:
+        assert quote["quotationStatus"] == "SENT"
+        assert f"{label}: an acceptance of quotation {quote['quotationId']} was sent" in err
+        assert (order.status, order.accept_sent_at) == ("quoted", utc_iso(sent))
+        assert len(committed(_state(location))) == 1
+    assert world.requests_made().get("accept", 0) == 0, "never accepted again"
