@@ -336,23 +336,37 @@ def check_done(project: Project) -> None:
 
 
 class StderrWatcher:
-    """Reads a child's stderr in a thread; ``wait_for(text)`` blocks until it appears."""
+    """Reads a child's stderr in a thread; ``wait_for(text)`` blocks until it appears.
+
+    The watcher owns the stream (``proc.stderr`` is None afterwards): it alone reads it and
+    closes it at its end. Once the child has exited (been waited for, or killed with
+    :func:`kill`), ``text`` is everything the child wrote: it waits for the reader to reach
+    the end of the stream. (Closing the stream under the reader, as ``kill`` once did, made
+    it lose the child's last lines and die of "I/O operation on closed file", which the
+    suite's warnings-as-errors turned into the failure of a test that had passed.)
+    """
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
+        if proc.stderr is None:
+            raise ValueError("a watched child needs stderr=subprocess.PIPE, read by no one else")
         self.proc = proc
         self.lines: list[str] = []
+        self._stream = proc.stderr
+        proc.stderr = None  # nobody else reads or closes it (kill(), Popen's cleanup)
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        try:
+            for line in self._stream:
+                with self._cond:
+                    self.lines.append(line)
+                    self._cond.notify_all()
+        finally:
+            self._stream.close()
             with self._cond:
-                self.lines.append(line)
                 self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
 
     def wait_for(self, text: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -364,17 +378,30 @@ class StderrWatcher:
                 self._cond.wait(min(remaining, 0.05))
             return True
 
+    def finish(self, timeout: float = 60) -> None:
+        """Wait until the reader has read the stream to its end (the child has exited)."""
+        self._thread.join(timeout)  # bounds a failure only: a dead child's pipe ends at once
+        if self._thread.is_alive():
+            raise AssertionError(
+                f"the stderr of pid {self.proc.pid} is still open {timeout} s after it "
+                f"exited (a process it started still holds it?): {''.join(self.lines)}"
+            )
+
     @property
     def text(self) -> str:
+        """What the child wrote so far; all of it once the child has exited."""
+        if self.proc.returncode is not None:
+            self.finish()
         with self._cond:
             return "".join(self.lines)
 
 
 def kill(proc: subprocess.Popen[str]) -> None:
-    """SIGKILL and reap (an unreaped zombie would still look like a live lock holder)."""
+    """SIGKILL and reap (an unreaped zombie would still look like a live lock holder); its
+    pipes are closed, except a stderr a :class:`StderrWatcher` reads (it closes it itself)."""
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)  # bounds a failure only (a killed process in uninterruptible I/O)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             with contextlib.suppress(Exception):

@@ -12,7 +12,8 @@ the campaign (``-m campaign``) runs ``ONEATLAS_KILL_CAMPAIGN_TRIALS`` (default 1
 SIGKILLs during apply with network latency and order delays, and prints its counts:
 duplicates, lost, unparsable, needing a person. Its trials come from a seed
 (``ONEATLAS_KILL_CAMPAIGN_SEED``); a failure names the seed, each failed trial with its faults,
-kill time and where the kill landed, and the command to replay just those trials
+kill time, where the kill landed and what recovery left (the state's records, the ordering
+requests and the orders the sandbox holds), and the command to replay just those trials
 (``ONEATLAS_KILL_CAMPAIGN_ONLY=kill-17,...``; the kill lands at the same time, not
 necessarily at the same point of the run).
 """
@@ -319,20 +320,31 @@ def campaign_trials(count: int, seed: int = CAMPAIGN_SEED) -> list[Trial]:
     return trials
 
 
-def kill_point(project: Project, watcher: StderrWatcher) -> str:
-    """Where a kill landed, for the failure report: the child's last output, the state's
-    records and what the sandbox had received."""
+def situation(project: Project, watcher: StderrWatcher | None = None) -> str:
+    """Where a kill landed, or what recovery left, for the failure report: the state's
+    records, what the sandbox had received and the orders it holds (and the child's last
+    lines)."""
     try:
-        statuses = {a: r["status"] for a, r in project.load_state()["resources"].items()}
+        statuses = {
+            a: (r["status"], r["orders"][-1]["customer_reference"] if r["orders"] else None)
+            for a, r in project.load_state()["resources"].items()
+        }
     except (AssertionError, ValueError, OSError, StateError) as error:
         statuses = {"(state)": f"unreadable: {error}"}
     requests_seen = [(r["endpoint"], r["status"]) for r in project.stats()["ordering_requests"]]
-    last = watcher.text.strip().splitlines()[-3:]
-    return f"state {statuses}; ordering requests {requests_seen}; child's last lines {last}"
+    orders = [
+        (o.get("endpoint"), o.get("customerReference"), o.get("salesOrderId"),
+         o.get("quotationId"), o.get("quotationStatus"))
+        for o in project.ledger()
+    ]
+    text = f"state {statuses}; ordering requests {requests_seen}; sandbox orders {orders}"
+    if watcher is not None:
+        text += f"; child's last lines {watcher.text.strip().splitlines()[-3:]}"
+    return text
 
 
 def counted_kill_trial(tmp_path: Path, trial: Trial, tally: Tally) -> str:
-    """One trial; returns where the kill landed."""
+    """One trial; returns where the kill landed and what recovery left."""
     with start_sandbox(tmp_path / "sandbox-data") as sandbox:
         project = make_project(tmp_path, sandbox.base_url)
         planned = project.cli("plan", str(project.specs), "--out", str(project.plan_path))
@@ -347,10 +359,10 @@ def counted_kill_trial(tmp_path: Path, trial: Trial, tally: Tally) -> str:
         kill(proc)
         wait_until_sandbox_idle(project)
         tally.unparsable += 0 if loads(project) else 1
-        point = kill_point(project, watcher)
+        point = situation(project, watcher)
         project.faults(order_delay_ms=0, drop_next_orders=0, drop_probability=0, latency_ms=0)
         recover(project, tally, Result(0, "", ""))
-        return point
+        return f"{point}\n  after recovery: {situation(project)}"
 
 
 def _problems(tally: Tally) -> tuple[int, int, int, int]:
@@ -376,6 +388,8 @@ def test_campaign_random_sigkills_during_apply(tmp_path: Path) -> None:
                 f"ONEATLAS_KILL_CAMPAIGN_SEED={CAMPAIGN_SEED} "
                 f"ONEATLAS_KILL_CAMPAIGN_ONLY={trial.name}"
             ) from error
+        # one line per trial: a failure outside the tally (a timeout) shows where it was
+        print(f"{described}: {'ok' if _problems(tally) == before else 'FAILED'}")
         if _problems(tally) != before:
             failed.append(f"{described}, killed at: {point}")
     name = f"{tally.trials} random SIGKILLs during apply"
