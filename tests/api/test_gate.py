@@ -162,8 +162,8 @@ def test_a_record_is_written_over_a_longer_one_without_leftovers(tmp_path: Path)
         ended = fake.now
     text = path.read_text()
     assert len(text) == len(json.dumps(long_record))  # padded over, not truncated
-    assert json.loads(text) == {"banned_until": long_record["banned_until"], "clock": "test-boot",
-                                "format": 1, "idle_at": ended}
+    assert json.loads(text) == {"banned_until": long_record["banned_until"], "busy_until": 0.0,
+                                "clock": "test-boot", "format": 1, "idle_at": ended}
     start = fake.now
     with file_gate(path, fake).turn(1.0):
         assert fake.now == pytest.approx(ended + 1.0) and fake.now > start
