@@ -288,7 +288,7 @@ def test_a_killed_holder_does_not_block_the_gate(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- cut-off turns
 
 
-def test_a_request_is_marked_in_flight_on_disk_before_it_leaves(tmp_path: Path) -> None:
+def test_a_request_is_marked_in_flight_in_the_gate_file_before_it_leaves(tmp_path: Path) -> None:
     fake = FakeTime()
     path = tmp_path / "g.lock"
     with file_gate(path, fake).turn(1.0) as turn:
@@ -362,11 +362,11 @@ def test_a_mark_that_cannot_be_written_stops_the_request(tmp_path: Path,
     fake = FakeTime()
     gate = file_gate(tmp_path / "g.lock", fake)
 
-    def full(fd: int) -> None:
+    def full(*args: object) -> int:
         raise OSError(28, "No space left on device")
 
     with gate.turn(1.0) as turn:
-        monkeypatch.setattr(os, "fsync", full)
+        monkeypatch.setattr(os, "pwrite", full)
         with pytest.raises(ConfigError, match=r"No space left on device.*nothing was sent"):
             turn.sent(30.0)
         assert not turn.was_sent
