@@ -680,10 +680,10 @@ class OneAtlasClient:
             with self._slot(endpoint) as turn:
                 if turn is not None and turn.banned():
                     raise self._banned(endpoint, turn, attempt)
-                if turn is not None:
-                    turn.sent()
                 self.stats.record(endpoint.name, retry=attempt > 0)
                 self._log_request(method, url, request_headers, json_body, form, attempt)
+                if turn is not None:
+                    turn.sent(self._in_flight_allowance())
                 started = time.perf_counter()
                 try:
                     response = self._session.send(prepared, **settings)
@@ -742,6 +742,13 @@ class OneAtlasClient:
 
     def _read_timeout(self) -> float:
         return self._timeout[1] if isinstance(self._timeout, tuple) else self._timeout
+
+    def _in_flight_allowance(self) -> float:
+        """How long a request sent now may still run at Airbus if this process is cut off
+        before its answer: as long as this client would wait for it (connect, read), then in
+        doubt as after a timeout (read again)."""
+        connect = self._timeout[0] if isinstance(self._timeout, tuple) else self._timeout
+        return connect + 2 * self._read_timeout()
 
     def _ban_seconds(self, response: requests.Response) -> float:
         """How long a 429 forbids the ordering API: the documented ban, or a longer

@@ -16,6 +16,13 @@ each ordering request in :meth:`OrderingGate.turn`. A gate guarantees, for the k
   the latest moment it could still be in progress, when its answer never came): pacing from
   the *end* of the previous request is the only pacing that provably keeps two arrivals at
   Airbus ``interval`` apart whatever the latency does;
+* a request is in flight from :meth:`Turn.sent` until its turn closes: before the request
+  leaves, the gate records where every other process reads it (the gate file, the committed
+  row) that the key is busy until the latest moment the request could still be running at
+  Airbus (the ``allowance`` the client gives). A turn that closes
+  normally replaces that mark with the request's real end; a turn cut off (an exception out
+  of it, Ctrl-C; a killed process, whose lock the kernel or the server releases) leaves it,
+  and the next turn anywhere the gate reaches waits for it, saying why and until when;
 * a ban recorded in any turn is shown to every later turn (``Turn.banned_until``), until it
   ends; the holder must then not send.
 """
@@ -28,6 +35,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import stat
@@ -35,12 +43,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from oneatlas_plan.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 RUNTIME_DIR_ENV = "ONEATLAS_RUNTIME_DIR"
 GATE_FORMAT = 1
@@ -57,20 +67,29 @@ class Turn:
 
     The gate fills ``banned_until`` when the turn opens; the holder reports what happened
     with :meth:`sent`, :meth:`in_doubt` and :meth:`ban`, which the gate records when the turn
-    closes. Plain data, so that every gate implementation shares it.
+    closes (:meth:`sent` at once: that mark must outlive the process). Plain data shared by
+    every gate implementation; ``on_sent`` is how the gate hears of :meth:`sent`.
     """
 
     banned_until: datetime | None = None
     was_sent: bool = False
     doubt_seconds: float = 0.0
     ban_seconds: float = 0.0
+    cut_off: bool = False
+    on_sent: Callable[[float], None] | None = field(default=None, repr=False, compare=False)
 
     def banned(self, now: datetime | None = None) -> bool:
         """Whether a recorded ban forbids sending now."""
         return self.banned_until is not None and self.banned_until > (now or datetime.now(UTC))
 
-    def sent(self) -> None:
-        """The request is about to leave: the next turn is paced from this turn's end."""
+    def sent(self, allowance: float = 0.0) -> None:
+        """The request is about to leave: the next turn is paced from this turn's end. Until
+        the turn closes, the gate holds every other turn back for ``allowance`` seconds from
+        now (the latest moment the request could still be running at Airbus), so that a
+        process cut off now still keeps the key to itself. Raises (and the request must not
+        be sent) when that mark cannot be recorded."""
+        if self.on_sent is not None:
+            self.on_sent(allowance)
         self.was_sent = True
 
     def in_doubt(self, seconds: float) -> None:
@@ -109,10 +128,23 @@ class _Record:
 
     idle_at: float | None = None  # pacing clock; None: unknown
     banned_until: float = 0.0  # wall clock (epoch seconds)
+    # wall clock: the latest end of a request whose answer never came (in flight when its
+    # process was cut off, or in doubt), for a reader that cannot trust ``idle_at``
+    busy_until: float = 0.0
+
+    def send(self, allowance: float, now: float, wall: float) -> None:
+        """A request leaves: the key is busy until it may have ended at the latest."""
+        self.idle_at = now + allowance
+        self.busy_until = wall + allowance
 
     def close(self, turn: Turn, now: float, wall: float) -> None:
         if turn.was_sent:
-            self.idle_at = now + turn.doubt_seconds
+            idle_at = now + turn.doubt_seconds
+            busy_until = wall + turn.doubt_seconds if turn.doubt_seconds > 0 else 0.0
+            if turn.cut_off:  # no answer, no knowing: the in-flight mark stands
+                idle_at = max(idle_at, self.idle_at if self.idle_at is not None else idle_at)
+                busy_until = max(busy_until, self.busy_until)
+            self.idle_at, self.busy_until = idle_at, busy_until
         if turn.ban_seconds > 0:
             self.banned_until = max(self.banned_until, wall + turn.ban_seconds)
 
@@ -120,6 +152,24 @@ class _Record:
         if self.banned_until <= wall:
             return None
         return datetime.fromtimestamp(self.banned_until, UTC)
+
+
+def say_busy(seconds: float, until: datetime) -> None:
+    """Tell the person waiting why a turn is held back beyond the interval (once per wait)."""
+    logger.warning(
+        "an earlier ordering request with this API key got no answer (it timed out, or its "
+        "run was interrupted or killed) and may still be in progress at OneAtlas: the next "
+        "ordering request waits until %s UTC (%.0f s), so that the key is not banned for "
+        "two requests at once", f"{until:%Y-%m-%d %H:%M:%S}", max(seconds, 1.0))
+
+
+def _wait_for(idle_at: float, interval: float, clock: Clock, sleep: Sleep, wall: Clock) -> None:
+    """Wait until ``interval`` after ``idle_at`` (pacing clock), saying so when a request
+    whose answer never came is what holds the turn back."""
+    busy = idle_at - clock()
+    if busy > 0:
+        say_busy(busy + interval, datetime.fromtimestamp(wall() + busy + interval, UTC))
+    wait_until(idle_at + interval, clock, sleep)
 
 
 def wait_until(target: float, clock: Clock, sleep: Sleep) -> None:
@@ -146,13 +196,19 @@ class LocalGate:
     @contextmanager
     def turn(self, interval: float) -> Iterator[Turn]:
         with self._lock:
-            opened = Turn(banned_until=self._record.ban_end(self._wall()))
-            if opened.banned_until is None and self._record.idle_at is not None:
-                wait_until(self._record.idle_at + interval, self._clock, self._sleep)
+            record = self._record
+            opened = Turn(banned_until=record.ban_end(self._wall()),
+                          on_sent=lambda allowance: record.send(allowance, self._clock(),
+                                                                self._wall()))
+            if opened.banned_until is None and record.idle_at is not None:
+                _wait_for(record.idle_at, interval, self._clock, self._sleep, self._wall)
             try:
                 yield opened
+            except BaseException:
+                opened.cut_off = True
+                raise
             finally:
-                self._record.close(opened, self._clock(), self._wall())
+                record.close(opened, self._clock(), self._wall())
 
     def banned_until(self) -> datetime | None:
         with self._lock:
@@ -201,16 +257,33 @@ class FileGate:
     def turn(self, interval: float) -> Iterator[Turn]:
         with self._threads, self._locked() as fd:
             record = self._read(fd)
-            opened = Turn(banned_until=record.ban_end(self._wall()))
+
+            def mark(allowance: float) -> None:
+                record.send(allowance, self._clock(), self._wall())
+                # In the page cache, the mark outlives any process (SIGKILL included); an fsync
+                # would cost 2-4 ms an ordering call here, and only matter after an OS crash.
+                try:
+                    self._write(fd, record, durable=False)
+                except OSError as error:
+                    raise ConfigError(
+                        f"cannot record the ordering request about to leave in {self.path} "
+                        f"({error.strerror or error}); nothing was sent"
+                    ) from None
+
+            opened = Turn(banned_until=record.ban_end(self._wall()), on_sent=mark)
             if opened.banned_until is None:
                 # Unknown (first use, unreadable file): as if a request had just ended.
                 idle_at = record.idle_at if record.idle_at is not None else self._clock()
-                wait_until(idle_at + interval, self._clock, self._sleep)
+                _wait_for(idle_at, interval, self._clock, self._sleep, self._wall)
             try:
                 yield opened
+            except BaseException:
+                opened.cut_off = True
+                raise
             finally:
                 if opened.was_sent or opened.ban_seconds > 0:
                     record.close(opened, self._clock(), self._wall())
+                    # a cut-off turn's mark is already written, and stands
                     self._write(fd, record, durable=opened.ban_seconds > 0)
 
     def banned_until(self) -> datetime | None:
@@ -234,11 +307,12 @@ class FileGate:
             data = json.loads(os.pread(fd, _RECORD_BYTES, 0) or b"{}")
         except (ValueError, OSError):
             data = {}
-        return _parse(data if isinstance(data, dict) else {}, self._clock_id)
+        return _parse(data if isinstance(data, dict) else {}, self._clock_id, self._clock(),
+                      self._wall())
 
     def _write(self, fd: int, record: _Record, *, durable: bool) -> None:
         data = {"format": GATE_FORMAT, "clock": self._clock_id, "idle_at": record.idle_at,
-                "banned_until": record.banned_until}
+                "banned_until": record.banned_until, "busy_until": record.busy_until}
         payload = json.dumps(data, sort_keys=True).encode()
         # Written over the previous record in place, padded with spaces (which JSON ignores)
         # to its length: no truncation per turn, a metadata change that cost milliseconds of
@@ -255,13 +329,18 @@ class FileGate:
             os.fsync(fd)
 
 
-def _parse(data: Mapping[str, Any], clock_id: str) -> _Record:
-    idle_at = data.get("idle_at") if data.get("clock") == clock_id else None
-    banned = data.get("banned_until")
-    return _Record(
-        idle_at=float(idle_at) if isinstance(idle_at, int | float) else None,
-        banned_until=float(banned) if isinstance(banned, int | float) else 0.0,
-    )
+def _parse(data: Mapping[str, Any], clock_id: str, now: float, wall: float) -> _Record:
+    idle_at = _number(data.get("idle_at")) if data.get("clock") == clock_id else None
+    busy_until = _number(data.get("busy_until")) or 0.0
+    if idle_at is None and busy_until > wall:
+        # another boot's pacing clock, but a request it sent may still be running
+        idle_at = now + (busy_until - wall)
+    return _Record(idle_at=idle_at, banned_until=_number(data.get("banned_until")) or 0.0,
+                   busy_until=busy_until)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _boot_clock_id() -> str:

@@ -25,6 +25,26 @@ if TYPE_CHECKING:
 
 SANDBOX_DIR_NAME = ".oneatlas-sandbox"
 SANDBOX_LABEL = "sandbox"
+TIMEOUT_ENV = "ONEATLAS_HTTP_TIMEOUT"
+DEFAULT_TIMEOUT = (10.0, 120.0)
+
+
+def http_timeout(environ: dict[str, str]) -> tuple[float, float]:
+    """``$ONEATLAS_HTTP_TIMEOUT``: ``CONNECT,READ`` seconds (or one number for both); the
+    client's defaults otherwise. An ordering request cut off mid-flight holds the key back
+    for CONNECT + 2 x READ (the ordering gate), so shorter timeouts mean shorter holds."""
+    text = environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0 < value <= 3600 for value in values):
+        raise ConfigError(f"{TIMEOUT_ENV}={text!r}: expected CONNECT,READ seconds (or one number "
+                          "for both), each above 0 and at most 3600, e.g. 10,120")
+    return (values[0], values[-1])
 
 
 @dataclass
@@ -118,7 +138,8 @@ class AppContext:
         # beside a state file, the key's row in a state database.
         self._gate = self.state.ordering_gate(origin_of(profile.order), api_key.reveal(),
                                               runtime_dir(self.environ))
-        return OneAtlasClient(profile, api_key, gate=self._gate)
+        return OneAtlasClient(profile, api_key, gate=self._gate,
+                              timeout=http_timeout(self.environ))
 
     @staticmethod
     def _profile(endpoint: str) -> EndpointProfile:

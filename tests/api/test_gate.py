@@ -162,8 +162,8 @@ def test_a_record_is_written_over_a_longer_one_without_leftovers(tmp_path: Path)
         ended = fake.now
     text = path.read_text()
     assert len(text) == len(json.dumps(long_record))  # padded over, not truncated
-    assert json.loads(text) == {"banned_until": long_record["banned_until"], "clock": "test-boot",
-                                "format": 1, "idle_at": ended}
+    assert json.loads(text) == {"banned_until": long_record["banned_until"], "busy_until": 0.0,
+                                "clock": "test-boot", "format": 1, "idle_at": ended}
     start = fake.now
     with file_gate(path, fake).turn(1.0):
         assert fake.now == pytest.approx(ended + 1.0) and fake.now > start
@@ -283,3 +283,101 @@ def test_a_killed_holder_does_not_block_the_gate(tmp_path: Path) -> None:
         child.wait(timeout=10)
     with FileGate(path).turn(0.0) as turn:  # the kernel released the lock
         assert turn.banned_until is None
+
+
+# ---------------------------------------------------------------------------- cut-off turns
+
+
+def test_a_request_is_marked_in_flight_in_the_gate_file_before_it_leaves(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "g.lock"
+    with file_gate(path, fake).turn(1.0) as turn:
+        sent_at = fake.now
+        turn.sent(30.0)
+        # what a process reading the file now (ours killed) would find: busy until the
+        # request's latest possible end, on both clocks
+        record = json.loads(path.read_text())
+        assert record["idle_at"] == pytest.approx(sent_at + 30.0)
+        assert record["busy_until"] == pytest.approx(1_700_000_000.0 + sent_at + 30.0)
+        fake.now += 0.5  # the answer comes
+    # a turn that closed normally replaces the mark with the real end
+    assert json.loads(path.read_text())["idle_at"] == pytest.approx(sent_at + 0.5)
+    assert json.loads(path.read_text())["busy_until"] == 0.0
+    with file_gate(path, fake).turn(1.0):
+        assert fake.now == pytest.approx(sent_at + 0.5 + 1.0)
+
+
+@pytest.mark.parametrize("cut", [KeyboardInterrupt, RuntimeError], ids=["Ctrl-C", "error"])
+def test_a_turn_cut_off_after_sending_leaves_its_mark_for_the_next(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cut: type[BaseException]
+) -> None:
+    fake = FakeTime()
+    path = tmp_path / "g.lock"
+    with pytest.raises(cut), file_gate(path, fake).turn(1.0) as turn:
+        sent_at = fake.now
+        turn.sent(30.0)
+        fake.now += 0.5
+        raise cut  # no answer: Airbus may still be processing it
+    fake.now += 2.0  # the next run starts
+    with caplog.at_level("WARNING", logger="oneatlas_plan.api.gate"), \
+            file_gate(path, fake).turn(1.0) as turn:
+        assert fake.now == pytest.approx(sent_at + 30.0 + 1.0)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "may still be in progress" in said[0], said
+    until = datetime.fromtimestamp(1_700_000_000.0 + sent_at + 31.0, UTC)
+    assert f"{until:%Y-%m-%d %H:%M:%S} UTC" in said[0] and KEY not in said[0]
+
+
+def test_a_turn_cut_off_before_sending_leaves_nothing(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "g.lock"
+    with file_gate(path, fake).turn(1.0) as turn:
+        turn.sent(30.0)
+    ended = fake.now
+    with pytest.raises(KeyboardInterrupt), file_gate(path, fake).turn(1.0):
+        raise KeyboardInterrupt  # while waiting for the interval, say
+    with file_gate(path, fake).turn(1.0):
+        assert fake.now == pytest.approx(ended + 1.0)
+
+
+def test_a_cut_off_request_from_before_a_reboot_still_holds_on_the_wall_clock(
+    tmp_path: Path,
+) -> None:
+    fake = FakeTime()
+    path = tmp_path / "g.lock"
+    with pytest.raises(KeyboardInterrupt), file_gate(path, fake).turn(1.0) as turn:
+        turn.sent(30.0)
+        raise KeyboardInterrupt
+    record = json.loads(path.read_text())
+    record["clock"] = "another-boot"  # the machine rebooted 10 s later
+    path.write_text(json.dumps(record))
+    fake.now += 10.0
+    start = fake.now
+    with file_gate(path, fake).turn(1.0):
+        assert fake.now == pytest.approx(start + 20.0 + 1.0)
+
+
+def test_a_mark_that_cannot_be_written_stops_the_request(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    gate = file_gate(tmp_path / "g.lock", fake)
+
+    def full(*args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    with gate.turn(1.0) as turn:
+        monkeypatch.setattr(os, "pwrite", full)
+        with pytest.raises(ConfigError, match=r"No space left on device.*nothing was sent"):
+            turn.sent(30.0)
+        assert not turn.was_sent
+
+
+def test_a_local_gate_holds_the_next_turn_after_a_cut_off_one() -> None:
+    fake = FakeTime()
+    gate = LocalGate(clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(KeyboardInterrupt), gate.turn(1.0) as turn:
+        sent_at = fake.now
+        turn.sent(30.0)
+        raise KeyboardInterrupt
+    with gate.turn(1.0):
+        assert fake.now == pytest.approx(sent_at + 31.0)

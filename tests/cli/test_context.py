@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oneatlas_plan.cli.context import AppContext
+import pytest
+
+from oneatlas_plan.cli.context import DEFAULT_TIMEOUT, TIMEOUT_ENV, AppContext, http_timeout
+from oneatlas_plan.errors import ConfigError
 from oneatlas_plan.state.backends import open_backend
 
 
@@ -27,3 +30,20 @@ def test_the_spec_cache_of_a_database_state_is_per_user(tmp_path: Path) -> None:
     environ = {"ONEATLAS_RUNTIME_DIR": str(tmp_path / "runtime")}
     app = context("postgresql://u@127.0.0.1:1/db?schema=s", environ)
     assert app.spec_cache_dir == tmp_path / "runtime" / "specs"
+
+
+def test_client_timeouts_come_from_the_environment() -> None:
+    assert http_timeout({}) == DEFAULT_TIMEOUT == (10.0, 120.0)
+    assert http_timeout({TIMEOUT_ENV: "2, 30"}) == (2.0, 30.0)
+    assert http_timeout({TIMEOUT_ENV: "5"}) == (5.0, 5.0)
+    for bad in ("fast", "0,10", "1,2,3", "-1", "1,nan", "1,99999"):
+        with pytest.raises(ConfigError, match=f"{TIMEOUT_ENV}=.*CONNECT,READ"):
+            http_timeout({TIMEOUT_ENV: bad})
+
+
+def test_the_client_uses_the_timeouts_of_the_environment(tmp_path: Path) -> None:
+    environ = {TIMEOUT_ENV: "2,30", "ONEATLAS_API_KEY": "k-test",
+               "ONEATLAS_RUNTIME_DIR": str(tmp_path / "runtime")}
+    with context(str(tmp_path / "state.json"), environ) as app:
+        app.endpoint = "http://127.0.0.1:9"
+        assert app.client()._timeout == (2.0, 30.0)

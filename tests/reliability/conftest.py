@@ -41,12 +41,17 @@ ADDRESSES = {
     "xinjiang-pneo.hejing-west.hejing-west",
 }
 SETTLED = {"ordered", "quoted"}
+# The client's timeouts (connect, read): a run killed mid-request holds the key back for
+# connect + 2 x read (the ordering gate), which the next run of a trial then waits for; the
+# loopback sandbox answers in milliseconds.
+CLIENT_TIMEOUT = "1,4"
 UNSETTLED = {"pending", "unknown"}
 # Variables that would change what a child process does.
 _SCRUBBED_ENV = (
     "ONEATLAS_ENDPOINT",
     "ONEATLAS_STATE",
     "ONEATLAS_API_KEY",
+    "ONEATLAS_HTTP_TIMEOUT",
     "ONEATLAS_PLAN_TEST_PAUSE",
     "ONEATLAS_PLAN_TEST_PAUSE_SECONDS",
     "ONEATLAS_PLAN_TEST_RELEASE",
@@ -138,7 +143,8 @@ class Project:
         return result
 
     def env_overrides(self) -> dict[str, str]:
-        return {"ONEATLAS_API_KEY": API_KEY, **self.extra_env}
+        return {"ONEATLAS_API_KEY": API_KEY, "ONEATLAS_HTTP_TIMEOUT": CLIENT_TIMEOUT,
+                **self.extra_env}
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from oneatlas_plan.api.gate import FileGate
+from oneatlas_plan.errors import StateError
 from oneatlas_plan.state.backends import FileBackend, open_backend
 from oneatlas_plan.state.pg_gate import PostgresGate, key_fingerprint
 from oneatlas_plan.state.postgres import DatabaseUrl, PostgresBackend
@@ -209,18 +210,23 @@ CHILD = textwrap.dedent("""
     with PostgresBackend.from_url(sys.argv[1]) as backend:
         gate = backend.ordering_gate(sys.argv[2], sys.stdin.readline().strip(), Path("."))
         with gate.turn(0.0) as turn:
-            turn.sent()
+            turn.sent(float(sys.argv[3]))
             print("holding", flush=True)
             sys.stdin.readline()  # released by the test
         print("released", flush=True)
 """)
 
 
+ALLOWANCE = 900.0  # what the holder's request may still run at Airbus if it is cut off
+
+
 @pytest.fixture
 def holder(pg_url: str, backend: PostgresBackend) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding a turn on the key (the key goes through stdin, not argv)."""
+    """Another process holding a turn on the key, its request sent (the key goes through
+    stdin, not argv)."""
     backend.migrate()
-    with subprocess.Popen([sys.executable, "-c", CHILD, pg_url, ORIGIN], stdin=subprocess.PIPE,
+    with subprocess.Popen([sys.executable, "-c", CHILD, pg_url, ORIGIN, str(ALLOWANCE)],
+                          stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, text=True) as child:
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write(KEY + "\n")
@@ -262,9 +268,56 @@ def test_a_killed_holder_does_not_block_the_gate(
 ) -> None:
     holder.kill()
     holder.wait(timeout=10)
-    gate = make_gate(backend, tmp_path)
+    gate = make_gate(backend, tmp_path, sleeps := Sleeps())
     with gate.turn(0.0) as turn:  # the server ended the dead session and its lock
         assert turn.banned_until is None
+    # ... but not the mark its request left: it may still be running at Airbus
+    assert len(sleeps.asked) == 1 and ALLOWANCE - 60 < sleeps.asked[0] <= ALLOWANCE
+    gate.close()
+
+
+def test_a_request_is_marked_in_flight_in_the_database_before_it_leaves(
+    tmp_path: Path, backend: PostgresBackend, sleeps: Sleeps
+) -> None:
+    gate = make_gate(backend, tmp_path, sleeps)
+    busy = "SELECT extract(epoch FROM idle_at - clock_timestamp()) FROM {schema}.ordering_gates"
+    with gate.turn(0.0) as turn:
+        turn.sent(ALLOWANCE)
+        # committed: another connection sees it while the turn is still open
+        (left,) = _sql(backend, busy)[0]
+        assert ALLOWANCE - 60 < float(left) <= ALLOWANCE
+    (left,) = _sql(backend, busy)[0]
+    assert float(left) <= 0  # closed normally: the real end replaces the mark
+    gate.close()
+
+
+def test_a_turn_cut_off_after_sending_leaves_its_mark_for_every_gate_of_the_key(
+    tmp_path: Path, backend: PostgresBackend, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = make_gate(backend, tmp_path, sleeps), make_gate(backend, tmp_path, sleeps)
+    with pytest.raises(KeyboardInterrupt), first.turn(0.0) as turn:
+        turn.sent(ALLOWANCE)
+        raise KeyboardInterrupt  # Ctrl-C before the answer came
+    sleeps.asked.clear()
+    with caplog.at_level("WARNING", logger="oneatlas_plan.api.gate"), second.turn(1.0):
+        pass
+    assert len(sleeps.asked) == 1 and ALLOWANCE - 60 < sleeps.asked[0] <= ALLOWANCE + 1.0
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "may still be in progress" in said[0] and KEY not in said[0]
+    first.close()
+    second.close()
+
+
+def test_a_mark_the_database_cannot_take_stops_the_request(
+    tmp_path: Path, backend: PostgresBackend
+) -> None:
+    gate = make_gate(backend, tmp_path)
+    with pytest.raises(StateError, match="nothing was sent"), gate.turn(0.0) as turn:
+        _sql(backend, "SELECT pg_terminate_backend(%s)", gate._conn.info.backend_pid)
+        try:
+            turn.sent(ALLOWANCE)
+        finally:
+            assert not turn.was_sent
     gate.close()
 
 
