@@ -446,14 +446,16 @@ def applied_world(work: Path, n_specs: int, per_spec: int, endpoint: str) -> dic
     return {"specs": spec_dir, "state": state_path, "sandbox": work / "sandbox"}
 
 
-# VmHWM, not ru_maxrss: Linux carries a parent's peak RSS into ru_maxrss across fork + exec
+# The console entry point (``main``, as the installed ``oneatlas-plan`` runs it), then the peak
+# RSS: VmHWM, not ru_maxrss (Linux carries a parent's peak RSS into ru_maxrss across fork + exec)
 CLI_WITH_RSS = (
     "import sys\n"
-    "from oneatlas_plan.cli import run\n"
-    "code = run(sys.argv[1:])\n"
-    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
-    "print('MAXRSS_KB', hwm[0] if hwm else 0, file=sys.stderr)\n"
-    "sys.exit(code)\n"
+    "from oneatlas_plan.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "finally:\n"
+    "    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+    "    print('MAXRSS_KB', hwm[0] if hwm else 0, file=sys.stderr)\n"
 )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from oneatlas_plan import __version__
+from oneatlas_plan._bulk import freeze_kept
 from oneatlas_plan._secrets import redact
 from oneatlas_plan.errors import ExitCode, ToolError
 
@@ -73,6 +74,7 @@ def cli(ctx: click.Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI inside the one error boundary and exit."""
+    freeze_kept()  # one command, then exit: the state read stays until the end
     sys.exit(run(argv))
 
 

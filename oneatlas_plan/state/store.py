@@ -131,7 +131,7 @@ class FileStateStore:
     def _read_in(self) -> State:
         if self._journal_fd is not None:
             raise StateError(f"{self.path}: load() after changes; use state() instead")
-        with bulk():
+        with bulk(kept=True):
             state = self._read_file()
             journal = self._read_journal(state) if self._folded_serial is not None else None
             if journal is not None:

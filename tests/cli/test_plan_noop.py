@@ -23,15 +23,18 @@ NOT_FOR_A_NO_OP = (
     "oneatlas_plan.planning.pipeline",
     "oneatlas_plan.planning.search",
 )
+# The console entry point; the state it read is frozen out of the collector's walks.
 PROBE = (
-    "import sys, json\n"
-    "from oneatlas_plan.cli import run\n"
-    "code = run(sys.argv[1:])\n"
-    f"loaded = [m for m in {HEAVY + NOT_FOR_A_NO_OP!r} if m in sys.modules]\n"
-    "plugins = sys.modules['pydantic.plugin._loader']._plugins\n"  # None: never looked for
-    "print(json.dumps(loaded + (['pydantic plugins'] if plugins is not None else [])),"
-    " file=sys.stderr)\n"
-    "sys.exit(code)\n"
+    "import gc, sys, json\n"
+    "from oneatlas_plan.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "finally:\n"
+    f"    loaded = [m for m in {HEAVY + NOT_FOR_A_NO_OP!r} if m in sys.modules]\n"
+    "    plugins = sys.modules['pydantic.plugin._loader']._plugins\n"  # None: never looked for
+    "    loaded += ['pydantic plugins'] if plugins is not None else []\n"
+    "    loaded += [] if gc.get_freeze_count() else ['state not frozen']\n"
+    "    print(json.dumps(loaded), file=sys.stderr)\n"
 )
 
 
