@@ -635,6 +635,9 @@ class _Reader:
         common, catalogue = self.tables.common, self.tables.catalogue
         try:
             if key == "orders":
+                if view.geometry:  # the whole order: joined once, for its text and its model
+                    whole = _expand_order(element, common)
+                    return _canonical.compact(whole), whole
                 text = self.encoder.order(element)
                 return text, _expand_order(view.order(element), common)
             text = self.encoder.resource(element)
