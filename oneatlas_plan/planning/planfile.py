@@ -53,6 +53,7 @@ TABLES = ("catalogue", "common")
 # Top-level members covered by the checksum: every one but these.
 NOT_CHECKSUMMED = frozenset({"meta", "checksum", *TABLES})
 PART_KEY_HEX = 16
+_ALTERNATIVES = ("alternatives", "near_misses")
 
 
 class SceneRef(BaseModel):
@@ -521,6 +522,7 @@ class _Reader:
     last_address: str | None = None
     problem: str | None = None  # the first inconsistency, reported after the checksum
     twins: _Twins | None = None  # the other file of a diff, read side by side
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalogue, no footprint
 
     def inconsistent(self, line: int | None, message: str) -> None:
         if self.problem is None:
@@ -633,9 +635,14 @@ class _Reader:
         common, catalogue = self.tables.common, self.tables.catalogue
         try:
             if key == "orders":
+                if view.geometry:  # the whole order: joined once, for its text and its model
+                    whole = _expand_order(element, common)
+                    return _canonical.compact(whole), whole
                 text = self.encoder.order(element)
                 return text, _expand_order(view.order(element), common)
             text = self.encoder.resource(element)
+            if not view.geometry and type(element) is dict:
+                return text, self.without_geometry(element)
             joined = _expand_resource(view.resource(element), common, catalogue)
             return text, view.scenes(joined)
         except _Unknown as error:
@@ -643,6 +650,44 @@ class _Reader:
                 f"{self.where(line)}: {key}.{index}: unknown or conflicting {error}; run "
                 "`oneatlas-plan plan --out` again"
             ) from None
+
+    def without_geometry(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """``view.scenes(_expand_resource(view.resource(resource), ...))`` for a view
+        without geometry, in one pass: scenes joined with their catalogue facts less the
+        footprint (kept per scene id). Only after the encoder joined the resource without
+        error (the joins' refusals are the same)."""
+        assert self.tables is not None
+        resource = dict(resource)
+        if not self.view.alternatives:
+            for key in _ALTERNATIVES:
+                if type(resource.get(key)) is list:
+                    resource[key] = []
+        for key, empty in (("aoi_geometry", None), ("digests", {})):
+            if key in resource:
+                resource[key] = empty
+        for key in ("scenes", *_ALTERNATIVES):
+            scenes = resource.get(key)
+            if type(scenes) is list and scenes:
+                resource[key] = [self.scene_without_footprint(s) for s in scenes]
+        return resource
+
+    def scene_without_footprint(self, scene: Any) -> Any:
+        if type(scene) is not dict:
+            return scene
+        if SCENE_REF in scene:
+            key = scene[SCENE_REF]  # a catalogue key: else the encoder refused the resource
+            facts = self.facts.get(key)
+            if facts is None:
+                assert self.tables is not None
+                facts = self.tables.catalogue[key]
+                if "footprint" in facts:
+                    facts = {**facts, "footprint": {}}
+                self.facts[key] = facts
+            scene = {k: v for k, v in scene.items() if k != SCENE_REF}
+            scene["id"] = key
+            scene.update(facts)
+            return scene
+        return {**scene, "footprint": {}} if "footprint" in scene else scene
 
     def element(self, key: str, index: int, element: Any, line: int | None) -> Element:
         return self.made(key, index, element, line).model

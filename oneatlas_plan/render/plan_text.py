@@ -211,16 +211,16 @@ def _resource_details(resource: ResourcePlan, candidates: int | None) -> list[st
 
 
 def _table(entries: Sequence[_Entry], colour: bool) -> list[str]:
-    rows = [e for e in entries if not isinstance(e, str)]
-    widths = [len(c) for c in COLUMNS]
-    for _, cells in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+    rows = [e[1] for e in entries if not isinstance(e, str)]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+    widths = [max([len(name), *map(len, c)]) for name, c in zip(COLUMNS, columns, strict=True)]
+    pads = [
+        (str.rjust if name in _RIGHT else str.ljust, w)
+        for name, w in zip(COLUMNS, widths, strict=True)
+    ]
 
     def line(symbol: str, cells: Sequence[str]) -> str:
-        padded = [
-            c.rjust(w) if name in _RIGHT else c.ljust(w)
-            for name, c, w in zip(COLUMNS, cells, widths, strict=True)
-        ]
+        padded = [pad(c, w) for (pad, w), c in zip(pads, cells, strict=True)]
         return f"{symbol:>3} " + "  ".join(padded).rstrip()
 
     lines = [line("", COLUMNS)]

@@ -13,7 +13,7 @@ import pytest
 
 from oneatlas_plan import _canonical, _schemas
 from oneatlas_plan.cli import run
-from oneatlas_plan.errors import ExitCode, ToolError
+from oneatlas_plan.errors import ExitCode, PlanError, ToolError
 from oneatlas_plan.planning import planfile
 from oneatlas_plan.planning.model import FORMAT_VERSION, Plan
 from oneatlas_plan.planning.planfile import (
@@ -332,6 +332,49 @@ def test_the_checksum_text_is_the_joined_plan_s_whatever_the_file_holds(plan: Pl
         assert _joined_by_the_reader(case) == _joined_the_plain_way(case), case
     texts = _joined_by_the_reader(cases[0])
     assert '"coverage":1,' in texts[-1] and '"coverage":1.0,' in texts[-1]
+
+
+def _viewed(data: dict[str, Any], view: planfile.View, one_pass: bool) -> list[Any]:
+    """Each element as the reader makes its model under ``view``: the reader's way, or the
+    plain way (view, join, view again); None where the encoder refuses it."""
+    reader = planfile._Reader(Path("plan.json"), view=view)
+    reader.header["format_version"] = FORMAT_VERSION
+    reader.tables = planfile._Tables(data["common"], data["catalogue"])
+    out: list[Any] = []
+    for key in ("orders", "resources"):
+        for index, element in enumerate(data[key]):
+            try:
+                _text, made = reader.joined(key, element, index, None)
+            except PlanError:
+                out.append(None)
+                continue
+            if not one_pass:
+                tables = reader.tables
+                made = (planfile._expand_order(view.order(element), tables.common)
+                        if key == "orders" else view.scenes(planfile._expand_resource(
+                            view.resource(element), tables.common, tables.catalogue)))
+            out.append(made)
+    return out
+
+
+@pytest.mark.parametrize("alternatives", [False, True])
+@pytest.mark.parametrize("geometry", [False, True])
+def test_a_view_makes_what_joining_and_viewing_make(
+    plan: Plan, geometry: bool, alternatives: bool
+) -> None:
+    """The reader joins an element for its view in one pass (without geometry: scenes
+    joined with their catalogue facts less the footprint; whole: an order joined once for
+    its text and its model): the same values as the plain composition, for every shape a
+    file may hold."""
+    view = planfile.View(geometry=geometry, alternatives=alternatives)
+    data = json.loads(encode_plan(many(plan, 3)))
+    data["resources"][1]["alternatives"].append(  # a scene kept whole, with its footprint
+        {**data["catalogue"][data["resources"][1]["scenes"][0]["$scene"]], "id": "whole",
+         "archive_identifier": "DS_WHOLE", "coverage": 0.5, "why": "kept whole"})
+    for case in [data, *_odd_scenes(data), *_odd_parts(data)]:
+        mine, plain = _viewed(case, view, True), _viewed(case, view, False)
+        assert mine == plain, case
+        assert any(m is not None for m in mine)
 
 
 def test_show_and_diff_refuse_what_apply_refuses(
