@@ -191,9 +191,15 @@ class Gathered:
     """One merged search's candidates, kept per AOI as its pages arrive."""
 
     def __init__(
-        self, aois: Mapping[str, BaseGeometry], needs: Mapping[str, Need], *, prune: bool = PRUNE
+        self,
+        aois: Mapping[str, BaseGeometry],
+        needs: Mapping[str, Need],
+        *,
+        prune: bool | None = None,
     ) -> None:
         from shapely import STRtree
+
+        prune = PRUNE if prune is None else prune
 
         self._keys = list(aois)
         self._index = {key: index for index, key in enumerate(self._keys)}
