@@ -62,21 +62,6 @@ def forget_shapes(ids: Iterable[str]) -> None:
         _SHAPES.pop(scene_id, None)
 
 
-class CandidateIndex:
-    """The candidates of one search behind a spatial index (shapely's STRtree)."""
-
-    def __init__(self, candidates: Sequence[Candidate]) -> None:
-        from shapely import STRtree
-
-        self._candidates = list(candidates)
-        self._tree = STRtree([_shape(c) for c in self._candidates])
-
-    def touching(self, aoi: BaseGeometry) -> list[Candidate]:
-        """The candidates intersecting ``aoi``, in their original order."""
-        hits = self._tree.query(aoi, predicate="intersects")
-        return [self._candidates[i] for i in sorted(int(i) for i in hits)]
-
-
 @dataclass(frozen=True)
 class Criteria:
     """Criteria re-applied locally so that every removal can be explained."""
