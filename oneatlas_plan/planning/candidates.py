@@ -247,6 +247,12 @@ class Gathered:
         keeper = self._keepers[self._index[key]]
         return keeper.held, keeper.unseen
 
+    def clear(self) -> None:
+        """Let go of everything once the AOIs are selected (the search's result stays
+        referenced until every search is done)."""
+        self._keepers, self._keys, self._index = [], [], {}
+        self._seen, self._holders = set(), {}
+
     @property
     def held(self) -> list[Candidate]:
         """Every candidate some AOI holds."""

@@ -347,6 +347,7 @@ def _select_scenes(
             yield sorted(by_key[str(key)], key=lambda o: o.desired.address)
         # Memory follows what is selected, not every feature seen.
         forget_shapes(c.id for c in gathered.held if c.id not in chosen)
+        gathered.clear()
 
 
 def _select_one(
