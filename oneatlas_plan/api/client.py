@@ -366,6 +366,11 @@ class OneAtlasClient:
         """:meth:`search`, each feature read only for what planning uses (light, no pydantic)."""
         return _unique(self._search_all(query, self._scene_page))
 
+    def scene_pages(self, query: SearchQuery) -> Iterator[list[SceneFeature]]:
+        """The pages of :meth:`search_scenes` in page order, each as it arrives, nothing kept
+        (the caller drops what it does not need; ids may repeat across pages)."""
+        return self._pages(query, self._scene_page)
+
     def search_many(self, queries: Sequence[SearchQuery]) -> list[list[Feature]]:
         """:meth:`search` for each query, concurrently within the search limits."""
         if not queries:
@@ -418,37 +423,42 @@ class OneAtlasClient:
         return self.search(query)
 
     def _search_all(self, query: SearchQuery, fetch: PageFetch[FeatureT]) -> list[FeatureT]:
+        return [feature for page in self._pages(query, fetch) for feature in page]
+
+    def _pages(self, query: SearchQuery, fetch: PageFetch[FeatureT]) -> Iterator[list[FeatureT]]:
+        """Every page of ``query``, in page order, each as soon as it and those before it are
+        in (above the 10,000-result window: the pages of each half of the acquisition range)."""
         first, total = fetch(query, 1)
         if total >= RESULT_WINDOW:
-            return self._search_split(query, total, fetch)
-        features = list(first)
+            yield from self._search_split(query, total, fetch)
+            return
+        yield first
         size = query.items_per_page
         if len(first) < size:
-            return features
+            return
         if not total:  # no count given: read page by page until a short page
-            return features + self._pages_until_short(query, 2, fetch)
+            yield from self._pages_until_short(query, 2, fetch)
+            return
         numbers = range(2, math.ceil(total / size) + 1)
         workers = min(self.limits.search_concurrency, len(numbers))
         if workers <= 1:
-            return features + [f for n in numbers for f in fetch(query, n)[0]]
+            yield from (fetch(query, n)[0] for n in numbers)
+            return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oneatlas-page") as pool:
-            pages = list(pool.map(lambda number: fetch(query, number)[0], numbers))
-        return features + [feature for page in pages for feature in page]
+            yield from pool.map(lambda number: fetch(query, number)[0], numbers)
 
     def _pages_until_short(
         self, query: SearchQuery, start: int, fetch: PageFetch[FeatureT]
-    ) -> list[FeatureT]:
-        features: list[FeatureT] = []
+    ) -> Iterator[list[FeatureT]]:
         for number in range(start, RESULT_WINDOW // query.items_per_page + 1):
             page = fetch(query, number)[0]
-            features.extend(page)
+            yield page
             if len(page) < query.items_per_page:
                 break
-        return features
 
     def _search_split(
         self, query: SearchQuery, total: int, fetch: PageFetch[FeatureT]
-    ) -> list[FeatureT]:
+    ) -> Iterator[list[FeatureT]]:
         halves = split_acquisition(query, datetime.now(UTC))
         if halves is None:
             raise ApiError(
@@ -459,7 +469,8 @@ class OneAtlasClient:
         self._emit("search_split", SEARCH, f"{total}+ results: splitting the acquisition range",
                    data={"total": total})
         ordered = (newer, older) if newest_first(query) else (older, newer)
-        return [feature for half in ordered for feature in self._search_all(half, fetch)]
+        for half in ordered:
+            yield from self._pages(half, fetch)
 
     # ------------------------------------------------------------------ contract look-ups
 

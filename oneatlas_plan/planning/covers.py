@@ -127,6 +127,8 @@ def least_overlap(
             scenes = tuple(_cheapest_first(costs, ranked, seed))
             starts.setdefault(scenes, costs.cover(scenes))
     found = [_improve(costs, ranked, c) for c in starts.values() if costs.satisfies(c.covered_km2)]
+    if not found:  # the greedy cover measured as a union falls short by a rounding: keep it
+        return first, None
     best = min(found, key=costs.key)
     if costs.key(best) >= costs.key(first):
         return first, None

@@ -58,8 +58,8 @@ from oneatlas_plan.planning.orders import (
 )
 from oneatlas_plan.planning.selection import (
     Candidate,
-    CandidateIndex,
     Selection,
+    Unseen,
     filter_candidates,
     forget_shapes,
     select,
@@ -315,6 +315,7 @@ def _select_scenes(
     first address, so the first resources are ready first)."""
     from shapely.geometry import shape
 
+    from oneatlas_plan.planning.candidates import gatherer, needs_by_aoi
     from oneatlas_plan.planning.search import SearchNeed, merge_searches, stream_searches
 
     needs = []
@@ -336,22 +337,23 @@ def _select_scenes(
     done = 0
     used: dict[str, frozenset[str]] = {}
     workers = client.limits.search_concurrency
-    for search, candidates in stream_searches(merged, client.search_scenes, workers):
-        # One spatial index per merged search: each AOI meets only the scenes that touch it.
-        index = CandidateIndex(candidates)
+    # Each AOI keeps, as pages arrive, only the candidates its plan can still show.
+    gather = gatherer(client.scene_pages, aois, needs_by_aoi(by_key))
+    for search, gathered in stream_searches(merged, gather, workers):
         done += len(search.keys)
         emit("search", done, len(needs))
         chosen: set[str] = set()
         for key in sorted(search.keys, key=lambda k: first[str(k)]):
             aoi = aois[str(key)]
-            touching = index.touching(aoi)
+            touching, unseen = gathered.candidates(str(key))
             for outcome in by_key[str(key)]:
-                _select_one(outcome, aoi, touching, used)
+                _select_one(outcome, aoi, touching, used, unseen)
                 if outcome.selection is not None:
                     chosen |= {c.id for c, _ in outcome.selection.scenes}
             yield sorted(by_key[str(key)], key=lambda o: o.desired.address)
         # Memory follows what is selected, not every feature seen.
-        forget_shapes(c.id for c in candidates if c.id not in chosen)
+        forget_shapes(c.id for c in gathered.held if c.id not in chosen)
+        gathered.clear()
 
 
 def _select_one(
@@ -359,6 +361,7 @@ def _select_one(
     aoi: BaseGeometry,
     candidates: list[Candidate],
     used: dict[str, frozenset[str]],
+    unseen: Unseen | None = None,
 ) -> None:
     resource = outcome.desired
     exclude = used.get(resource.aoi_key, frozenset())
@@ -379,7 +382,8 @@ def _select_one(
             "a new order is needed",
             decision.previous,
         )
-    selection = select(aoi, candidates, resource.criteria, resource.policy, exclude=exclude)
+    selection = select(aoi, candidates, resource.criteria, resource.policy, exclude=exclude,
+                       unseen=unseen)
     outcome.selection = selection
     if not selection.satisfied:
         outcome.blocked = f"unsatisfied: {selection.unsatisfied}"

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from oneatlas_plan.api.models import SceneFeature
 from oneatlas_plan.api.query import SearchQuery
@@ -33,6 +33,7 @@ KM_PER_DEGREE = 111.32
 FOOTPRINT_KM = {"PHR": 20.0, "SPOT": 60.0, "PNEO": 14.0}  # typical scene side per constellation
 
 Bounds = tuple[float, float, float, float]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -180,20 +181,19 @@ def merge_searches(needs: Sequence[SearchNeed]) -> list[MergedSearch]:
 
 def stream_searches(
     merged: Sequence[MergedSearch],
-    search: Callable[[SearchQuery], list[SceneFeature]],
+    search: Callable[[MergedSearch], T],
     workers: int,
-) -> Iterator[tuple[MergedSearch, list[Candidate]]]:
-    """Run the merged searches ``workers`` at a time; each with its candidates, in the order
-    given, as soon as it and those before it are done."""
+) -> Iterator[tuple[MergedSearch, T]]:
+    """Run the merged searches ``workers`` at a time; each with what ``search`` made of it
+    (its candidates), in the order given, as soon as it and those before it are done."""
     if not merged:
         return
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(merged))),
                               thread_name_prefix="oneatlas-searches")
     try:
-        futures = [pool.submit(search, m.query) for m in merged]
+        futures = [pool.submit(search, m) for m in merged]
         for one, future in zip(merged, futures, strict=True):
-            features = future.result()
-            yield one, [c for c in (to_candidate(f) for f in features) if c is not None]
+            yield one, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

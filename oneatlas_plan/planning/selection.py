@@ -7,7 +7,7 @@ up to the policy's ``max_scenes``; a cover paying less overlap replaces it (``co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -62,21 +62,6 @@ def forget_shapes(ids: Iterable[str]) -> None:
         _SHAPES.pop(scene_id, None)
 
 
-class CandidateIndex:
-    """The candidates of one search behind a spatial index (shapely's STRtree)."""
-
-    def __init__(self, candidates: Sequence[Candidate]) -> None:
-        from shapely import STRtree
-
-        self._candidates = list(candidates)
-        self._tree = STRtree([_shape(c) for c in self._candidates])
-
-    def touching(self, aoi: BaseGeometry) -> list[Candidate]:
-        """The candidates intersecting ``aoi``, in their original order."""
-        hits = self._tree.query(aoi, predicate="intersects")
-        return [self._candidates[i] for i in sorted(int(i) for i in hits)]
-
-
 @dataclass(frozen=True)
 class Criteria:
     """Criteria re-applied locally so that every removal can be explained."""
@@ -97,6 +82,18 @@ class Policy:
     rank_by: tuple[str, ...] = ("cloud_cover", "-acquisition_date")
     min_coverage: float = 0.95
     max_scenes: int = 1
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """Candidates that touched the AOI and were counted as they arrived, then dropped: none
+    of them could be chosen, listed as an alternative or shown as a near miss
+    (:mod:`~oneatlas_plan.planning.candidates`). They still count in ``found``, ``eligible``
+    and ``removed``."""
+
+    found: int = 0
+    eligible: int = 0
+    removed: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -205,12 +202,19 @@ def select(
     policy: Policy,
     *,
     exclude: frozenset[str] = frozenset(),
+    unseen: Unseen | None = None,
 ) -> Selection:
-    """Choose the scene(s) for one AOI according to the policy."""
+    """Choose the scene(s) for one AOI according to the policy (``unseen``: those of its
+    candidates dropped before, counted only)."""
     from oneatlas_plan.planning import covers, explain
 
     touching = [c for c in candidates if c.id not in exclude and _shape(c).intersects(aoi)]
     eligible, removed = filter_candidates(touching, criteria)
+    unseen = unseen or Unseen()
+    found, eligible_count = len(touching) + unseen.found, len(eligible) + unseen.eligible
+    if unseen.removed:
+        removed = {k: removed.get(k, 0) + unseen.removed.get(k, 0)
+                   for k in sorted({*removed, *unseen.removed})}
     aoi_area = geodesic_area_km2(aoi)
     ranked = rank(eligible, policy.rank_by)
     coverages: dict[str, float] = {}
@@ -219,8 +223,8 @@ def select(
         return Selection(
             scenes=((first, coverages[first.id]),),
             coverage=coverages[first.id],
-            found=len(touching),
-            eligible=len(eligible),
+            found=found,
+            eligible=eligible_count,
             removed=removed,
             unsatisfied=None,
             alternatives=explain.alternatives(aoi, aoi_area, ranked, (first,), policy, coverages),
@@ -245,8 +249,8 @@ def select(
         return Selection(
             scenes=tuple((c, coverages[c.id]) for c in scenes),
             coverage=union,
-            found=len(touching),
-            eligible=len(eligible),
+            found=found,
+            eligible=eligible_count,
             removed=removed,
             unsatisfied=why,
             alternatives=alternatives,
@@ -255,7 +259,7 @@ def select(
         )
 
     if not ranked:  # every eligible scene only touches the AOI (no ground in common)
-        return result([], 0.0, _nothing_eligible(len(touching), removed, len(eligible)))
+        return result([], 0.0, _nothing_eligible(found, removed, eligible_count))
     if policy.max_scenes <= 1:
         best = max(coverages[c.id] for c in ranked)
         return result(

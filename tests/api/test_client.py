@@ -353,6 +353,19 @@ def test_search_reads_every_page(fake: FakeOneAtlas, make_client: Any) -> None:
     assert client.stats.requests["search"] == 3
 
 
+def test_scene_pages_come_one_at_a_time_in_page_order(fake: FakeOneAtlas,
+                                                      make_client: Any) -> None:
+    fake.catalogue = make_catalogue(1203)
+    client = make_client()
+    pages = client.scene_pages(SearchQuery())
+    first = next(pages)
+    assert len(first) == 500 and client.stats.requests["search"] == 1  # read as it arrives
+    rest = list(pages)
+    assert [len(p) for p in rest] == [500, 203]
+    ids = [f.id for page in [first, *rest] for f in page]
+    assert ids == [f.id for f in client.search_scenes(SearchQuery())]
+
+
 def test_search_beyond_the_10000_window_splits_and_deduplicates(fake: FakeOneAtlas,
                                                                 make_client: Any) -> None:
     fake.catalogue = make_catalogue(23_456)
