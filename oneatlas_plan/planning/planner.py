@@ -6,7 +6,6 @@ never asks for a client, so re-planning an unchanged, fully applied spec set cos
 
 from __future__ import annotations
 
-import heapq
 import math
 import socket
 import sys
@@ -330,57 +329,23 @@ def _select_scenes(
     emit("search", 0, len(needs))
     done = 0
     used: dict[str, frozenset[str]] = {}
-    # AOIs of the searches arrived, selected in address order across searches: the frontier
-    # needs t0, t1, t2… which the merged searches spread over several regions.
-    pending: list[tuple[str, str, int]] = []  # (first address, key, arrival number)
-    arrived: list[_Arrived] = []
     workers = client.limits.search_concurrency
-    for one in stream_searches(merged, client.search_scenes, workers, lambda: bool(pending)):
-        if one is not None:
-            search, candidates = one
-            # One spatial index per merged search: each AOI meets only the scenes that touch it.
-            arrived.append(_Arrived(CandidateIndex(candidates), candidates, len(search.keys)))
-            for key in search.keys:
-                heapq.heappush(pending, (first[str(key)], str(key), len(arrived) - 1))
-            done += len(search.keys)
-            emit("search", done, len(needs))
-        if pending:
-            yield _select_next(pending, arrived, aois, by_key, used)
-    while pending:
-        yield _select_next(pending, arrived, aois, by_key, used)
-
-
-@dataclass
-class _Arrived:
-    """A merged search's results while some of its AOIs are still to be selected."""
-
-    index: CandidateIndex
-    candidates: list[Candidate]
-    left: int  # AOIs not selected yet
-    chosen: set[str] = field(default_factory=set)
-
-
-def _select_next(
-    pending: list[tuple[str, str, int]],
-    arrived: list[_Arrived],
-    aois: Mapping[str, BaseGeometry],
-    by_key: Mapping[str, list[_Outcome]],
-    used: dict[str, frozenset[str]],
-) -> list[_Outcome]:
-    """Select the AOI first in address order among those searched; its outcomes."""
-    _, key, number = heapq.heappop(pending)
-    search = arrived[number]
-    aoi = aois[key]
-    touching = search.index.touching(aoi)
-    for outcome in by_key[key]:
-        _select_one(outcome, aoi, touching, used)
-        if outcome.selection is not None:
-            search.chosen |= {c.id for c, _ in outcome.selection.scenes}
-    search.left -= 1
-    if search.left == 0:  # memory follows what is selected, not every feature seen
-        forget_shapes(c.id for c in search.candidates if c.id not in search.chosen)
-        search.candidates = []
-    return sorted(by_key[key], key=lambda o: o.desired.address)
+    for search, candidates in stream_searches(merged, client.search_scenes, workers):
+        # One spatial index per merged search: each AOI meets only the scenes that touch it.
+        index = CandidateIndex(candidates)
+        done += len(search.keys)
+        emit("search", done, len(needs))
+        chosen: set[str] = set()
+        for key in sorted(search.keys, key=lambda k: first[str(k)]):
+            aoi = aois[str(key)]
+            touching = index.touching(aoi)
+            for outcome in by_key[str(key)]:
+                _select_one(outcome, aoi, touching, used)
+                if outcome.selection is not None:
+                    chosen |= {c.id for c, _ in outcome.selection.scenes}
+            yield sorted(by_key[str(key)], key=lambda o: o.desired.address)
+        # Memory follows what is selected, not every feature seen.
+        forget_shapes(c.id for c in candidates if c.id not in chosen)
 
 
 def _select_one(

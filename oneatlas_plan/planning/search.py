@@ -182,12 +182,9 @@ def stream_searches(
     merged: Sequence[MergedSearch],
     search: Callable[[SearchQuery], list[SceneFeature]],
     workers: int,
-    has_work: Callable[[], bool] = lambda: False,
-) -> Iterator[tuple[MergedSearch, list[Candidate]] | None]:
+) -> Iterator[tuple[MergedSearch, list[Candidate]]]:
     """Run the merged searches ``workers`` at a time; each with its candidates, in the order
-    given, as soon as it and those before it are done. While the next one is not done and
-    ``has_work()``, None is yielded instead: the caller does a piece of that work and asks
-    again (it selects what has arrived rather than wait)."""
+    given, as soon as it and those before it are done."""
     if not merged:
         return
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(merged))),
@@ -195,8 +192,6 @@ def stream_searches(
     try:
         futures = [pool.submit(search, m.query) for m in merged]
         for one, future in zip(merged, futures, strict=True):
-            while not future.done() and has_work():
-                yield None
             features = future.result()
             yield one, [c for c in (to_candidate(f) for f in features) if c is not None]
     finally:
