@@ -80,12 +80,19 @@ def ours(base_url: str, spec_dir: Path) -> dict[str, Any]:
         "client": client.stats.as_dict(),
         "price_rtts": [rtt for path, _, rtt in calls if path.startswith(PRICE_PATH)],
         "price_calls": [(at, rtt) for path, at, rtt in calls if path.startswith(PRICE_PATH)],
+        # every request: (endpoint, start, round trip), to see what the first price waited for
+        "timeline": [(_endpoint(path), round(at, 4), round(rtt, 4)) for path, at, rtt in calls],
         "first_price_call_s": next((round(at, 3) for path, at, _ in calls
                                     if path.startswith(PRICE_PATH)), None),
         "resources": len(plan.resources),
         "orders": len(plan.orders),
         "priced": sum(1 for o in plan.orders if o.price is not None),
     }
+
+
+def _endpoint(path: str) -> str:
+    """A request's endpoint without its query or identifiers (``/api/v1/prices``)."""
+    return "/".join(part for part in path.split("?")[0].split("/")[:4])
 
 
 def naive(base_url: str, aois_path: Path, ordering_rps: float) -> dict[str, Any]:
