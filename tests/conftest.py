@@ -13,6 +13,7 @@ import requests
 
 from oneatlas_plan.cli import run
 from oneatlas_plan.sandbox.embedded import start_embedded
+from oneatlas_plan.state.model import State
 from tests.pg_server import SKIP_REASON, PostgresServer, destroy, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,3 +105,18 @@ def postgres_server() -> Iterator[PostgresServer]:
 def pg_url(postgres_server: PostgresServer) -> str:
     """A state URL on its own fresh schema."""
     return postgres_server.url()
+
+
+@pytest.fixture
+def deep_state_copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size (resources) of every whole-state deep copy made from now on in the test."""
+    copies: list[int] = []
+    original = State.model_copy
+
+    def counting(self: State, *args: Any, **kwargs: Any) -> State:
+        if kwargs.get("deep"):
+            copies.append(len(self.resources))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(State, "model_copy", counting)
+    return copies

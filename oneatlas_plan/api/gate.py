@@ -102,6 +102,19 @@ class Turn:
         self.ban_seconds = max(self.ban_seconds, seconds)
 
 
+@contextmanager
+def hand_out(turn: Turn, close: Callable[[Turn], None]) -> Iterator[Turn]:
+    """Yield ``turn`` to its holder and ``close`` it whatever happens; anything escaping the
+    holder (an error, Ctrl-C) marks the turn cut off first. Shared by every gate."""
+    try:
+        yield turn
+    except BaseException:
+        turn.cut_off = True
+        raise
+    finally:
+        close(turn)
+
+
 class OrderingGate(Protocol):
     """Hands out exclusive, paced turns on the ordering API of one key and host."""
 
@@ -202,13 +215,8 @@ class LocalGate:
                                                                 self._wall()))
             if opened.banned_until is None and record.idle_at is not None:
                 _wait_for(record.idle_at, interval, self._clock, self._sleep, self._wall)
-            try:
+            with hand_out(opened, lambda turn: record.close(turn, self._clock(), self._wall())):
                 yield opened
-            except BaseException:
-                opened.cut_off = True
-                raise
-            finally:
-                record.close(opened, self._clock(), self._wall())
 
     def banned_until(self) -> datetime | None:
         with self._lock:
@@ -275,16 +283,15 @@ class FileGate:
                 # Unknown (first use, unreadable file): as if a request had just ended.
                 idle_at = record.idle_at if record.idle_at is not None else self._clock()
                 _wait_for(idle_at, interval, self._clock, self._sleep, self._wall)
-            try:
-                yield opened
-            except BaseException:
-                opened.cut_off = True
-                raise
-            finally:
-                if opened.was_sent or opened.ban_seconds > 0:
-                    record.close(opened, self._clock(), self._wall())
+
+            def close(turn: Turn) -> None:
+                if turn.was_sent or turn.ban_seconds > 0:
+                    record.close(turn, self._clock(), self._wall())
                     # a cut-off turn's mark is already written, and stands
-                    self._write(fd, record, durable=opened.ban_seconds > 0)
+                    self._write(fd, record, durable=turn.ban_seconds > 0)
+
+            with hand_out(opened, close):
+                yield opened
 
     def banned_until(self) -> datetime | None:
         with self._threads, self._locked() as fd:

@@ -541,25 +541,16 @@ class _Reconciler:
             return
         if now - _parse(sent_at) < ACCEPT_GRACE:
             self.result.accept_in_flight.extend(target.labels)
+            hint = _in_flight_hint(quotation_id, sent_at, status or "not found",
+                                   "it is taken as never made")
             for label in target.labels:
-                self.result.hints[label] = (
-                    f"an acceptance of quotation {quotation_id} was sent at {sent_at} and Airbus "
-                    f"still shows it {status or 'not found'}: counted as spend until it is read "
-                    f"back (from {utc_iso(_parse(sent_at) + ACCEPT_GRACE)} on, an acceptance "
-                    "Airbus does not show is taken as never made)"
-                )
+                self.result.hints[label] = hint
             return
         message = (
             f"an acceptance was sent but Airbus shows the quotation {status or 'not found'}: not "
             "accepted, not counted (its resource left the state: it is not accepted again)"
         )
-
-        def given_up(current: OrderRecord) -> None:
-            current.accept_sent_at = None
-            current.accept_up_to = None
-            current.message = message
-
-        target.write(given_up)
+        target.write(_acceptance_forgotten(message))
         self.result.left_quoted.extend(target.labels)
         for label in target.labels:
             self.result.hints[label] = message
@@ -607,15 +598,10 @@ class _Reconciler:
             self.result.accepted[address] = decided.sales_order_id or quotation.quotation_id
 
     def _accept_in_flight(self, quotation: Quotation, sent_at: str, status: str) -> None:
-        settles_at = utc_iso(_parse(sent_at) + ACCEPT_GRACE)
         self.result.accept_in_flight.extend(quotation.addresses)
+        hint = _in_flight_hint(quotation.quotation_id, sent_at, status, "it is left quoted")
         for address in quotation.addresses:
-            self.result.hints[address] = (
-                f"an acceptance of quotation {quotation.quotation_id} was sent at {sent_at} and "
-                f"Airbus still shows it {status}: counted as spend until it is read back; if "
-                f"Airbus shows no acceptance at a plan/apply from {settles_at} on, it is left "
-                "quoted"
-            )
+            self.result.hints[address] = hint
 
     def _acceptance_lost(self, quotation: Quotation, status: str) -> None:
         self._give_up_accepting(
@@ -625,15 +611,31 @@ class _Reconciler:
         )
 
     def _give_up_accepting(self, quotation: Quotation, message: str) -> None:
-        def change(current: OrderRecord) -> None:
-            current.accept_sent_at = None
-            current.accept_up_to = None
-            current.message = message
-
-        _change(self.store, list(quotation.addresses), quotation.order_key, {"quoted"}, change)
+        _change(self.store, list(quotation.addresses), quotation.order_key, {"quoted"},
+                _acceptance_forgotten(message))
         self.result.left_quoted.extend(quotation.addresses)
         for address in quotation.addresses:
             self.result.hints[address] = message
+
+
+def _in_flight_hint(quotation_id: str, sent_at: str, status: str, unless_seen: str) -> str:
+    settles_at = utc_iso(_parse(sent_at) + ACCEPT_GRACE)
+    return (
+        f"an acceptance of quotation {quotation_id} was sent at {sent_at} and Airbus still "
+        f"shows it {status}: counted as spend until it is read back; if Airbus shows no "
+        f"acceptance at a plan/apply from {settles_at} on, {unless_seen}"
+    )
+
+
+def _acceptance_forgotten(message: str) -> Change:
+    """The record's change when an acceptance sent is found never made: not sent again."""
+
+    def change(current: OrderRecord) -> None:
+        current.accept_sent_at = None
+        current.accept_up_to = None
+        current.message = message
+
+    return change
 
 
 def reconcile(

@@ -37,7 +37,7 @@ import psycopg
 from psycopg import sql
 
 from oneatlas_plan._secrets import redact
-from oneatlas_plan.api.gate import Sleep, Turn, say_busy
+from oneatlas_plan.api.gate import Sleep, Turn, hand_out, say_busy
 from oneatlas_plan.errors import StateError
 
 logger = logging.getLogger(__name__)
@@ -108,13 +108,8 @@ class PostgresGate:
                     if wait > interval:  # the previous request's answer never came
                         say_busy(wait, self._wall() + timedelta(seconds=wait))
                     self._sleep(wait)
-                try:
+                with hand_out(opened, self._close):
                     yield opened
-                except BaseException:
-                    opened.cut_off = True
-                    raise
-                finally:
-                    self._close(opened)
             finally:
                 self._release()
 

@@ -18,7 +18,7 @@ from oneatlas_plan.api.profiles import resolve_endpoint
 from oneatlas_plan.applying.reconcile import NOT_FOUND_GRACE, reconcile, same_reference
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.planfile import expand_parts
-from oneatlas_plan.state.model import OrderRecord, ResourceRecord, State, utc_iso
+from oneatlas_plan.state.model import OrderRecord, ResourceRecord, utc_iso
 from oneatlas_plan.state.store import StateStore
 from tests.conftest import API_KEY, World
 
@@ -212,7 +212,7 @@ def test_the_plan_says_how_and_when_an_unknown_outcome_settles(
 
 
 def test_reconcile_copies_the_whole_state_no_more_often_for_more_quotations(
-    world: World, client: OneAtlasClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    world: World, client: OneAtlasClient, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Each whole-state deep copy costs ≈ 0.5 s at 10,000 resources: one per quotation to
     settle made reconcile quadratic. Three acceptances in flight: still only the copies that
@@ -236,15 +236,7 @@ def test_reconcile_copies_the_whole_state_no_more_often_for_more_quotations(
                 addresses=[f"s.o.a{n}"],
             )
             store.record(ResourceRecord(address=f"s.o.a{n}", config_digest="c", orders=[quoted]))
-        copies: list[int] = []
-        original = State.model_copy
-
-        def counting(self: State, *args: Any, **kwargs: Any) -> State:
-            if kwargs.get("deep"):
-                copies.append(len(self.resources))
-            return original(self, *args, **kwargs)
-
-        monkeypatch.setattr(State, "model_copy", counting)
+        copies: list[int] = request.getfixturevalue("deep_state_copies")
         result = reconcile(store, client, {}, _at(sent + timedelta(seconds=1)), accept=True)
     assert result.accept_in_flight == ["s.o.a0", "s.o.a1", "s.o.a2"]
     assert len(copies) <= 2, copies  # the records to settle, then the retired orders

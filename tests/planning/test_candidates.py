@@ -24,7 +24,7 @@ from oneatlas_plan.planning.candidates import NEAR, SCAN, Gathered, Keeper, Need
 from oneatlas_plan.planning.search import to_candidate
 from oneatlas_plan.planning.selection import Candidate, Criteria, Policy, Selection, select
 from tests.conftest import World
-from tests.planning.test_pipeline import CONTRACT, WORKSPACE, without_meta, write_world
+from tests.planning.test_pipeline import archive_order, without_meta, write_world
 
 _UNIT = 0.01  # degrees: a grid step, so that footprints share edges and coverages tie
 _LON, _LAT = 1.0, 43.0
@@ -251,21 +251,8 @@ def _spread_world(specs: Path, seed: int) -> None:
 
     def order(name: str, chosen: list[dict[str, Any]], selection: dict[str, Any],
               cloud: int = 30) -> dict[str, Any]:
-        return {
-            "name": name, "aois": chosen,
-            "search": {"constellation": ["PHR"],
-                       "acquired": {"from": "2023-05-01", "to": "2023-09-30"},
-                       "cloud_cover": {"max": cloud}},
-            "selection": selection,
-            "product": {"type": "PleiadesArchiveMono", "options": {
-                "spectral_processing": "pansharpened_natural_color",
-                "radiometric_processing": "display", "pixel_coding": "8bits",
-                "image_format": "dimap_geotiff", "processing_level": "ortho",
-                "projection": "auto", "dem": "best_available", "licence": "standard"}},
-            "order": {"contract": CONTRACT, "primary_market": "AGRI",
-                      "customer_reference": "{spec}-{aoi}", "delivery": {"workspace": WORKSPACE},
-                      "pairs_per_order": 1},
-        }
+        return archive_order(name, chosen, 1, acquired=("2023-05-01", "2023-09-30"),
+                             cloud=cloud, **selection)
 
     orders = [
         order("best", aois, {"rank_by": ["cloud_cover", "-acquisition_date"]}),

@@ -164,13 +164,16 @@ def _polygon(lon: float, lat: float, size: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-def _order(name: str, aois: list[dict[str, Any]], pairs: int, **selection: Any) -> dict[str, Any]:
+def archive_order(name: str, aois: list[dict[str, Any]], pairs: int, *,
+                  acquired: tuple[str, str] = ("2023-06-01", "2023-08-31"), cloud: int = 30,
+                  **selection: Any) -> dict[str, Any]:
+    """A Pléiades archive order of the test worlds (``selection`` overrides the ranking)."""
     return {
         "name": name,
         "aois": aois,
-        "search": {"constellation": ["PHR"], "acquired": {"from": "2023-06-01",
-                                                          "to": "2023-08-31"},
-                   "cloud_cover": {"max": 30}},
+        "search": {"constellation": ["PHR"],
+                   "acquired": {"from": acquired[0], "to": acquired[1]},
+                   "cloud_cover": {"max": cloud}},
         "selection": {"rank_by": ["cloud_cover", "-acquisition_date"], **selection},
         "product": {"type": "PleiadesArchiveMono", "options": {
             "spectral_processing": "pansharpened_natural_color",
@@ -199,9 +202,9 @@ def write_world(specs: Path) -> None:
         for k, (lon, lat) in enumerate(clusters)
     ]
     documents = {
-        "alpha": [_order("five", aois, 5), _order("cover", large, 2,
+        "alpha": [archive_order("five", aois, 5), archive_order("cover", large, 2,
                                                   coverage={"min": 0.9, "max_scenes": 4})],
-        "beta": [_order("single", aois[::3], 1)],
+        "beta": [archive_order("single", aois[::3], 1)],
     }
     specs.mkdir(parents=True, exist_ok=True)
     for name, orders in documents.items():
@@ -278,7 +281,7 @@ def test_the_first_order_is_priced_before_the_look_ups_of_other_zones_end(world:
     specs = world.project / "zones"
     specs.mkdir()
     document = {"version": 1, "name": "zones",
-                "orders": [_order("one", [{"name": "a", "geometry": here},
+                "orders": [archive_order("one", [{"name": "a", "geometry": here},
                                           {"name": "b", "geometry": there}], 1)]}
     (specs / "zones.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     client = OneAtlasClient(resolve_endpoint(world.base_url), ApiKey(API_KEY))
