@@ -23,6 +23,13 @@ API_KEY = "sandbox-key-for-tests-7c1f"
 MUTATION_TESTS = "ONEATLAS_MUTATION_TESTS"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: half as many workers again as CPUs. A third of the suite's time is spent
+    waiting (child processes, servers, pacing), not computing: on 2 cores, 3 workers took
+    2 min 03 s where 2 took 2 min 49 s (1 Dec 2026)."""
+    return max(2, (os.cpu_count() or 1) * 3 // 2)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     scope = os.environ.get(MUTATION_TESTS, "").split()
     if not scope:

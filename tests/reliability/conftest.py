@@ -45,6 +45,9 @@ SETTLED = {"ordered", "quoted"}
 # connect + 2 x read (the ordering gate), which the next run of a trial then waits for; the
 # loopback sandbox answers in milliseconds.
 CLIENT_TIMEOUT = "1,4"
+# A run killed while Airbus holds its answer: every earlier call is answered at once, so a
+# shorter read timeout only shortens the hold its kill leaves (1 + 2 x 2 = 5 s, not 9 s).
+HELD_KILL_TIMEOUT = "1,2"
 UNSETTLED = {"pending", "unknown"}
 # Variables that would change what a child process does.
 _SCRUBBED_ENV = (

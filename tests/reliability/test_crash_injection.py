@@ -37,6 +37,7 @@ from tests.holds import ORDER_ENDPOINTS, hold, release, wait_until_held
 from tests.pg_server import PostgresServer
 from tests.reliability.campaign import Tally, loads, recover
 from tests.reliability.conftest import (
+    HELD_KILL_TIMEOUT,
     UNSETTLED,
     Project,
     Result,
@@ -140,6 +141,8 @@ def run_trial(tmp_path: Path, trial: Trial, state_location: str | None = None) -
         if trial.kill_while_held is not None:
             hold(project.base_url, *ORDER_ENDPOINTS, count=trial.kill_while_held)
         extra = {PAUSE_ENV: trial.pause} if trial.pause else {}
+        if trial.kill_while_held is not None:
+            extra["ONEATLAS_HTTP_TIMEOUT"] = HELD_KILL_TIMEOUT
         proc = project.spawn("apply", str(project.plan_path), **extra)
         watcher = StderrWatcher(proc)
         try:
@@ -207,7 +210,8 @@ def test_in_flight_kill_is_reconciled_not_reordered(tmp_path: Path) -> None:
         project = make_project(tmp_path, sandbox.base_url)
         assert project.cli("plan", str(project.specs), "--out", str(project.plan_path)).code == 0
         hold(project.base_url, *ORDER_ENDPOINTS)
-        proc = project.spawn("apply", str(project.plan_path))
+        proc = project.spawn("apply", str(project.plan_path),
+                             ONEATLAS_HTTP_TIMEOUT=HELD_KILL_TIMEOUT)
         try:
             wait_while_held(project, proc, StderrWatcher(proc), 1)
         finally:
