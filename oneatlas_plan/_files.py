@@ -49,6 +49,11 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def fsync(fd: int) -> None:
+    """Flush ``fd`` to the disk through the injectable ``_fsync``."""
+    _fsync(fd)
+
+
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:

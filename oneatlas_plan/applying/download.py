@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from oneatlas_plan._files import fsync, fsync_dir
 from oneatlas_plan.applying.extract import safe_extract
 from oneatlas_plan.errors import (
     ApiError,
@@ -346,7 +347,7 @@ def _transfer(
             "(corrupted in transit); the file was not kept"
         )
     os.replace(task.part, task.path)
-    _fsync_dir(task.path.parent)
+    fsync_dir(task.path.parent)
     message = "" if expected else "Airbus sent no checksum: the file could not be verified"
     return FileResult(task, "downloaded", size=written, md5=md5, message=message)
 
@@ -375,25 +376,17 @@ def _write(
                     unsynced += len(chunk)
                     bar.update(len(chunk))
                     if unsynced >= SYNC_EVERY:
-                        os.fsync(handle.fileno())
+                        fsync(handle.fileno())
                         unsynced = 0
             except ApiError as error:  # the stream broke: keep the partial file
                 handle.flush()
-                os.fsync(handle.fileno())
+                fsync(handle.fileno())
                 return digest, f"{task.path.name}: {error}"
             handle.flush()
-            os.fsync(handle.fileno())
+            fsync(handle.fileno())
     finally:
         bar.close()
     return digest, written
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- recording

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from oneatlas_plan import _files
 from oneatlas_plan.api.auth import ApiKey
 from oneatlas_plan.api.client import OneAtlasClient
 from oneatlas_plan.api.profiles import resolve_endpoint
@@ -399,3 +401,29 @@ def test_a_full_disk_exits_1_and_keeps_the_partial_file(
     [record] = _order(delivered)["downloads"]  # type: ignore[misc]
     data = Path(str(record["path"])).read_bytes()
     assert len(data) > bars_before and hashlib.md5(data).hexdigest() == record["md5"]
+
+
+def test_a_failed_fsync_of_the_download_exits_1_and_keeps_the_partial_file(
+    delivered: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The download's fsyncs go through ``_files``' injectable one, like every durable write."""
+    real = _files._fsync
+    synced: list[str] = []
+
+    def failing(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if name.endswith(".part"):
+            synced.append(name)
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(fd)
+
+    monkeypatch.setattr(_files, "_fsync", failing)
+    capsys.readouterr()
+    assert delivered.cli("download", "--dest", "out") == ExitCode.ERROR
+    captured = capsys.readouterr()
+    assert synced, "the download never synced through _files"
+    assert "Input/output error" in captured.out + captured.err
+    assert "Traceback" not in captured.err
+    assert list((delivered.project / "out").glob("*.part"))
+    monkeypatch.setattr(_files, "_fsync", real)
+    assert delivered.cli("download", "--dest", "out") == ExitCode.OK
