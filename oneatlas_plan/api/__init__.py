@@ -46,7 +46,8 @@ Public API
     ``LocalGate()`` / ``local_gate(scope)`` (one process); ``machine_gate(directory, origin,
     api_key)``, ``runtime_dir(environ)``. See docs/ARCHITECTURE.md, "Ordering gate".
 ``oneatlas_plan.api.retry``
-    ``RetryPolicy(retries=5, base_delay=0.5, max_delay=30.0, max_retry_after=120.0)``.
+    ``RetryPolicy(retries=5, base_delay=0.5, max_delay=30.0, max_retry_after=120.0)``;
+    ``DEFAULT_TIMEOUT`` (connect, read seconds).
 ``oneatlas_plan.api.events``
     ``ApiEvent(kind, endpoint, message, attempt, wait, data)`` passed to ``on_event``.
 

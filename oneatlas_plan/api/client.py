@@ -70,7 +70,13 @@ from oneatlas_plan.api.profiles import (
 )
 from oneatlas_plan.api.query import RESULT_WINDOW, SearchQuery, newest_first, split_acquisition
 from oneatlas_plan.api.ratelimit import RateLimiter, shared_limiter
-from oneatlas_plan.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_wait
+from oneatlas_plan.api.retry import (
+    DEFAULT_TIMEOUT,
+    RETRY_STATUSES,
+    RetryPolicy,
+    parse_retry_after,
+    retry_wait,
+)
 from oneatlas_plan.errors import (
     ApiError,
     AuthenticationError,
@@ -306,7 +312,7 @@ class OneAtlasClient:
         clock: Callable[[], float] = time.monotonic,
         on_event: EventCallback | None = None,
         retry: RetryPolicy | None = None,
-        timeout: Timeout = (10.0, 120.0),
+        timeout: Timeout = DEFAULT_TIMEOUT,
         rng: random.Random | None = None,
         gate: OrderingGate | None = None,
     ) -> None:

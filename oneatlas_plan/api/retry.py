@@ -1,4 +1,5 @@
-"""Retry policy, capped exponential backoff with jitter, ``Retry-After`` parsing (pure)."""
+"""Retry policy, capped exponential backoff with jitter, ``Retry-After`` parsing, the default
+timeouts (pure)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# (connect, read) seconds of every request unless told otherwise (``ONEATLAS_HTTP_TIMEOUT``)
+DEFAULT_TIMEOUT = (10.0, 120.0)
 
 
 @dataclass(frozen=True)

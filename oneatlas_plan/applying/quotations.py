@@ -212,6 +212,19 @@ def record_decision(
     message: str,
 ) -> None:
     """Record an accepted (→ ``accepted``, an order) or refused (→ ``refused``) quotation."""
+    _change_quoted(store, quotation, decision_change(
+        decision, now, sales_order_id=sales_order_id, valid_until=valid_until, message=message))
+
+
+def decision_change(
+    decision: Decision,
+    now: datetime,
+    *,
+    sales_order_id: str | None,
+    valid_until: str | None,
+    message: str,
+) -> Callable[[OrderRecord], None]:
+    """The change of a quoted record that Airbus shows accepted or refused."""
 
     def change(current: OrderRecord) -> None:
         current.status = "accepted" if decision == "accept" else "refused"
@@ -221,4 +234,4 @@ def record_decision(
         current.outcome_at = utc_iso(now)
         current.message = message
 
-    _change_quoted(store, quotation, change)
+    return change

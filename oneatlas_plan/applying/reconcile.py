@@ -37,6 +37,7 @@ from oneatlas_plan.applying.quotations import (
     Quotation,
     auto_acceptable,
     decide,
+    decision_change,
     find_quotation,
     quotation_lines,
     record_decision,
@@ -498,7 +499,7 @@ class _Reconciler:
             return
         quotation = find_quotation(self.store.view(), address)
         lines = quotation_lines(self.client, quotation.quotation_id)
-        status = (lines[0].quotation_status or "").upper() if lines else ""
+        status = _quotation_status(lines)
         now = self.now()
         if status in ("ACCEPTED", "REFUSED"):
             self._decided_at_airbus(quotation, status, lines, now)
@@ -516,7 +517,7 @@ class _Reconciler:
         """A retired quotation whose acceptance was sent: read back, never accepted again."""
         quotation_id = str(order.quotation_id)
         lines = quotation_lines(self.client, quotation_id)
-        status = (lines[0].quotation_status or "").upper() if lines else ""
+        status = _quotation_status(lines)
         now = self.now()
         sent_at = str(order.accept_sent_at)
         if status in ("ACCEPTED", "REFUSED"):
@@ -525,16 +526,9 @@ class _Reconciler:
             message = f"quotation found {status.lower()} at Airbus after an interrupted run" + (
                 ": recorded as spend" if accepted else ": not counted"
             )
-
-            def decided(current: OrderRecord) -> None:
-                current.status = "accepted" if accepted else "refused"
-                current.sales_order_id = sales_order_id or current.sales_order_id
-                current.quotation_valid_until = valid_until(lines) or current.quotation_valid_until
-                current.production_status = "ordered" if accepted else None
-                current.outcome_at = utc_iso(now)
-                current.message = message
-
-            target.write(decided)
+            target.write(decision_change(
+                "accept" if accepted else "refuse", now, sales_order_id=sales_order_id,
+                valid_until=valid_until(lines), message=message))
             if accepted:
                 for label in target.labels:
                     self.result.accepted[label] = sales_order_id or quotation_id
@@ -616,6 +610,11 @@ class _Reconciler:
         self.result.left_quoted.extend(quotation.addresses)
         for address in quotation.addresses:
             self.result.hints[address] = message
+
+
+def _quotation_status(lines: list[OrderLine]) -> str:
+    """The quotation's status as Airbus shows it (``ACCEPTED``, ``SENT``…; "": not found)."""
+    return (lines[0].quotation_status or "").upper() if lines else ""
 
 
 def _in_flight_hint(quotation_id: str, sent_at: str, status: str, unless_seen: str) -> str:

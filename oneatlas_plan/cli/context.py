@@ -26,13 +26,14 @@ if TYPE_CHECKING:
 SANDBOX_DIR_NAME = ".oneatlas-sandbox"
 SANDBOX_LABEL = "sandbox"
 TIMEOUT_ENV = "ONEATLAS_HTTP_TIMEOUT"
-DEFAULT_TIMEOUT = (10.0, 120.0)
 
 
 def http_timeout(environ: dict[str, str]) -> tuple[float, float]:
     """``$ONEATLAS_HTTP_TIMEOUT``: ``CONNECT,READ`` seconds (or one number for both); the
     client's defaults otherwise. An ordering request cut off mid-flight holds the key back
     for CONNECT + 2 x READ (the ordering gate), so shorter timeouts mean shorter holds."""
+    from oneatlas_plan.api.retry import DEFAULT_TIMEOUT  # not on the start-up path
+
     text = environ.get(TIMEOUT_ENV, "").strip()
     if not text:
         return DEFAULT_TIMEOUT

@@ -39,13 +39,12 @@ from psycopg import sql
 from oneatlas_plan._secrets import redact
 from oneatlas_plan.api.gate import Sleep, Turn, hand_out, say_busy
 from oneatlas_plan.errors import StateError
+from oneatlas_plan.state.pg_schema import GATE_LOCK_CLASS
 
 logger = logging.getLogger(__name__)
 
 SALT_TABLE = "ordering_gate_salt"
 GATE_TABLE = "ordering_gates"
-# advisory lock key space of the gates, beside the state's run and migration locks (postgres.py)
-GATE_LOCK_CLASS = 0x6F610003
 # How soon the server notices a holder whose machine vanished (its lock is then released).
 _KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10,
                "tcp_keepalives_count": 3}

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The advisory lock key spaces (first key) of oneatlas-plan ("oa" + n); locks are
+# database-wide, so every class the tool takes is listed here, once.
+STATE_LOCK_CLASS = 0x6F610001  # the run lock (second key: the schema)
+MIGRATION_LOCK_CLASS = 0x6F610002  # migrations (second key: the schema)
+GATE_LOCK_CLASS = 0x6F610003  # the ordering gates (second key: the API key's fingerprint)
+
 
 @dataclass(frozen=True)
 class Migration:

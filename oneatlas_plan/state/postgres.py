@@ -68,13 +68,17 @@ from oneatlas_plan.state.model import (
     utc_now,
 )
 from oneatlas_plan.state.pg_gate import PostgresGate, open_gate
-from oneatlas_plan.state.pg_schema import BOOKKEEPING, LATEST, MIGRATIONS
+from oneatlas_plan.state.pg_schema import (
+    BOOKKEEPING,
+    LATEST,
+    MIGRATION_LOCK_CLASS,
+    MIGRATIONS,
+    STATE_LOCK_CLASS,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "oneatlas_plan"
-STATE_LOCK_CLASS = 0x6F610001  # advisory lock key space of oneatlas-plan ("oa" + 1)
-MIGRATION_LOCK_CLASS = 0x6F610002
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TOOL_PARAMETERS = ("schema",)
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from oneatlas_plan.cli.context import DEFAULT_TIMEOUT, TIMEOUT_ENV, AppContext, http_timeout
+from oneatlas_plan.api.retry import DEFAULT_TIMEOUT
+from oneatlas_plan.cli.context import TIMEOUT_ENV, AppContext, http_timeout
 from oneatlas_plan.errors import ConfigError
 from oneatlas_plan.state.backends import open_backend
 

@@ -66,7 +66,6 @@ def _ready(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
     ready = proc.stdout.readline()
     assert ready == "READY\n", (ready, proc.communicate())
-    return proc
 
 
 def _go(proc: subprocess.Popen[str]) -> None:
@@ -100,6 +99,7 @@ def _cut_off_then_start_another(base_url: str, state: str, how: signal.Signals
     try:
         _ready(first)
         _ready(second)
+
         def first_alive() -> None:
             assert first.poll() is None, first.communicate()
 
