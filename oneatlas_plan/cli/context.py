@@ -8,6 +8,7 @@ when the command ends.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -177,13 +178,33 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a record is emitted.
+
+    A plain ``StreamHandler`` keeps the stream of the first run in the process; a later run
+    in the same process (tests, an embedding program) whose stderr is another stream would
+    write into the first one, closed by then.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(verbose: int) -> None:
     """-v: info from the tool; -vv: debug, including the (redacted) HTTP request log."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logger = logging.getLogger("oneatlas_plan")
     logger.setLevel(level)
     if not any(getattr(h, "_oneatlas", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
         handler._oneatlas = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 from pathlib import Path
 
 import pytest
 
 from oneatlas_plan.api.retry import DEFAULT_TIMEOUT
-from oneatlas_plan.cli.context import TIMEOUT_ENV, AppContext, http_timeout
+from oneatlas_plan.cli.context import TIMEOUT_ENV, AppContext, configure_logging, http_timeout
 from oneatlas_plan.errors import ConfigError
 from oneatlas_plan.state.backends import open_backend
 
@@ -48,3 +51,15 @@ def test_the_client_uses_the_timeouts_of_the_environment(tmp_path: Path) -> None
     with context(str(tmp_path / "state.json"), environ) as app:
         app.endpoint = "http://127.0.0.1:9"
         assert app.client()._timeout == (2.0, 30.0)
+
+
+def test_a_later_run_in_the_same_process_logs_to_its_own_stderr() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(first):
+        configure_logging(0)
+    first.close()
+    with contextlib.redirect_stderr(second):
+        configure_logging(0)
+        logging.getLogger("oneatlas_plan.api.gate").warning("the key is busy until %s", "noon")
+    assert "WARNING oneatlas_plan.api.gate: the key is busy until noon" in second.getvalue()
+    assert "Logging error" not in second.getvalue()
