@@ -26,6 +26,8 @@ EPOCH_TS = dt.datetime(2010, 1, 1, tzinfo=dt.UTC).timestamp()
 DAY_S = 86400.0
 LAT_MIN, LAT_MAX = -70, 80  # cells generated (no polar acquisitions)
 MAX_DAYS = 16384
+PUBLISH_DELAY_MIN_S = 3600.0  # a scene is published 1 to 11 hours after its acquisition
+PUBLISH_SPREAD_S = 36000
 _U64 = np.uint64
 _M32 = float(2**32)
 
@@ -194,7 +196,16 @@ class Scenes:
 
     @property
     def published(self) -> np.ndarray:
-        return self.acq + 3600.0 + (self.hash2 % _U64(36000)).astype(np.float64)
+        """Every scene's publication time; :func:`published_at` is one scene's."""
+        return self.acq + PUBLISH_DELAY_MIN_S + (self.hash2 % _U64(PUBLISH_SPREAD_S)).astype(
+            np.float64
+        )
+
+
+def published_at(acq: float, hash2: int) -> float:
+    """One scene's publication time, equal to its ``Scenes.published`` entry (a feature needs
+    one; the column is computed over every scene)."""
+    return acq + PUBLISH_DELAY_MIN_S + float(hash2 % PUBLISH_SPREAD_S)
 
 
 def _counts(p: np.ndarray, h: np.ndarray) -> np.ndarray:

@@ -126,7 +126,7 @@ def scene_record(scenes: catalog.Scenes, i: int, seed: int) -> dict[str, Any]:
             lon, lat, plat.swath_km, float(scenes.length[i]), float(scenes.tilt[i])
         ),
         "acq": acq,
-        "published": float(scenes.published[i]),
+        "published": catalog.published_at(acq, h2),
         "cloud": float(scenes.cloud[i]),
         "snow": float(scenes.snow[i]),
         "incidence": inc,

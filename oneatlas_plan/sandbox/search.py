@@ -24,7 +24,7 @@ from .features import rebase_links, scene_feature, scene_record
 from .world import PUBLIC, PUBLIC_PNEO, workspace_by_key
 
 MAX_COMBOS_PER_CHUNK = 400_000
-PUBLISH_DELAY_MAX_S = 11 * 3600.0
+PUBLISH_DELAY_MAX_S = catalog.PUBLISH_DELAY_MIN_S + catalog.PUBLISH_SPREAD_S
 
 
 @dataclass
