@@ -125,9 +125,7 @@ def _select_all(
     return made
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_world())
-def test_what_is_kept_selects_as_everything_does(world: dict[str, Any]) -> None:
+def _kept_selects_as_everything_does(world: dict[str, Any]) -> None:
     first: dict[str, Candidate] = {}
     for feature in world["features"]:
         candidate = to_candidate(feature)
@@ -143,6 +141,19 @@ def test_what_is_kept_selects_as_everything_does(world: dict[str, Any]) -> None:
         kept, unseen = gathered.candidates(key)
         assert {c.id for c in kept} <= set(first)
         assert _select_all(aoi, kept, world, unseen) == _select_all(aoi, everything, world)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_world())
+def test_what_is_kept_selects_as_everything_does(world: dict[str, Any]) -> None:
+    _kept_selects_as_everything_does(world)
+
+
+@pytest.mark.campaign
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_world())
+def test_what_is_kept_selects_as_everything_does_campaign(world: dict[str, Any]) -> None:
+    _kept_selects_as_everything_does(world)
 
 
 def _covering_pages(
