@@ -1,11 +1,16 @@
-"""The procedural catalogue: one scene's values equal its column's."""
+"""The procedural catalogue: one scene's values equal its column's; derived ids are UUIDs."""
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
+import pytest
 
 from oneatlas_plan.sandbox import catalog
-from oneatlas_plan.sandbox.features import scene_record
+from oneatlas_plan.sandbox.features import derived_uuid, scene_record
+
+NAMESPACE = "6f1c3c52-3a5e-4f8e-9a59-1c0d6c1b7e21"  # the sandbox's, written out
 
 
 def _scenes() -> catalog.Scenes:
@@ -28,3 +33,12 @@ def test_one_scene_is_published_when_its_column_says() -> None:
         assert catalog.PUBLISH_DELAY_MIN_S <= delay < (
             catalog.PUBLISH_DELAY_MIN_S + catalog.PUBLISH_SPREAD_S
         )
+
+
+@pytest.mark.parametrize("parts", [
+    ("a",), ("item", "image"), (123, "privilege", 4.5), ("", ""), ("Toulouse é", "pack"),
+    tuple(range(12)),
+])
+def test_derived_ids_are_version_5_uuids_of_their_parts(parts: tuple[object, ...]) -> None:
+    name = ":".join(str(p) for p in parts)
+    assert derived_uuid(*parts) == str(uuid.uuid5(uuid.UUID(NAMESPACE), name))
