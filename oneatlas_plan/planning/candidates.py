@@ -50,6 +50,7 @@ from oneatlas_plan.planning.selection import (
     Unseen,
     _failed_criterion,
     forget_shapes,
+    make_shapes,
 )
 from oneatlas_plan.planning.selection import _cached_rank_key as rank_key
 from oneatlas_plan.planning.selection import _coverage as coverage_of
@@ -212,6 +213,8 @@ class Gathered:
 
     def add_page(self, features: Sequence[SceneFeature]) -> None:
         """Give a page's features to the AOIs they touch, then prune those AOIs."""
+        import numpy as np
+
         self.features += len(features)
         touched: set[int] = set()
         read: list[Candidate] = []
@@ -220,16 +223,16 @@ class Gathered:
                 continue
             self._seen.add(feature.id)
             candidate = to_candidate(feature)
-            if candidate is None:
-                continue
-            read.append(candidate)
-            footprint = footprint_of(candidate)
-            for index in sorted(int(i) for i in self._tree.query(footprint)):
-                keeper = self._keepers[index]
-                if footprint.intersects(keeper.aoi):
-                    keeper.offer(candidate)
-                    self._holders[candidate.id] = self._holders.get(candidate.id, 0) + 1
-                    touched.add(index)
+            if candidate is not None:
+                read.append(candidate)
+        if read:
+            footprints = np.array(make_shapes(read), dtype=object)
+            which, where = self._tree.query(footprints, predicate="intersects")
+            for at in np.lexsort((where, which)):  # by feature, then AOI: the order read
+                candidate, index = read[int(which[at])], int(where[at])
+                self._keepers[index].offer(candidate)
+                self._holders[candidate.id] = self._holders.get(candidate.id, 0) + 1
+                touched.add(index)
         gone = [c.id for c in read if c.id not in self._holders]
         for index in sorted(touched):
             for candidate in self._keepers[index].prune():
