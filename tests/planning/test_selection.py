@@ -11,6 +11,8 @@ from oneatlas_plan.planning.selection import (
     Criteria,
     Policy,
     filter_candidates,
+    forget_shapes,
+    make_shapes,
     rank,
     select,
 )
@@ -165,3 +167,35 @@ def test_scenes_that_only_touch_the_aoi_are_not_a_cover_and_the_plan_says_so() -
         "2 scene(s) intersect the AOI but none qualifies "
         "(removed by cloud_cover: 1; touching only its boundary (no ground in common): 1)"
     )
+
+
+BATCH_FOOTPRINTS = {
+    "one ring": polygon(1.40, 43.58, 1.50, 43.70),
+    "open ring": {"type": "Polygon", "coordinates": [[[1.4, 43.5], [1.6, 43.5], [1.5, 43.7]]]},
+    "bow tie": {"type": "Polygon", "coordinates": [
+        [[1.4, 43.5], [1.6, 43.7], [1.6, 43.5], [1.4, 43.7], [1.4, 43.5]]]},
+    "hole": {"type": "Polygon", "coordinates": [
+        [[1.0, 43.0], [2.0, 43.0], [2.0, 44.0], [1.0, 44.0], [1.0, 43.0]],
+        [[1.4, 43.4], [1.6, 43.4], [1.6, 43.6], [1.4, 43.6], [1.4, 43.4]]]},
+    "3-D": {"type": "Polygon", "coordinates": [
+        [[1.4, 43.5, 0.0], [1.6, 43.5, 0.0], [1.5, 43.7, 0.0], [1.4, 43.5, 0.0]]]},
+    "multi": {"type": "MultiPolygon", "coordinates": [
+        [[[1.0, 43.0], [1.1, 43.0], [1.1, 43.1], [1.0, 43.0]]],
+        [[[1.5, 43.5], [1.6, 43.5], [1.6, 43.6], [1.5, 43.5]]]]},
+}
+
+
+def test_shapes_made_by_the_page_are_those_made_one_at_a_time() -> None:
+    from shapely.geometry import shape
+
+    scenes = [scene(f"batch-{name}", footprint) for name, footprint in BATCH_FOOTPRINTS.items()]
+    forget_shapes(s.id for s in scenes)
+    try:
+        made = make_shapes(scenes)
+        for one, footprint, got in zip(scenes, BATCH_FOOTPRINTS.values(), made, strict=True):
+            expected = shape(footprint).buffer(0)
+            assert got.equals_exact(expected, tolerance=0), one.id
+            assert got.is_valid, one.id
+            assert one.footprint_shape is got  # cached: made once
+    finally:
+        forget_shapes(s.id for s in scenes)
