@@ -697,6 +697,9 @@ class OneAtlasClient:
             with self._slot(endpoint) as turn:
                 if turn is not None and turn.banned():
                     raise self._banned(endpoint, turn, attempt)
+                if token:
+                    # the wait for the turn may have outlived the token (renewed when due)
+                    token = self._fresh_token(token, prepared, request_headers)
                 self.stats.record(endpoint.name, retry=attempt > 0)
                 self._log_request(method, url, request_headers, json_body, form, attempt)
                 if turn is not None:
@@ -733,6 +736,16 @@ class OneAtlasClient:
                                         customer_reference)
             self._wait(endpoint, attempt, wait, f"HTTP {response.status_code}")
             attempt += 1
+
+    def _fresh_token(
+        self, token: str, prepared: requests.PreparedRequest, headers: dict[str, str]
+    ) -> str:
+        """The token to send now: ``token``, or its renewal when it fell due meanwhile
+        (the request's headers are updated)."""
+        current = self._tokens.get()
+        if current != token:
+            headers["Authorization"] = prepared.headers["Authorization"] = f"Bearer {current}"
+        return current
 
     def _prepare(
         self,

@@ -147,6 +147,26 @@ def test_expired_token_401_is_renewed_once(
     assert kinds.count("token_rejected") == 1 and kinds.count("token") == 2
 
 
+@pytest.mark.parametrize("sandbox", [{"token_ttl": 2, "time_scale": 0.4}], indirect=True)
+def test_a_token_that_expires_while_waiting_for_the_turn_is_renewed_before_sending(
+    sandbox: Any, connect: Callable[..., OneAtlasClient]
+) -> None:
+    """The ordering interval (2.5 s here) is longer than the token's life (2 s): the token
+    taken before the wait is stale when the turn comes, and each retry would wait again."""
+    clocks = _Clocks(sandbox)
+    events: list[ApiEvent] = []
+    client = connect(on_event=events.append, clock=clocks, sleep=clocks.advance)
+    assert client.limits.ordering_interval == pytest.approx(2.5, rel=0.01)
+    client.contracts()
+    client.product_types(LEGACY)
+    client.contracts()
+    kinds = [e.kind for e in events]
+    assert "token_rejected" not in kinds, kinds
+    # a token for each request after a wait (each wait outlives the last one), none refused
+    assert kinds.count("token") >= 3
+    assert clocks.now >= 1_000_000_000.0 + 2 * 2.5  # the waits did happen (on the test clock)
+
+
 def test_ordering_storm_stays_within_the_limits(sandbox: Any,
                                                 connect: Callable[..., OneAtlasClient]) -> None:
     client = connect()
