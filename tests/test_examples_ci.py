@@ -90,7 +90,9 @@ def test_workflow_is_valid_yaml_with_both_triggers() -> None:
     assert isinstance(triggers, dict)
     assert set(triggers) == {"pull_request", "push"}
     assert triggers["push"]["branches"] == ["main"]
-    apply_job = workflow["jobs"]["apply"]
+    jobs = workflow["jobs"]
+    assert isinstance(jobs, dict)
+    apply_job = jobs["apply"]
     assert apply_job["concurrency"]["cancel-in-progress"] is False
     assert apply_job["permissions"]["contents"] == "write"
 

@@ -212,7 +212,7 @@ class FakeOneAtlas:
 def make_catalogue(count: int, *, duplicates: int = 0) -> list[dict[str, Any]]:
     """``count`` features, one every 7 minutes from 2022-01-01, newest first."""
     origin = datetime(2022, 1, 1, tzinfo=UTC)
-    features = []
+    features: list[dict[str, Any]] = []
     for index in range(count):
         when = origin + timedelta(minutes=7 * index)
         stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"

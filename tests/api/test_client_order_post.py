@@ -118,14 +118,16 @@ def test_the_body_is_encoded_before_the_turn_at_the_gate(
     import requests.models
 
     events: list[str] = []
-    dumps = requests.models.complexjson.dumps
+    # complexjson (json, or simplejson when installed) is missing from the requests stubs
+    complexjson = requests.models.complexjson  # type: ignore[attr-defined]
+    dumps = complexjson.dumps
 
     def recorded(value: Any, *args: Any, **kwargs: Any) -> str:
         if value == BODY:  # the fake server shares the json module
             events.append("encode")
         return str(dumps(value, *args, **kwargs))
 
-    monkeypatch.setattr(requests.models.complexjson, "dumps", recorded)
+    monkeypatch.setattr(complexjson, "dumps", recorded)
     fake.script("POST", "/api/v1/orders", json_response({"salesOrderId": "SAL1"}, 201))
     make_client(gate=_CountingGate(events)).order(BODY)
     assert events == ["encode", "turn"]

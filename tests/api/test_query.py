@@ -25,7 +25,7 @@ def test_every_criterion_in_airbus_syntax() -> None:
     query = SearchQuery(
         workspace="public-pneo",
         constellations=("PHR", "SPOT"),
-        platforms=["PHR1A", "PHR1B"],
+        platforms=["PHR1A", "PHR1B"],  # type: ignore[arg-type]  # a list: coerced to a tuple
         acquired_from=datetime(2022, 6, 1, tzinfo=UTC),
         acquired_to=datetime(2022, 9, 30, 23, 59, 59, 999_999, tzinfo=UTC),
         cloud_cover_max=10,
@@ -33,7 +33,7 @@ def test_every_criterion_in_airbus_syntax() -> None:
         snow_cover_max=5,
         resolution_min=0.5,
         resolution_max=1.5,
-        processing_level="ALBUM",
+        processing_level="ALBUM",  # type: ignore[arg-type]  # a str: split into a tuple
         product_types=("mono", "bundle"),
         geometry=POLYGON,
         relation="intersects",
@@ -90,7 +90,7 @@ def test_invalid_queries(bad: dict[str, object]) -> None:
 
 def test_query_is_frozen() -> None:
     with pytest.raises(ValidationError):
-        SearchQuery().workspace = "x"  # type: ignore[misc]
+        SearchQuery().workspace = "x"
 
 
 def test_split_covers_the_range_without_overlap() -> None:
@@ -100,6 +100,7 @@ def test_split_covers_the_range_without_overlap() -> None:
                                      datetime.now(UTC)) or (None, None)
     assert older is not None and newer is not None
     assert older.acquired_from == start and newer.acquired_to == end
+    assert older.acquired_to is not None
     assert newer.acquired_from == older.acquired_to + timedelta(milliseconds=1)
     same = SearchQuery(acquired_from=start, acquired_to=start)
     assert split_acquisition(same, datetime.now(UTC)) is None

@@ -9,6 +9,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def _task(world: World) -> DownloadTask:
     return task
 
 
-def _order(world: World) -> dict[str, object]:
+def _order(world: World) -> dict[str, Any]:
     return dict(world.state()["resources"][ADDRESS]["orders"][-1])
 
 
@@ -72,11 +73,11 @@ def test_download_verifies_records_and_skips_next_time(
 ) -> None:
     capsys.readouterr()
     assert delivered.cli("download", "--dest", "out") == ExitCode.OK
-    [item] = _order(delivered)["deliveries"]  # type: ignore[misc]
+    [item] = _order(delivered)["deliveries"]
     zip_path = delivered.project / "out" / item["resource_id"]
     md5 = hashlib.md5(zip_path.read_bytes()).hexdigest()
     assert item["checksum"] == md5
-    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    [record] = _order(delivered)["downloads"]
     assert record == {
         "path": f"out/{zip_path.name}",
         "md5": md5,
@@ -104,7 +105,7 @@ def test_a_corrupted_transfer_is_detected_and_not_kept(
     assert _order(delivered)["downloads"] == []
     delivered.faults(corrupt_downloads=1)  # the first attempt only: the second one is good
     assert delivered.cli("download", "--dest", "out") == ExitCode.OK
-    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    [record] = _order(delivered)["downloads"]
     path = delivered.project / str(record["path"])
     assert hashlib.md5(path.read_bytes()).hexdigest() == record["md5"]
 
@@ -143,7 +144,7 @@ def test_an_interrupted_transfer_restarts_when_ranges_are_ignored(
 def test_the_cli_resumes_within_one_run(delivered: World) -> None:
     delivered.faults(truncate_downloads_at=CUT)
     assert delivered.cli("download", "--dest", "out") == ExitCode.OK
-    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    [record] = _order(delivered)["downloads"]
     assert (
         hashlib.md5((delivered.project / str(record["path"])).read_bytes()).hexdigest()
         == (record["md5"])
@@ -174,7 +175,7 @@ def test_a_link_to_another_host_is_never_followed(world: World, tmp_path: Path) 
     state_file.write_text(text)
     # the stale link (another host) is replaced by Airbus's current one, read by a refresh
     assert world.cli("download", "--dest", "out") == ExitCode.OK
-    [item] = _order(world)["deliveries"]  # type: ignore[misc]
+    [item] = _order(world)["deliveries"]
     assert str(item["download_href"]) == f"/api/v1/items/{item['item_id']}/download"
 
 
@@ -197,7 +198,7 @@ def test_connections_cut_before_the_first_4_kib_still_make_progress(
 def test_the_cli_gets_through_early_cuts_within_one_run(delivered: World) -> None:
     delivered.faults(truncate_downloads_at=100)
     assert delivered.cli("download", "--dest", "out") == ExitCode.OK
-    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    [record] = _order(delivered)["downloads"]
     assert hashlib.md5((delivered.project / str(record["path"])).read_bytes()).hexdigest() == (
         record["md5"]
     )
@@ -269,10 +270,10 @@ def test_a_delivered_item_without_a_download_object_is_still_fetched(
     world.faults(download_links=shape)
     assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
     assert world.cli("refresh") == ExitCode.OK
-    [item] = _order(world)["deliveries"]  # type: ignore[misc]
+    [item] = _order(world)["deliveries"]
     assert item["download_href"] == f"/api/v1/items/{item['item_id']}/download"
     assert world.cli("download", "--dest", "out") == ExitCode.OK
-    [record] = _order(world)["downloads"]  # type: ignore[misc]
+    [record] = _order(world)["downloads"]
     path = world.project / str(record["path"])
     assert hashlib.md5(path.read_bytes()).hexdigest() == record["md5"]
 
@@ -325,7 +326,7 @@ def test_every_file_of_a_delivery_is_fetched_verified_and_recorded(
     records = order["downloads"]
     assert isinstance(records, list)
     assert sorted(r["path"] for r in records) == sorted(f"out/{t.path.name}" for t in tasks)
-    for task, item in zip(tasks, order["deliveries"], strict=True):  # type: ignore[call-overload]
+    for task, item in zip(tasks, order["deliveries"], strict=True):
         md5 = hashlib.md5(task.path.read_bytes()).hexdigest()
         assert item["checksum"] == md5
         assert {"path": f"out/{task.path.name}", "md5": md5} in [
@@ -398,7 +399,7 @@ def test_a_full_disk_exits_1_and_keeps_the_partial_file(
     subprocess.run(["mount", "-o", "remount,size=1m", str(small_disk)], check=True)
     bars_before = part.stat().st_size
     assert delivered.cli("download", "--dest", str(small_disk)) == ExitCode.OK
-    [record] = _order(delivered)["downloads"]  # type: ignore[misc]
+    [record] = _order(delivered)["downloads"]
     data = Path(str(record["path"])).read_bytes()
     assert len(data) > bars_before and hashlib.md5(data).hexdigest() == record["md5"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -16,7 +17,7 @@ TOULOUSE = "specs/toulouse-pleiades.yaml"
 ADDRESS = "toulouse.city-centre.polygon-1"
 
 
-def _order(world: World) -> dict[str, object]:
+def _order(world: World) -> dict[str, Any]:
     return dict(world.state()["resources"][ADDRESS]["orders"][-1])
 
 
@@ -57,7 +58,7 @@ def test_plan_refresh_records_deliveries_before_planning(world: World) -> None:
     assert world.cli("apply", TOULOUSE, "--auto-approve") == ExitCode.OK
     assert _order(world)["deliveries"] == []
     assert world.cli("plan", TOULOUSE, "--refresh", "--detailed-exitcode") == ExitCode.OK
-    assert len(_order(world)["deliveries"]) == 1  # type: ignore[arg-type]
+    assert len(_order(world)["deliveries"]) == 1
     assert len(world.ledger()) == 1, "refresh never orders"
 
 
@@ -84,7 +85,7 @@ def test_deliveries_are_found_in_the_workspace_the_order_named(world: World) -> 
     assert world.cli("refresh") == ExitCode.OK
     order = _order(world)
     assert order["production_status"] == "delivered"
-    assert len(order["deliveries"]) == 1  # type: ignore[arg-type]
+    assert len(order["deliveries"]) == 1
     found = requests.get(
         f"{world.base_url}/api/v1/opensearch",
         params={"workspace": "sandbox-legacy", "customerReference": entry["customerReference"]},

@@ -50,9 +50,13 @@ def test_plan_announces_the_contract_and_option_look_ups(
 def test_events_from_two_threads_each_get_their_line() -> None:
     stream = io.StringIO()
     progress = StageProgress(stream=stream)
+
+    def report(stage: str) -> None:
+        for done in range(51):
+            progress(stage, done, 50)
+
     threads = [
-        threading.Thread(target=lambda s=stage: [progress(s, d, 50) for d in range(51)])
-        for stage in ("search", "contracts")
+        threading.Thread(target=report, args=(stage,)) for stage in ("search", "contracts")
     ]
     for thread in threads:
         thread.start()

@@ -203,6 +203,7 @@ def test_resolve_ordered_settles_every_resource_of_the_shared_order(
         order = state.resources[address].current
         assert order is not None
         assert (order.status, order.sales_order_id) == ("ordered", "SO-9")
+        assert order.resolved_by is not None
         assert order.resolved_by == f"{order.resolved_by.split('@')[0]}@{socket.gethostname()}"
         assert order.resolved_at is not None
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -210,14 +211,17 @@ def test_committed_counts_retired_orders_and_a_rebuy_under_the_same_key() -> Non
 ADDRESSES = ["a.o.x", "a.o.y", "a.p.x", "b.o.x", "b.o.y"]
 STATUSES = ["pending", "ordered", "accepted", "unknown", "rejected", "not_ordered", "quoted"]
 DAYS = ["2026-02-27T23:00:00Z", "2026-03-01T00:00:00Z", "2026-03-02T09:00:00Z", None]
+Scope = Literal["airbus_order", "order", "spec", "total"]
+Per = Literal["month", "quarter", "year"]
+SCOPE_ROWS: list[tuple[Scope, str, Per | None, str]] = [
+    ("spec", "a", None, "EUR"), ("spec", "b", "month", "EUR"), ("order", "a.o", None, "EUR"),
+    ("total", "all orders", None, "EUR"), ("total", "all orders", "month", "EUR"),
+    ("total", "all orders", None, "USD"),
+]
 SCOPES = [
     BudgetCheck(scope=kind, name=name, currency=currency, limit=Decimal("1"), per=per,
                 spent_before=Decimal(0), planned=Decimal(0), left=Decimal(0), ok=True)
-    for kind, name, per, currency in [
-        ("spec", "a", None, "EUR"), ("spec", "b", "month", "EUR"), ("order", "a.o", None, "EUR"),
-        ("total", "all orders", None, "EUR"), ("total", "all orders", "month", "EUR"),
-        ("total", "all orders", None, "USD"),
-    ]
+    for kind, name, per, currency in SCOPE_ROWS
 ]
 
 def _generated(key: str, status: str, amount: str, currency: str, day: str | None,

@@ -13,8 +13,9 @@ import json
 import os
 import random
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -22,6 +23,7 @@ import yaml
 from oneatlas_plan.errors import ExitCode
 from oneatlas_plan.planning.orders import (
     OptionNames,
+    OrderDraft,
     OrderTemplate,
     ResolvedResource,
     build_orders,
@@ -144,14 +146,15 @@ def test_an_error_in_the_pricing_thread_is_raised_in_the_caller() -> None:
         priced.append(draft)
 
     with pytest.raises(RuntimeError, match="pricing failed"), Pricer(price) as pricer:
-        pricer.put(["one", "boom", "never"])
+        pricer.put(cast("list[OrderDraft]", ["one", "boom", "never"]))  # str stand-ins
     assert priced == ["one"]
 
 
 def test_leaving_on_an_error_stops_the_pricing_thread_after_the_call_in_flight() -> None:
     priced: list[str] = []
-    with pytest.raises(KeyboardInterrupt), Pricer(priced.append) as pricer:
-        pricer.put(["one"])
+    price = cast("Callable[[OrderDraft], None]", priced.append)  # records str stand-ins
+    with pytest.raises(KeyboardInterrupt), Pricer(price) as pricer:
+        pricer.put(cast("list[OrderDraft]", ["one"]))
         raise KeyboardInterrupt
     assert priced in ([], ["one"])  # never more than what was in flight
 
@@ -272,6 +275,7 @@ def test_the_first_order_is_priced_before_the_look_ups_of_other_zones_end(world:
     waited for every contract look-up before pricing would never ask (the hold times out)."""
     from oneatlas_plan.api.auth import ApiKey
     from oneatlas_plan.api.client import OneAtlasClient
+    from oneatlas_plan.api.models import ProductionOption
     from oneatlas_plan.api.profiles import resolve_endpoint
     from oneatlas_plan.planning.contract import utm_zone
     from oneatlas_plan.planning.run import plan_specs
@@ -288,11 +292,12 @@ def test_the_first_order_is_priced_before_the_look_ups_of_other_zones_end(world:
     priced, held_out = threading.Event(), []
     ask_options, ask_price = client.product_options, client.price
 
-    def product_options(contract: str, product: str, aoi: dict[str, Any],
-                        **kwargs: Any) -> Any:
-        if utm_zone(aoi) == utm_zone(there) and not priced.wait(timeout=20):
+    def product_options(contract_id: str, product_type_id: str,
+                        aoi_geometry: Mapping[str, Any], *,
+                        polygon_id: int = 1) -> list[ProductionOption]:
+        if utm_zone(dict(aoi_geometry)) == utm_zone(there) and not priced.wait(timeout=20):
             held_out.append("no price was asked while the other zone's look-up was held")
-        return ask_options(contract, product, aoi, **kwargs)
+        return ask_options(contract_id, product_type_id, aoi_geometry, polygon_id=polygon_id)
 
     def price(body: Any) -> Any:
         priced.set()

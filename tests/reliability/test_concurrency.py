@@ -7,6 +7,7 @@ import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,7 +143,7 @@ def test_stale_lock_is_taken_over_with_a_warning(project: Project) -> None:
 
 def test_lock_of_another_host_is_never_taken_over(project: Project) -> None:
     _plan(project)
-    lock = {
+    lock: dict[str, Any] = {
         "created_at": "2026-01-01T00:00:00Z",
         "host": "build-agent-7.example",
         "lock_id": "11111111-2222-4333-8444-555555555555",

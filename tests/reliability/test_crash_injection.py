@@ -329,7 +329,7 @@ def situation(project: Project, watcher: StderrWatcher | None = None) -> str:
     records, what the sandbox had received and the orders it holds (and the child's last
     lines)."""
     try:
-        statuses = {
+        statuses: dict[str, object] = {
             a: (r["status"], r["orders"][-1]["customer_reference"] if r["orders"] else None)
             for a, r in project.load_state()["resources"].items()
         }

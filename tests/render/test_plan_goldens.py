@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -91,7 +91,7 @@ def test_mixed_plan_matches_golden() -> None:
     check_golden(DATA / "mixed" / "plan.json", plan.to_json())
 
 
-RENDERERS = {
+RENDERERS: dict[str, Callable[[Plan], str]] = {
     "plan.txt": render_plan_text,
     "plan.md": render_plan_markdown,
     "plan-with-map.md": lambda plan: render_plan_markdown(plan, map_url=MAP_URL),

@@ -199,6 +199,8 @@ def test_price_by_each_order_footprint_once() -> None:
 
 
 def test_labels_never_overlap_and_stay_in_their_panel() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     for plan, size in (
         (camargue_and_marseille(), (1200, 800)),
         (mixed_plan(), (1200, 800)),
@@ -206,6 +208,7 @@ def test_labels_never_overlap_and_stay_in_their_panel() -> None:
         (crowded_plan(), (600, 400)),
     ):
         figure = build_figure(plan, size=size)
+        assert isinstance(figure.canvas, FigureCanvasAgg)  # build_figure attaches an Agg canvas
         renderer = figure.canvas.get_renderer()
         for ax in panel_axes(figure):
             frame = ax.get_window_extent(renderer)

@@ -226,10 +226,12 @@ def test_a_dead_client_connection_stays_open_until_what_it_sent_is_answered(
         _open_connections(sb.base_url, until=1)
         hold(sb.base_url, "orders", stage="received")  # read, not acted on
         host, port = sb.base_url.removeprefix("http://").split(":")
+        authorization = client.session.headers["Authorization"]
+        assert isinstance(authorization, str)  # the "Bearer …" str the Client set
         with socket.create_connection((host, int(port)), timeout=10) as dead:
             dead.sendall(
                 f"POST /api/v1/orders HTTP/1.1\r\nHost: {host}\r\n"
-                f"Authorization: {client.session.headers['Authorization']}\r\n"
+                f"Authorization: {authorization}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
                 f"{body}".encode()
             )

@@ -28,6 +28,7 @@ from oneatlas_plan.state.lock import (
     lock_path_for,
     read_lock,
 )
+from oneatlas_plan.state.model import ResourceRecord
 from oneatlas_plan.state.store import StateStore
 from tests.diskfaults import WriteFaults, fill, small_filesystem
 
@@ -142,7 +143,7 @@ def test_reads_refuse_fifos_and_devices_without_blocking(tmp_path: Path) -> None
 # ------------------------------------------------------------------------------ state store
 
 
-def _records(n: int) -> list:  # type: ignore[type-arg]
+def _records(n: int) -> list[ResourceRecord]:
     return [make_record(f"spec.order.aoi-{i}", make_order(f"k{i}", "pending")) for i in range(n)]
 
 

@@ -146,7 +146,7 @@ def test_advice_counts_the_orders_the_backup_holds_or_is_unsure_of() -> None:
 
 
 def test_advice_when_the_journal_continues_the_backup() -> None:
-    journal = [
+    journal: list[dict[str, object]] = [
         _line(3, "folded"),  # at or below the backup's serial: already in it
         *(_line(4 + i, name) for i, name in enumerate("edcba")),
         _line(9, "foreign", lineage="another state"),
