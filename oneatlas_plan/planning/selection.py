@@ -42,6 +42,7 @@ class Candidate:
 
 
 _SHAPES: dict[str, BaseGeometry] = {}
+MAX_CACHED_SHAPES = 200_000  # then the cache starts again (shapes are made again on demand)
 
 
 def _shape(candidate: Candidate) -> BaseGeometry:
@@ -50,7 +51,7 @@ def _shape(candidate: Candidate) -> BaseGeometry:
         from shapely.geometry import shape
 
         cached = shape(candidate.footprint).buffer(0)
-        if len(_SHAPES) > 200_000:
+        if len(_SHAPES) > MAX_CACHED_SHAPES:
             _SHAPES.clear()
         _SHAPES[candidate.id] = cached
     return cached
@@ -66,7 +67,7 @@ def make_shapes(candidates: Sequence[Candidate]) -> list[BaseGeometry]:
         import shapely
 
         made = shapely.buffer(np.array([_raw_shape(c.footprint) for c in todo], dtype=object), 0)
-        if len(_SHAPES) + len(todo) > 200_000:
+        if len(_SHAPES) + len(todo) > MAX_CACHED_SHAPES:
             _SHAPES.clear()
         _SHAPES.update(zip((c.id for c in todo), made, strict=True))
     return [_shape(c) for c in candidates]
